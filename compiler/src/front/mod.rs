@@ -1,0 +1,3 @@
+//! Model importers. ONNX is the one input format.
+
+pub mod onnx;

@@ -1,0 +1,204 @@
+//! Elementwise binary arithmetic with numpy broadcasting: Add, Sub, Mul, Div,
+//! Pow, Mod, BitShift, BitwiseAnd/Or/Xor, and PRelu (slope broadcast to X).
+//!
+//! Integer arithmetic wraps; integer division truncates toward zero and
+//! division by zero gives 0. Pow keeps the base's element type.
+
+use super::{util, Arg, OpDef, Slots};
+use crate::front::onnx::OnnxNode;
+use crate::ir::TensorType;
+use crate::tensor::{DType, Num, Tensor};
+use crate::{bail, map2_num, Result};
+use ndarray::ArrayD;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    /// `fmod`: C's fmod (sign of the dividend) instead of Python's mod.
+    Mod { fmod: bool },
+    ShiftLeft,
+    ShiftRight,
+    And,
+    Or,
+    Xor,
+    PRelu,
+}
+
+#[derive(Debug, Clone)]
+pub struct Binary {
+    pub kind: Kind,
+}
+
+impl OpDef for Binary {
+    fn from_onnx(node: &OnnxNode) -> Result<Self> {
+        let kind = match node.op_type.as_str() {
+            "Add" => Kind::Add,
+            "Sub" => Kind::Sub,
+            "Mul" => Kind::Mul,
+            "Div" => Kind::Div,
+            "Pow" => Kind::Pow,
+            "Mod" => Kind::Mod { fmod: node.int("fmod", 0)? != 0 },
+            "BitShift" => match node.string("direction", "")?.as_str() {
+                "LEFT" => Kind::ShiftLeft,
+                "RIGHT" => Kind::ShiftRight,
+                other => bail!("BitShift direction '{other}' is not LEFT or RIGHT"),
+            },
+            "BitwiseAnd" => Kind::And,
+            "BitwiseOr" => Kind::Or,
+            "BitwiseXor" => Kind::Xor,
+            "PRelu" => Kind::PRelu,
+            other => bail!("'{other}' is not a binary operator"),
+        };
+        if node.opset < 7 && node.int_opt("broadcast")?.is_some() {
+            bail!("legacy 'broadcast' attribute (opset < 7)");
+        }
+        Ok(Binary { kind })
+    }
+
+    fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
+        let (a, b) = (inputs.req(0)?.ty, inputs.req(1)?.ty);
+        self.check_dtypes(a.dtype, b.dtype)?;
+        if self.kind == Kind::PRelu {
+            // The slope broadcasts to X; the result has X's shape.
+            crate::ir::Shape::broadcast(&[&a.shape, &b.shape])?;
+            return Ok(vec![a.clone()]);
+        }
+        Ok(vec![util::broadcast_type(&inputs[..2], a.dtype)?])
+    }
+
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (a, b) = (inputs.req(0)?, inputs.req(1)?);
+        self.check_dtypes(a.dtype(), b.dtype())?;
+        let out = match self.kind {
+            Kind::Pow => pow(a, b)?,
+            Kind::PRelu => {
+                let shape = util::broadcast_shapes(&[a.shape(), b.shape()])?;
+                if shape != a.shape() {
+                    bail!("PRelu slope {:?} does not broadcast to X {:?}", b.shape(), a.shape());
+                }
+                let k = self.kind;
+                map2_num!(a, b, (x, y) => util::zip2(x, y, |p, q| apply(k, p, q))?)?
+            }
+            k => map2_num!(a, b, (x, y) => util::zip2(x, y, |p, q| apply(k, p, q))?)?,
+        };
+        Ok(vec![out])
+    }
+}
+
+impl Binary {
+    fn check_dtypes(&self, a: DType, b: DType) -> Result<()> {
+        let ok = match self.kind {
+            Kind::Pow => (a.is_int() || a.is_float()) && (b.is_int() || b.is_float()),
+            Kind::ShiftLeft | Kind::ShiftRight => a == b && a.is_int() && !a.is_signed_int(),
+            Kind::And | Kind::Or | Kind::Xor => a == b && a.is_int(),
+            _ => a == b && (a.is_int() || a.is_float()),
+        };
+        if !ok {
+            bail!("{:?} does not accept element types {a} and {b}", self.kind);
+        }
+        Ok(())
+    }
+}
+
+fn apply<T: Num>(k: Kind, p: T, q: T) -> T {
+    match k {
+        Kind::Add => p.add(q),
+        Kind::Sub => p.sub(q),
+        Kind::Mul => p.mul(q),
+        Kind::Div => p.div(q),
+        Kind::Mod { fmod } => modulo(p, q, fmod),
+        Kind::PRelu => {
+            if p < T::zero() {
+                p.mul(q)
+            } else {
+                p
+            }
+        }
+        Kind::ShiftLeft => T::from_i64(shift(p.to_i64() as u64, q.to_i64() as u64, true) as i64),
+        Kind::ShiftRight => T::from_i64(shift(p.to_i64() as u64, q.to_i64() as u64, false) as i64),
+        Kind::And => T::from_i64(p.to_i64() & q.to_i64()),
+        Kind::Or => T::from_i64(p.to_i64() | q.to_i64()),
+        Kind::Xor => T::from_i64(p.to_i64() ^ q.to_i64()),
+        // Pow has its own path with mixed types.
+        Kind::Pow => p,
+    }
+}
+
+/// Shifts of `bits`-wide unsigned values; shifting by the width or more gives 0
+/// (the caller's `from_i64` truncates to the element width).
+fn shift(v: u64, by: u64, left: bool) -> u64 {
+    if by >= 64 {
+        return 0;
+    }
+    if left {
+        v << by
+    } else {
+        v >> by
+    }
+}
+
+fn modulo<T: Num>(p: T, q: T, fmod: bool) -> T {
+    if T::IS_FLOAT {
+        let (a, b) = (p.to_f64(), q.to_f64());
+        let r = a % b;
+        // Python's mod takes the sign of the divisor.
+        let r = if !fmod && r != 0.0 && (r < 0.0) != (b < 0.0) { r + b } else { r };
+        return T::from_f64(r);
+    }
+    let (a, b) = (p.to_i64(), q.to_i64());
+    if b == 0 {
+        return T::zero();
+    }
+    let r = a.wrapping_rem(b);
+    let r = if !fmod && r != 0 && (r < 0) != (b < 0) { r + b } else { r };
+    T::from_i64(r)
+}
+
+/// `a ** b` with the base's element type; integer powers are exact.
+fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.dtype().is_int() && b.dtype().is_int() {
+        let e = b.cast(DType::I64)?;
+        let e = e.array::<i64>()?;
+        return crate::map_int!(a, x => util::zip2(x, e, int_pow)?);
+    }
+    let e = b.cast(DType::F64)?;
+    let e = e.array::<f64>()?;
+    crate::map_num!(a, x => pow_float(x, e)?)
+}
+
+fn pow_float<T: Num>(x: &ArrayD<T>, e: &ArrayD<f64>) -> Result<ArrayD<T>> {
+    util::zip2(x, e, |base, exp| T::from_f64(base.to_f64().powf(exp)))
+}
+
+fn int_pow<T: Num>(base: T, exp: i64) -> T {
+    if exp < 0 {
+        // numpy rejects negative integer powers; 1/b^n truncates to 0 unless |b| == 1.
+        let b = base.to_i64();
+        return match b {
+            1 => T::one(),
+            -1 => {
+                if exp % 2 == 0 {
+                    T::one()
+                } else {
+                    base
+                }
+            }
+            _ => T::zero(),
+        };
+    }
+    let mut result = T::one();
+    let mut b = base;
+    let mut e = exp as u64;
+    while e > 0 {
+        if e & 1 == 1 {
+            result = result.mul(b);
+        }
+        b = b.mul(b);
+        e >>= 1;
+    }
+    result
+}

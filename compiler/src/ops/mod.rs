@@ -1,0 +1,148 @@
+//! Operators: one file per operator (or per family of operators sharing one
+//! definition), and the one list below that ties ONNX op types to them.
+//!
+//! Everything qcc knows about an operator lives in its file, behind
+//! [`OpDef`]: reading its ONNX attributes, inferring output types, and its
+//! reference semantics (`eval`, used by the interpreter and by constant
+//! folding). The `ops!` list generates the closed [`Op`] enum and its
+//! exhaustive dispatch; adding an op is one file plus one line here.
+
+pub mod util;
+
+mod binary;
+mod constant;
+mod identity;
+mod reshape;
+mod shape;
+mod unary;
+mod unsupported;
+
+use crate::front::onnx::OnnxNode;
+use crate::ir::TensorType;
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+
+/// An input known at compile time: its type, and its value when constant.
+#[derive(Debug, Clone, Copy)]
+pub struct Arg<'a> {
+    pub ty: &'a TensorType,
+    pub value: Option<&'a Tensor>,
+}
+
+/// Everything qcc knows about one operator.
+pub trait OpDef: Sized {
+    /// Reads the attributes of an ONNX node; rejects values the operator
+    /// cannot honour (with the reason; the caller adds the node).
+    fn from_onnx(node: &OnnxNode) -> Result<Self>;
+
+    /// Output types from input types and the values of constant inputs.
+    /// Dimensions that depend on non-constant data are left unknown.
+    fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>>;
+
+    /// The reference semantics: outputs from inputs (`None` = absent
+    /// optional input). Must agree with `infer` on every output type.
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>>;
+
+    /// Outputs that are known from input *types* alone (Shape, Size).
+    fn fold_from_types(&self, _inputs: &[Option<Arg>]) -> Option<Vec<Tensor>> {
+        None
+    }
+
+    /// Multiply-accumulates of one evaluation; ops without a MAC-shaped
+    /// inner loop (elementwise, data movement) report 0.
+    fn macs(&self, _inputs: &[Option<&TensorType>], _outputs: &[&TensorType]) -> u64 {
+        0
+    }
+}
+
+/// Positional access to an operator's inputs, with clear errors.
+pub trait Slots<T> {
+    /// Input `i`, which the operator requires.
+    fn req(&self, i: usize) -> Result<T>;
+    /// Input `i`, if present.
+    fn opt(&self, i: usize) -> Option<T>;
+}
+
+impl<T: Copy> Slots<T> for [Option<T>] {
+    fn req(&self, i: usize) -> Result<T> {
+        self.get(i).copied().flatten().ok_or_else(|| Error::Op(format!("required input {i} is missing")))
+    }
+
+    fn opt(&self, i: usize) -> Option<T> {
+        self.get(i).copied().flatten()
+    }
+}
+
+macro_rules! ops {
+    ($( $variant:ident($ty:ty) = [$($name:literal),+ $(,)?] ),+ $(,)?) => {
+        /// An operator with its attributes: the closed set qcc supports,
+        /// plus [`Op::Unsupported`] for ONNX nodes it cannot handle.
+        #[derive(Debug, Clone)]
+        pub enum Op {
+            $( $variant($ty), )+
+            Unsupported(unsupported::Unsupported),
+        }
+
+        impl Op {
+            /// Every default-domain op type qcc implements.
+            pub const OP_TYPES: &'static [&'static str] = &[$($($name,)+)+];
+
+            /// Builds the operator for an ONNX node. Unknown op types become
+            /// [`Op::Unsupported`]; bad attributes of known ones are errors.
+            pub fn from_onnx(node: &OnnxNode) -> Result<Op> {
+                if node.domain.is_empty() {
+                    match node.op_type.as_str() {
+                        $( $($name)|+ => return Ok(Op::$variant(<$ty as OpDef>::from_onnx(node)?)), )+
+                        _ => {}
+                    }
+                }
+                Ok(Op::Unsupported(unsupported::Unsupported::from_onnx(node)?))
+            }
+
+            pub fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
+                match self { $( Op::$variant(o) => o.infer(inputs), )+ Op::Unsupported(o) => o.infer(inputs) }
+            }
+
+            pub fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+                match self { $( Op::$variant(o) => o.eval(inputs), )+ Op::Unsupported(o) => o.eval(inputs) }
+            }
+
+            pub fn fold_from_types(&self, inputs: &[Option<Arg>]) -> Option<Vec<Tensor>> {
+                match self { $( Op::$variant(o) => o.fold_from_types(inputs), )+ Op::Unsupported(o) => o.fold_from_types(inputs) }
+            }
+
+            pub fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
+                match self { $( Op::$variant(o) => o.macs(inputs, outputs), )+ Op::Unsupported(o) => o.macs(inputs, outputs) }
+            }
+        }
+    };
+}
+
+impl Op {
+    /// An unsupported node with an explicit reason.
+    pub fn unsupported(node: &OnnxNode, reason: String) -> Op {
+        Op::Unsupported(unsupported::Unsupported::new(node, reason))
+    }
+
+    /// Why the node cannot be handled, if it is unsupported.
+    pub fn unsupported_reason(&self) -> Option<&str> {
+        match self {
+            Op::Unsupported(u) => Some(&u.reason),
+            _ => None,
+        }
+    }
+}
+
+ops! {
+    Identity(identity::Identity) = ["Identity", "Dropout"],
+    Constant(constant::Constant) = ["Constant"],
+    Unary(unary::Unary) = [
+        "Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Elu", "Erf", "Exp",
+        "Floor", "Gelu", "HardSigmoid", "HardSwish", "IsInf", "IsNaN", "LeakyRelu", "Log", "Mish", "Neg",
+        "Reciprocal", "Relu", "Round", "Selu", "Celu", "Shrink", "Sigmoid", "Sign", "Sin", "Sinh", "Softplus",
+        "Softsign", "Sqrt", "Tan", "Tanh", "ThresholdedRelu", "Swish", "BitwiseNot",
+    ],
+    Binary(binary::Binary) = ["Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "PRelu"],
+    Shape(shape::Shape) = ["Shape"],
+    Reshape(reshape::Reshape) = ["Reshape"],
+}

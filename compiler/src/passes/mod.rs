@@ -1,0 +1,8 @@
+//! Graph transformations. Each pass is one file with one public `run`
+//! function; `pipeline.rs` runs them in order.
+
+pub mod eliminate_dead_code;
+pub mod infer_shapes;
+pub mod pipeline;
+pub mod remove_identity;
+pub mod set_input_shapes;
