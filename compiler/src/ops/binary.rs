@@ -202,3 +202,35 @@ fn int_pow<T: Num>(base: T, exp: i64) -> T {
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::front::onnx::Attr;
+    use crate::ops::testing::{f32s, i64s, run};
+
+    #[test]
+    fn broadcasting_add() {
+        let out = run("Add", 17, vec![], &[f32s(&[2, 1], &[1.0, 2.0]), f32s(&[3], &[10.0, 20.0, 30.0])]).unwrap();
+        assert_eq!(out[0], f32s(&[2, 3], &[11.0, 21.0, 31.0, 12.0, 22.0, 32.0]));
+    }
+
+    #[test]
+    fn integer_division_truncates_and_survives_zero() {
+        let out = run("Div", 17, vec![], &[i64s(&[3], &[7, -7, 5]), i64s(&[3], &[2, 2, 0])]).unwrap();
+        assert_eq!(out[0], i64s(&[3], &[3, -3, 0]));
+    }
+
+    #[test]
+    fn python_and_c_modulo() {
+        let a = i64s(&[2], &[-7, 7]);
+        let b = i64s(&[2], &[3, -3]);
+        assert_eq!(run("Mod", 13, vec![], &[a.clone(), b.clone()]).unwrap()[0], i64s(&[2], &[2, -2]));
+        assert_eq!(run("Mod", 13, vec![("fmod", Attr::Int(1))], &[a, b]).unwrap()[0], i64s(&[2], &[-1, 1]));
+    }
+
+    #[test]
+    fn mismatched_types_are_errors() {
+        assert!(run("Add", 17, vec![], &[f32s(&[1], &[1.0]), i64s(&[1], &[1])]).is_err());
+        assert!(run("Add", 17, vec![], &[f32s(&[2], &[1.0, 2.0]), f32s(&[3], &[1.0, 2.0, 3.0])]).is_err());
+    }
+}

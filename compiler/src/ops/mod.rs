@@ -8,6 +8,8 @@
 //! exhaustive dispatch; adding an op is one file plus one line here.
 
 pub mod util;
+#[cfg(test)]
+pub mod testing;
 
 mod binary;
 mod constant;

@@ -1,0 +1,48 @@
+//! Test helpers for operator files: build an ONNX node, evaluate it, and
+//! check that `infer` agrees with `eval` on the result.
+
+use super::{Arg, Op};
+use crate::front::onnx::{Attr, OnnxNode};
+use crate::ir::TensorType;
+use crate::tensor::Tensor;
+use crate::Result;
+
+/// An ONNX node of the default domain at `opset` with `n_in` inputs and
+/// `n_out` outputs.
+pub fn node(op_type: &str, opset: i64, attrs: Vec<(&str, Attr)>, n_in: usize, n_out: usize) -> OnnxNode {
+    OnnxNode {
+        name: format!("test_{op_type}"),
+        op_type: op_type.to_string(),
+        domain: String::new(),
+        opset,
+        attrs: attrs.into_iter().map(|(n, a)| (n.to_string(), a)).collect(),
+        inputs: vec![true; n_in],
+        outputs: vec![true; n_out],
+    }
+}
+
+/// Builds the op for `op_type` with `attrs`, infers its output types from
+/// the inputs (as non-constant values), evaluates it, and checks that every
+/// output fits its inferred type.
+pub fn run(op_type: &str, opset: i64, attrs: Vec<(&str, Attr)>, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    let node = node(op_type, opset, attrs, inputs.len(), 1);
+    let op = Op::from_onnx(&node)?;
+    let types: Vec<TensorType> = inputs.iter().map(TensorType::of).collect();
+    let args: Vec<Option<Arg>> = types.iter().map(|ty| Some(Arg { ty, value: None })).collect();
+    let inferred = op.infer(&args)?;
+    let outputs = op.eval(&inputs.iter().map(Some).collect::<Vec<_>>())?;
+    for (i, (t, ty)) in outputs.iter().zip(&inferred).enumerate() {
+        assert!(ty.admits(t), "output {i}: inferred {ty}, evaluated {}{:?}", t.dtype(), t.shape());
+    }
+    Ok(outputs)
+}
+
+/// A float32 tensor from a shape and values.
+pub fn f32s(shape: &[usize], v: &[f32]) -> Tensor {
+    Tensor::from_vec(shape, v.to_vec()).expect("test tensor shape matches its data")
+}
+
+/// An int64 tensor from a shape and values.
+pub fn i64s(shape: &[usize], v: &[i64]) -> Tensor {
+    Tensor::from_vec(shape, v.to_vec()).expect("test tensor shape matches its data")
+}
