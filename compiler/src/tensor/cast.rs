@@ -5,7 +5,8 @@
 //! float types rounds to nearest even (saturating when asked); strings parse
 //! and print numbers.
 
-use super::{small, DType, Num, Tensor};
+use super::small::{self, E8m0Rounding};
+use super::{DType, Num, Tensor};
 use crate::{bail, Result};
 use half::{bf16, f16};
 use ndarray::ArrayD;
@@ -18,8 +19,35 @@ impl Tensor {
 
     /// Converts to `to`; `saturate` selects float8 overflow behaviour.
     pub fn cast_with(&self, to: DType, saturate: bool) -> Result<Tensor> {
+        self.cast_rounding(to, saturate, E8m0Rounding::Up)
+    }
+
+    /// Converts to `to` with Cast's full set of options: `saturate` for
+    /// float8 (and float8e8m0) overflow, `e8m0` for how values round to
+    /// float8e8m0.
+    ///
+    /// To the 4-bit and 2-bit integer types, floats truncate toward zero
+    /// and every value wraps to the low bits (numpy's `astype`, which the
+    /// ONNX reference uses); non-finite floats become 0.
+    pub fn cast_rounding(&self, to: DType, saturate: bool, e8m0: E8m0Rounding) -> Result<Tensor> {
         if self.dtype() == to {
             return Ok(self.clone());
+        }
+        if small::int_range(to).is_some() {
+            let from = self.dtype();
+            let ints = if from.is_float() || from.is_small_float() {
+                let f = self.cast(DType::F64)?;
+                f.array::<f64>()?.mapv(|v| if v.is_finite() { v.trunc() as i64 } else { 0 })
+            } else {
+                self.cast(DType::I64)?.into_array::<i64>()?
+            };
+            let mask = (1i64 << to.bits()) - 1;
+            return Ok(Tensor::Small(to, ints.mapv(|v| (v & mask) as u8)));
+        }
+        if to == DType::F8E8M0 {
+            let values = self.cast(DType::F32)?;
+            let bits = values.array::<f32>()?.mapv(|v| small::e8m0_from_f32(v, saturate, e8m0));
+            return Ok(Tensor::Small(to, bits));
         }
         if to.is_small() {
             let values = self.cast(DType::F32)?;

@@ -81,7 +81,10 @@ pub fn to_f32(dtype: DType, code: u8) -> f32 {
 
 /// Encodes a value, rounding to nearest even. Out-of-range values become the
 /// largest finite value when `saturate` is set, else infinity or NaN (as the
-/// format allows). 4-bit and 2-bit integers round half to even and clamp.
+/// format allows); NaN becomes the format's NaN (float4e2m1, which has none:
+/// negative zero). float8e8m0 rounds up (see [`e8m0_from_f32`]). 4-bit and
+/// 2-bit integers round half to even and clamp (QuantizeLinear's rule; Cast
+/// truncates and wraps instead, see `Tensor::cast_with`).
 pub fn from_f32(dtype: DType, v: f32, saturate: bool) -> u8 {
     if let Some((lo, hi)) = int_range(dtype) {
         let r = if v.is_nan() { 0.0 } else { (v as f64).round_ties_even().clamp(lo as f64, hi as f64) };
@@ -89,14 +92,16 @@ pub fn from_f32(dtype: DType, v: f32, saturate: bool) -> u8 {
         return ((r as i64) & mask) as u8;
     }
     if dtype == DType::F8E8M0 {
-        return e8m0_from_f32(v);
+        return e8m0_from_f32(v, saturate, E8m0Rounding::Up);
     }
     let Some(f) = format(dtype) else { return 0 };
     let width = 1 + f.exp_bits + f.man_bits;
     let sign = if v.is_sign_negative() { 1u8 << (width - 1) } else { 0 };
     let max_code = encode_magnitude(&f, f.max);
     if v.is_nan() {
-        return f.nan.unwrap_or(max_code);
+        // float4e2m1 has no NaN; like ml_dtypes (the ONNX reference), encode
+        // it as negative zero.
+        return f.nan.unwrap_or(1u8 << (width - 1));
     }
     let a = (v as f64).abs();
     let overflow = |sign: u8| -> u8 {
@@ -135,13 +140,41 @@ fn encode_magnitude(f: &MiniFloat, value: f64) -> u8 {
     (((exp + f.bias) as u8) << f.man_bits) | man as u8
 }
 
-/// float8e8m0: a biased power of two; rounds to the nearest power (ties up).
-fn e8m0_from_f32(v: f32) -> u8 {
-    if v.is_nan() || v <= 0.0 || v.is_infinite() {
-        return if v == 0.0 { 0 } else { 0xff };
+/// How a value between two powers of two rounds when encoded as float8e8m0
+/// (Cast's `round_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum E8m0Rounding {
+    /// Any fraction rounds up to the next power of two.
+    Up,
+    /// The fraction is dropped.
+    Down,
+    /// To the nearest power, as the ONNX reference decides it from the
+    /// float32 guard, round and sticky bits.
+    Nearest,
+}
+
+/// Encodes a value as float8e8m0 (a biased power of two, no sign) from its
+/// float32 exponent bits, as ONNX's reference does: the sign is ignored,
+/// zero and float32 subnormals have exponent code 0, NaN and infinities
+/// become NaN (0xff). With `saturate`, rounding never carries into 0xff.
+pub fn e8m0_from_f32(v: f32, saturate: bool, mode: E8m0Rounding) -> u8 {
+    let bits = v.to_bits();
+    let exponent = (bits >> 23) & 0xff;
+    if exponent == 0xff {
+        return 0xff;
     }
-    let e = (v as f64).log2().round() as i32 + 127;
-    e.clamp(0, 254) as u8
+    let round_up = match mode {
+        E8m0Rounding::Up => bits & 0x7f_ffff != 0,
+        E8m0Rounding::Down => false,
+        E8m0Rounding::Nearest => {
+            let guard = bits & 0x40_0000 != 0;
+            let round = bits & 0x20_0000 != 0;
+            let sticky = bits & 0x1f_ffff != 0;
+            guard && (round || sticky || exponent > 0)
+        }
+    };
+    let carry = round_up && !(saturate && exponent == 0xfe);
+    (exponent + carry as u32) as u8
 }
 
 #[cfg(test)]
