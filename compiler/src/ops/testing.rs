@@ -46,3 +46,12 @@ pub fn f32s(shape: &[usize], v: &[f32]) -> Tensor {
 pub fn i64s(shape: &[usize], v: &[i64]) -> Tensor {
     Tensor::from_vec(shape, v.to_vec()).expect("test tensor shape matches its data")
 }
+
+/// The output types `node`'s op infers for inputs of the given types, each
+/// constant when a value is given (`None` entries are absent inputs).
+pub fn infer_node(node: &OnnxNode, inputs: &[Option<(TensorType, Option<Tensor>)>]) -> Result<Vec<TensorType>> {
+    let op = Op::from_onnx(node)?;
+    let args: Vec<Option<Arg>> =
+        inputs.iter().map(|i| i.as_ref().map(|(ty, value)| Arg { ty, value: value.as_ref() })).collect();
+    op.infer(&args)
+}

@@ -103,6 +103,29 @@ pub fn same_dtype(a: &TensorType, b: &TensorType, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The array of `t` with element type `T`, where the small types (float8,
+/// 4-bit, ...) count as their `u8` bit patterns. Lets generic data-movement
+/// code read further inputs of the type it was dispatched on; callers check
+/// that the inputs' dtypes agree first.
+pub fn elem_array<T: Elem>(t: &Tensor) -> Result<&ArrayD<T>> {
+    if let Tensor::Small(_, a) = t {
+        if let Some(a) = (a as &dyn std::any::Any).downcast_ref::<ArrayD<T>>() {
+            return Ok(a);
+        }
+    }
+    t.array::<T>()
+}
+
+/// Checks that all tensors share one element type and returns it.
+pub fn common_dtype(what: &str, tensors: &[&Tensor]) -> Result<crate::tensor::DType> {
+    let Some(first) = tensors.first() else { bail!("{what}: no inputs") };
+    let d = first.dtype();
+    if let Some(other) = tensors.iter().find(|t| t.dtype() != d) {
+        bail!("{what}: element types differ ({d} vs {})", other.dtype());
+    }
+    Ok(d)
+}
+
 /// Writes `values` (flat, same dtype) at the flat positions `idx` of `dense`.
 pub fn scatter_flat(dense: &mut Tensor, idx: &[usize], values: &Tensor) -> Result<()> {
     fn set<T: Elem>(dense: &mut ArrayD<T>, idx: &[usize], values: &ArrayD<T>) -> Result<()> {
