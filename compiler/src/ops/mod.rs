@@ -12,12 +12,32 @@ pub mod util;
 pub mod testing;
 
 mod binary;
+mod cast;
+mod clip;
+mod compare;
+mod concat;
 mod constant;
+mod constant_of_shape;
+mod expand;
+mod eye_like;
+mod flatten;
 mod identity;
+mod logical;
+mod one_hot;
+mod range;
 mod reshape;
 mod shape;
+mod size;
+mod slice;
+mod split;
+mod squeeze;
+mod tile;
+mod transpose;
+mod trilu;
 mod unary;
 mod unsupported;
+mod variadic;
+mod where_op;
 
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
@@ -147,4 +167,24 @@ ops! {
     Binary(binary::Binary) = ["Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "PRelu"],
     Shape(shape::Shape) = ["Shape"],
     Reshape(reshape::Reshape) = ["Reshape"],
+    Cast(cast::Cast) = ["Cast", "CastLike"],
+    Compare(compare::Compare) = ["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"],
+    Logical(logical::Logical) = ["And", "Or", "Xor", "Not"],
+    Variadic(variadic::Variadic) = ["Min", "Max", "Sum", "Mean"],
+    Clip(clip::Clip) = ["Clip"],
+    Where(where_op::Where) = ["Where"],
+    ConstantOfShape(constant_of_shape::ConstantOfShape) = ["ConstantOfShape"],
+    Range(range::Range) = ["Range"],
+    Size(size::Size) = ["Size"],
+    Concat(concat::Concat) = ["Concat"],
+    Split(split::Split) = ["Split"],
+    Slice(slice::Slice) = ["Slice"],
+    Squeeze(squeeze::Squeeze) = ["Squeeze", "Unsqueeze"],
+    Transpose(transpose::Transpose) = ["Transpose"],
+    Flatten(flatten::Flatten) = ["Flatten"],
+    Expand(expand::Expand) = ["Expand"],
+    Tile(tile::Tile) = ["Tile"],
+    Trilu(trilu::Trilu) = ["Trilu"],
+    EyeLike(eye_like::EyeLike) = ["EyeLike"],
+    OneHot(one_hot::OneHot) = ["OneHot"],
 }
