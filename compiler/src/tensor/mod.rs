@@ -70,6 +70,34 @@ macro_rules! for_each_array {
     }};
 }
 
+/// Runs `$body` with `$a` bound to the array of a numeric (integer or float)
+/// tensor and returns `Ok` of its value; other element types give an error.
+/// `$body` must have the same type for every element type.
+#[macro_export]
+macro_rules! for_each_num {
+    ($t:expr, $a:ident => $body:expr) => {{
+        use $crate::tensor::Tensor as T;
+        match $t {
+            T::U8($a) => Ok($body),
+            T::I8($a) => Ok($body),
+            T::U16($a) => Ok($body),
+            T::I16($a) => Ok($body),
+            T::U32($a) => Ok($body),
+            T::I32($a) => Ok($body),
+            T::U64($a) => Ok($body),
+            T::I64($a) => Ok($body),
+            T::F16($a) => Ok($body),
+            T::BF16($a) => Ok($body),
+            T::F32($a) => Ok($body),
+            T::F64($a) => Ok($body),
+            other => Err($crate::Error::Op(format!(
+                "element type {} is not supported here (numeric types only)",
+                other.dtype()
+            ))),
+        }
+    }};
+}
+
 /// Maps the tensor's array (any element type) through `$body`, which
 /// returns an array of the same element type; the result keeps the dtype.
 #[macro_export]
