@@ -1,0 +1,159 @@
+//! Softmax, LogSoftmax and Hardmax.
+//! <https://onnx.ai/onnx/operators/onnx__Softmax.html> (and siblings)
+//!
+//! Opsets 1 to 13. Before opset 13 the input is viewed as a 2-D matrix
+//! `[d0 * .. * d(axis-1), d(axis) * .. * d(n-1)]` (axis default 1) and each
+//! row is normalised; from opset 13 the operation runs along the single
+//! axis `axis` (default -1). Float inputs, computed in f64 and rounded once.
+//! Hardmax puts 1 at the first maximum of each row (NaN counts as the
+//! maximum) and 0 elsewhere.
+
+use super::arg_extrema::arg_extremum;
+use super::{util, Arg, OpDef, Slots};
+use crate::front::onnx::OnnxNode;
+use crate::ir::TensorType;
+use crate::tensor::{checked_numel, Num, Tensor};
+use crate::{bail, map_float, Result};
+use ndarray::{ArrayD, ArrayViewMut1, Axis, IxDyn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Softmax,
+    LogSoftmax,
+    Hardmax,
+}
+
+#[derive(Debug, Clone)]
+pub struct Softmax {
+    pub kind: Kind,
+    axis: i64,
+    /// Opset < 13: normalise over all axes from `axis` on.
+    flatten: bool,
+}
+
+impl OpDef for Softmax {
+    fn from_onnx(node: &OnnxNode) -> Result<Self> {
+        let kind = match node.op_type.as_str() {
+            "Softmax" => Kind::Softmax,
+            "LogSoftmax" => Kind::LogSoftmax,
+            "Hardmax" => Kind::Hardmax,
+            other => bail!("'{other}' is not Softmax, LogSoftmax or Hardmax"),
+        };
+        let flatten = node.opset < 13;
+        let axis = node.int("axis", if flatten { 1 } else { -1 })?;
+        Ok(Softmax { kind, axis, flatten })
+    }
+
+    fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
+        let x = inputs.req(0)?.ty;
+        if !x.dtype.is_float() {
+            bail!("{:?} needs a float input, got {}", self.kind, x.dtype);
+        }
+        if let Some(rank) = x.shape.rank() {
+            self.normalised_axis(rank)?;
+        }
+        Ok(vec![x.clone()])
+    }
+
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = inputs.req(0)?;
+        let axis = self.normalised_axis(x.rank())?;
+        let out = map_float!(x, a => self.run(a, axis)?)?;
+        Ok(vec![out])
+    }
+}
+
+impl Softmax {
+    fn normalised_axis(&self, rank: usize) -> Result<usize> {
+        if self.flatten {
+            // The old semantics accept axis == rank (one column per row), and a scalar.
+            let r = rank as i64;
+            if self.axis < -r || self.axis > r {
+                bail!("axis {} is out of range for rank {rank}", self.axis);
+            }
+            Ok(if self.axis < 0 { (self.axis + r) as usize } else { self.axis as usize })
+        } else {
+            util::axis(self.axis, rank)
+        }
+    }
+
+    fn run<T: Num>(&self, a: &ArrayD<T>, axis: usize) -> Result<ArrayD<T>> {
+        let kind = self.kind;
+        if !self.flatten {
+            let mut out = a.clone();
+            out.lanes_mut(Axis(axis)).into_iter().for_each(|lane| normalise(kind, lane));
+            return Ok(out);
+        }
+        let shape = a.shape();
+        let rows = checked_numel(&shape[..axis])?;
+        let cols = checked_numel(&shape[axis..])?;
+        let data: Vec<T> = a.iter().copied().collect();
+        let mut matrix = ArrayD::from_shape_vec(IxDyn(&[rows, cols]), data)
+            .map_err(|e| crate::Error::Op(format!("cannot view the input as a matrix: {e}")))?;
+        matrix.lanes_mut(Axis(1)).into_iter().for_each(|lane| normalise(kind, lane));
+        crate::tensor::reshape_array(&matrix, shape)
+    }
+}
+
+/// Normalises one row in place.
+fn normalise<T: Num>(kind: Kind, mut row: ArrayViewMut1<T>) {
+    if row.is_empty() {
+        return;
+    }
+    if kind == Kind::Hardmax {
+        let hot = arg_extremum(row.view(), true, false);
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = if i == hot { T::one() } else { T::zero() };
+        }
+        return;
+    }
+    let max = row.iter().map(|v| v.to_f64()).fold(f64::NEG_INFINITY, f64::max);
+    // A row of -inf (or +inf) has no finite shift; exp(x - max) is then NaN, as in numpy.
+    let sum: f64 = row.iter().map(|v| (v.to_f64() - max).exp()).fold(0.0, |s, e| s + e);
+    let log_sum = sum.ln();
+    for v in row.iter_mut() {
+        let shifted = v.to_f64() - max;
+        *v = T::from_f64(match kind {
+            Kind::LogSoftmax => shifted - log_sum,
+            _ => shifted.exp() / sum,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::front::onnx::Attr;
+    use crate::ops::testing::{f32s, run};
+
+    fn close(a: &crate::tensor::Tensor, b: &[f64]) {
+        let v = a.to_f64_vec().unwrap();
+        assert_eq!(v.len(), b.len());
+        for (x, y) in v.iter().zip(b) {
+            assert!((x - y).abs() < 1e-6 * y.abs().max(1.0), "{v:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn old_opsets_flatten_at_axis() {
+        let x = f32s(&[1, 2, 2], &[0.0, 0.0, 0.0, 0.0]);
+        // Opset 11, axis 1: one row of four elements.
+        close(&run("Softmax", 11, vec![], std::slice::from_ref(&x)).unwrap()[0], &[0.25; 4]);
+        // Opset 13, axis 1: columns of two.
+        close(&run("Softmax", 13, vec![("axis", Attr::Int(1))], &[x]).unwrap()[0], &[0.5; 4]);
+    }
+
+    #[test]
+    fn log_softmax_is_stable_and_hardmax_picks_the_first() {
+        let x = f32s(&[3], &[1000.0, 1000.0, 0.0]);
+        let l = run("LogSoftmax", 13, vec![], std::slice::from_ref(&x)).unwrap();
+        close(&l[0], &[-(2f64.ln()), -(2f64.ln()), -1000.0 - 2f64.ln()]);
+        let h = run("Hardmax", 13, vec![], &[x]).unwrap();
+        close(&h[0], &[1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn bad_axis_or_type_is_an_error() {
+        assert!(run("Softmax", 13, vec![("axis", Attr::Int(1))], &[f32s(&[2], &[1.0, 2.0])]).is_err());
+        assert!(run("Softmax", 13, vec![], &[crate::ops::testing::i64s(&[1], &[1])]).is_err());
+    }
+}
