@@ -1,0 +1,127 @@
+//! One time step of the three recurrent cells, in f64, for one batch entry.
+//!
+//! Gate order in W, R and B is ONNX's: `i` for RNN; `z, r, h` for GRU;
+//! `i, o, f, c` for LSTM (peepholes `i, o, f`). `clip` bounds every
+//! activation input (gate pre-activations, peephole terms included); the
+//! LSTM's `h(C)` is not clipped.
+
+use super::activation::Activation;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    Rnn,
+    Gru { linear_before_reset: bool },
+    Lstm { input_forget: bool },
+}
+
+impl Cell {
+    /// Number of gates stacked in W and R.
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Gru { .. } => 3,
+            Cell::Lstm { .. } => 4,
+        }
+    }
+
+    /// Activation functions per direction (f; f, g; f, g, h).
+    pub fn activations(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Gru { .. } => 2,
+            Cell::Lstm { .. } => 3,
+        }
+    }
+
+    pub fn default_activations(self) -> &'static [&'static str] {
+        match self {
+            Cell::Rnn => &["Tanh"],
+            Cell::Gru { .. } => &["Sigmoid", "Tanh"],
+            Cell::Lstm { .. } => &["Sigmoid", "Tanh", "Tanh"],
+        }
+    }
+
+    /// Outputs: Y and Y_h, plus Y_c for LSTM.
+    pub fn outputs(self) -> usize {
+        match self {
+            Cell::Lstm { .. } => 3,
+            _ => 2,
+        }
+    }
+}
+
+/// The weights of one direction, row-major.
+pub struct Weights<'a> {
+    /// `[gates * hidden, input]`
+    pub w: &'a [f64],
+    /// `[gates * hidden, hidden]`
+    pub r: &'a [f64],
+    /// `[gates * hidden]` each.
+    pub wb: &'a [f64],
+    pub rb: &'a [f64],
+    /// `[3 * hidden]` (LSTM only).
+    pub p: &'a [f64],
+    pub input: usize,
+    pub hidden: usize,
+}
+
+/// `m · v + bias` for a row-major `m` with `bias.len()` rows of `cols`.
+fn matvec(m: &[f64], cols: usize, v: &[f64], bias: &[f64]) -> Vec<f64> {
+    bias.iter()
+        .enumerate()
+        .map(|(row, b)| {
+            let coeffs = m.get(row * cols..(row + 1) * cols).unwrap_or(&[]);
+            coeffs.iter().zip(v).fold(*b, |s, (a, x)| s + a * x)
+        })
+        .collect()
+}
+
+/// Advances the state `h` (and `c` for LSTM) by one input `x`.
+pub fn step(cell: Cell, wt: &Weights, acts: &[Activation], clip: Option<f64>, x: &[f64], h: &mut [f64], c: &mut [f64]) {
+    let hs = wt.hidden;
+    let clip = |v: f64| match clip {
+        Some(t) => v.clamp(-t, t),
+        None => v,
+    };
+    let act = |k: usize, v: f64| acts.get(k).copied().unwrap_or(Activation::Tanh).apply(v);
+    let gx = matvec(wt.w, wt.input, x, wt.wb);
+    let gh = matvec(wt.r, hs, h, wt.rb);
+    let at = |g: &[f64], k: usize| g.get(k).copied().unwrap_or(0.0);
+    match cell {
+        Cell::Rnn => {
+            for (j, hj) in h.iter_mut().enumerate() {
+                *hj = act(0, clip(at(&gx, j) + at(&gh, j)));
+            }
+        }
+        Cell::Gru { linear_before_reset } => {
+            let z: Vec<f64> = (0..hs).map(|j| act(0, clip(at(&gx, j) + at(&gh, j)))).collect();
+            let r: Vec<f64> = (0..hs).map(|j| act(0, clip(at(&gx, hs + j) + at(&gh, hs + j)))).collect();
+            let candidate: Vec<f64> = if linear_before_reset {
+                (0..hs).map(|j| act(1, clip(at(&gx, 2 * hs + j) + r[j] * at(&gh, 2 * hs + j)))).collect()
+            } else {
+                let reset: Vec<f64> = h.iter().zip(&r).map(|(a, b)| a * b).collect();
+                let r_h = wt.r.get(2 * hs * hs..).unwrap_or(&[]);
+                let rb_h = wt.rb.get(2 * hs..).unwrap_or(&[]);
+                let hr = matvec(r_h, hs, &reset, rb_h);
+                (0..hs).map(|j| act(1, clip(at(&gx, 2 * hs + j) + at(&hr, j)))).collect()
+            };
+            for (j, hj) in h.iter_mut().enumerate() {
+                *hj = (1.0 - z[j]) * candidate[j] + z[j] * *hj;
+            }
+        }
+        Cell::Lstm { input_forget } => {
+            let p = |k: usize| wt.p.get(k).copied().unwrap_or(0.0);
+            for j in 0..hs {
+                let (Some(hj), Some(cj)) = (h.get_mut(j), c.get_mut(j)) else { return };
+                let pre = |gate: usize| at(&gx, gate * hs + j) + at(&gh, gate * hs + j);
+                let i = act(0, clip(pre(0) + p(j) * *cj));
+                let f = if input_forget { 1.0 - i } else { act(0, clip(pre(2) + p(2 * hs + j) * *cj)) };
+                let candidate = act(1, clip(pre(3)));
+                let new_c = f * *cj + i * candidate;
+                let o = act(0, clip(pre(1) + p(hs + j) * new_c));
+                *cj = new_c;
+                *hj = o * act(2, new_c);
+            }
+        }
+    }
+}
