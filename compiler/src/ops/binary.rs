@@ -1,5 +1,6 @@
 //! Elementwise binary arithmetic with numpy broadcasting: Add, Sub, Mul, Div,
-//! Pow, Mod, BitShift, BitwiseAnd/Or/Xor, and PRelu (slope broadcast to X).
+//! Pow, Mod, BitShift (signed types from opset 28: arithmetic right shifts),
+//! BitwiseAnd/Or/Xor, and PRelu (slope broadcast to X).
 //!
 //! Integer arithmetic wraps; integer division truncates toward zero and
 //! division by zero gives 0. Pow keeps the base's element type.
@@ -93,7 +94,7 @@ impl Binary {
     fn check_dtypes(&self, a: DType, b: DType) -> Result<()> {
         let ok = match self.kind {
             Kind::Pow => (a.is_int() || a.is_float()) && (b.is_int() || b.is_float()),
-            Kind::ShiftLeft | Kind::ShiftRight => a == b && a.is_int() && !a.is_signed_int(),
+            Kind::ShiftLeft | Kind::ShiftRight => a == b && a.is_int(),
             Kind::And | Kind::Or | Kind::Xor => a == b && a.is_int(),
             _ => a == b && (a.is_int() || a.is_float()),
         };
@@ -118,8 +119,8 @@ fn apply<T: Num>(k: Kind, p: T, q: T) -> T {
                 p
             }
         }
-        Kind::ShiftLeft => T::from_i64(shift(p.to_i64() as u64, q.to_i64() as u64, true) as i64),
-        Kind::ShiftRight => T::from_i64(shift(p.to_i64() as u64, q.to_i64() as u64, false) as i64),
+        Kind::ShiftLeft => shift(p, q, true),
+        Kind::ShiftRight => shift(p, q, false),
         Kind::And => T::from_i64(p.to_i64() & q.to_i64()),
         Kind::Or => T::from_i64(p.to_i64() | q.to_i64()),
         Kind::Xor => T::from_i64(p.to_i64() ^ q.to_i64()),
@@ -128,16 +129,28 @@ fn apply<T: Num>(k: Kind, p: T, q: T) -> T {
     }
 }
 
-/// Shifts of `bits`-wide unsigned values; shifting by the width or more gives 0
-/// (the caller's `from_i64` truncates to the element width).
-fn shift(v: u64, by: u64, left: bool) -> u64 {
-    if by >= 64 {
-        return 0;
-    }
-    if left {
-        v << by
-    } else {
-        v >> by
+/// Shifts `v` by `by` bits. Right shifts of signed types are arithmetic.
+/// A shift by a negative amount or by the width or more leaves only the
+/// sign fill: -1 for a right shift of a negative value, else 0.
+fn shift<T: Num>(v: T, by: T, left: bool) -> T {
+    let width = (std::mem::size_of::<T>() * 8) as u64;
+    let signed = T::min_value() < T::zero();
+    // Unsigned amounts are read as unsigned so that u64 values above i64::MAX stay out of range.
+    let amount = if signed { u64::try_from(by.to_i64()).ok() } else { Some(by.to_i64() as u64) };
+    let negative = signed && v < T::zero();
+    match amount {
+        Some(n) if n < width => {
+            if left {
+                // Bits past the width are dropped by `from_i64`'s truncation.
+                T::from_i64(v.to_i64().wrapping_shl(n as u32))
+            } else if signed {
+                T::from_i64(v.to_i64() >> n)
+            } else {
+                T::from_i64(((v.to_i64() as u64) >> n) as i64)
+            }
+        }
+        _ if negative && !left => T::zero().sub(T::one()),
+        _ => T::zero(),
     }
 }
 
@@ -226,6 +239,21 @@ mod tests {
         let b = i64s(&[2], &[3, -3]);
         assert_eq!(run("Mod", 13, vec![], &[a.clone(), b.clone()]).unwrap()[0], i64s(&[2], &[2, -2]));
         assert_eq!(run("Mod", 13, vec![("fmod", Attr::Int(1))], &[a, b]).unwrap()[0], i64s(&[2], &[-1, 1]));
+    }
+
+    #[test]
+    fn signed_and_out_of_range_shifts() {
+        use crate::tensor::Tensor;
+        let x = Tensor::from_vec(&[4], vec![-16i8, 64, -1, 5]).unwrap();
+        let by = Tensor::from_vec(&[4], vec![2i8, 1, 8, -1]).unwrap();
+        let right = run("BitShift", 28, vec![("direction", Attr::String("RIGHT".into()))], &[x.clone(), by.clone()]).unwrap();
+        assert_eq!(right[0], Tensor::from_vec(&[4], vec![-4i8, 32, -1, 0]).unwrap());
+        let left = run("BitShift", 28, vec![("direction", Attr::String("LEFT".into()))], &[x, by]).unwrap();
+        assert_eq!(left[0], Tensor::from_vec(&[4], vec![-64i8, -128, 0, 0]).unwrap());
+        let big = Tensor::from_vec(&[2], vec![u64::MAX, 1]).unwrap();
+        let amount = Tensor::from_vec(&[2], vec![63u64, u64::MAX]).unwrap();
+        let right = run("BitShift", 11, vec![("direction", Attr::String("RIGHT".into()))], &[big, amount]).unwrap();
+        assert_eq!(right[0], Tensor::from_vec(&[2], vec![1u64, 0]).unwrap());
     }
 
     #[test]
