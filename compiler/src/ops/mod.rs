@@ -11,6 +11,7 @@ pub mod util;
 #[cfg(test)]
 pub mod testing;
 
+mod arg_extrema;
 mod binary;
 mod cast;
 mod clip;
@@ -18,26 +19,34 @@ mod compare;
 mod concat;
 mod constant;
 mod constant_of_shape;
+mod cumulative;
+mod det;
 mod expand;
 mod eye_like;
 mod flatten;
 mod identity;
 mod logical;
 mod one_hot;
+mod quantize;
 mod range;
+mod reduce;
 mod reshape;
+mod rnn;
 mod shape;
 mod size;
 mod slice;
+mod softmax;
 mod split;
 mod squeeze;
 mod tile;
+mod top_k;
 mod transpose;
 mod trilu;
 mod unary;
 mod unsupported;
 mod variadic;
 mod where_op;
+mod window;
 
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
@@ -187,4 +196,18 @@ ops! {
     Trilu(trilu::Trilu) = ["Trilu"],
     EyeLike(eye_like::EyeLike) = ["EyeLike"],
     OneHot(one_hot::OneHot) = ["OneHot"],
+    Reduce(reduce::Reduce) = [
+        "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+        "ReduceLogSumExp", "ReduceSumSquare",
+    ],
+    ArgExtremum(arg_extrema::ArgExtremum) = ["ArgMax", "ArgMin"],
+    TopK(top_k::TopK) = ["TopK"],
+    Cumulative(cumulative::Cumulative) = ["CumSum", "CumProd"],
+    Softmax(softmax::Softmax) = ["Softmax", "LogSoftmax", "Hardmax"],
+    QuantizeLinear(quantize::QuantizeLinear) = ["QuantizeLinear"],
+    DequantizeLinear(quantize::DequantizeLinear) = ["DequantizeLinear"],
+    DynamicQuantizeLinear(quantize::DynamicQuantizeLinear) = ["DynamicQuantizeLinear"],
+    Recurrent(rnn::Recurrent) = ["RNN", "GRU", "LSTM"],
+    Window(window::Window) = ["HannWindow", "HammingWindow", "BlackmanWindow"],
+    Det(det::Det) = ["Det"],
 }
