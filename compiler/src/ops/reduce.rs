@@ -298,8 +298,21 @@ fn reduce_int<T: Num>(kind: Kind, lane: &[T]) -> T {
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{f32s, i64s, run};
+    use crate::ir::Shape;
+    use crate::ops::testing::{f32s, i64s, infer, run};
     use crate::tensor::Tensor;
+
+    #[test]
+    fn constant_axes_give_exact_shapes() {
+        let x = f32s(&[2, 3, 4], &[0.0; 24]);
+        let axes = i64s(&[1], &[-2]);
+        let exact = infer("ReduceMax", 18, vec![("keepdims", Attr::Int(0))], &[x.clone(), axes.clone()], &[1]).unwrap();
+        assert_eq!(exact[0].shape, Shape::fixed(&[2, 4]));
+        let data = infer("ReduceMax", 18, vec![("keepdims", Attr::Int(0))], &[x.clone(), axes.clone()], &[]).unwrap();
+        assert_eq!(data[0].shape, Shape::of_rank(2));
+        let kept = infer("ReduceMax", 18, vec![], &[x, axes], &[]).unwrap();
+        assert_eq!(kept[0].shape, Shape::of_rank(3));
+    }
 
     #[test]
     fn sum_with_axes_input_and_attribute() {

@@ -37,6 +37,21 @@ pub fn run(op_type: &str, opset: i64, attrs: Vec<(&str, Attr)>, inputs: &[Tensor
     Ok(outputs)
 }
 
+/// The output types `infer` gives when the inputs at positions `constant`
+/// are compile-time constants (the others are known only by type).
+pub fn infer(op_type: &str, opset: i64, attrs: Vec<(&str, Attr)>, inputs: &[Tensor], constant: &[usize]) -> Result<Vec<TensorType>> {
+    let node = node(op_type, opset, attrs, inputs.len(), 1);
+    let op = Op::from_onnx(&node)?;
+    let types: Vec<TensorType> = inputs.iter().map(TensorType::of).collect();
+    let args: Vec<Option<Arg>> = types
+        .iter()
+        .zip(inputs)
+        .enumerate()
+        .map(|(i, (ty, t))| Some(Arg { ty, value: constant.contains(&i).then_some(t) }))
+        .collect();
+    op.infer(&args)
+}
+
 /// A float32 tensor from a shape and values.
 pub fn f32s(shape: &[usize], v: &[f32]) -> Tensor {
     Tensor::from_vec(shape, v.to_vec()).expect("test tensor shape matches its data")

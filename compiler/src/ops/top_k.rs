@@ -148,7 +148,20 @@ fn top_k<T: Num>(a: &ArrayD<T>, axis: usize, k: usize, largest: bool) -> (ArrayD
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{f32s, i64s, run};
+    use crate::ir::Shape;
+    use crate::ops::testing::{f32s, i64s, infer, run};
+
+    #[test]
+    fn constant_k_gives_exact_shapes() {
+        let x = f32s(&[2, 5], &[0.0; 10]);
+        let k = i64s(&[1], &[3]);
+        let exact = infer("TopK", 11, vec![], &[x.clone(), k.clone()], &[1]).unwrap();
+        assert_eq!(exact[0].shape, Shape::fixed(&[2, 3]));
+        assert_eq!(exact[1].shape, Shape::fixed(&[2, 3]));
+        let data = infer("TopK", 11, vec![], &[x.clone(), k], &[]).unwrap();
+        assert_eq!(data[1].shape, Shape::from_dims(vec![Some(2), None]));
+        assert!(infer("TopK", 11, vec![], &[x, i64s(&[1], &[6])], &[1]).is_err());
+    }
 
     #[test]
     fn ties_keep_index_order() {

@@ -100,7 +100,15 @@ fn length(t: &Tensor) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{i64s, run};
+    use crate::ir::Shape;
+    use crate::ops::testing::{i64s, infer, run};
+
+    #[test]
+    fn constant_size_gives_an_exact_shape() {
+        let size = i64s(&[], &[7]);
+        assert_eq!(infer("HannWindow", 17, vec![], std::slice::from_ref(&size), &[0]).unwrap()[0].shape, Shape::fixed(&[7]));
+        assert_eq!(infer("HannWindow", 17, vec![], &[size], &[]).unwrap()[0].shape, Shape::of_rank(1));
+    }
 
     fn close(t: &crate::tensor::Tensor, want: &[f64]) {
         let v = t.to_f64_vec().unwrap();
