@@ -18,7 +18,7 @@
 use super::{util, Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
-use crate::tensor::{DType, Num, Tensor};
+use crate::tensor::{checked_numel, DType, Num, Tensor};
 use crate::{bail, map_num, Result};
 use ndarray::{ArrayD, IxDyn};
 
@@ -204,11 +204,16 @@ impl Reduce {
 /// axes, in their order) and gathers the results in the output shape.
 pub fn reduce_lanes<T: Clone, U>(a: &ArrayD<T>, axes: &[usize], keepdims: bool, f: impl Fn(&[T]) -> U) -> Result<ArrayD<U>> {
     let shape = a.shape();
+    if let Some(bad) = axes.iter().find(|&&i| i >= shape.len()) {
+        bail!("axis {bad} is out of range for rank {}", shape.len());
+    }
     let kept: Vec<usize> = (0..shape.len()).filter(|i| !axes.contains(i)).collect();
     let perm: Vec<usize> = kept.iter().chain(axes).copied().collect();
-    let lane_len: usize = axes.iter().map(|&i| shape[i]).product();
+    let reduced_dims: Vec<usize> = axes.iter().map(|&i| shape[i]).collect();
     let kept_dims: Vec<usize> = kept.iter().map(|&i| shape[i]).collect();
-    let count: usize = kept_dims.iter().product();
+    // Either product may exceed the input's size when the other one is 0.
+    let lane_len = checked_numel(&reduced_dims)?;
+    let count = checked_numel(&kept_dims)?;
     let permuted = a.view().permuted_axes(IxDyn(&perm));
     let standard = permuted.as_standard_layout();
     let Some(flat) = standard.as_slice() else { bail!("internal error: reduction input is not contiguous") };

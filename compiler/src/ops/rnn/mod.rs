@@ -172,6 +172,7 @@ impl OpDef for Recurrent {
         }
         let lens = self.sequence_lens(inputs.opt(SEQUENCE_LENS), seq, batch)?;
         checked_numel(&[seq, dirs, batch, hidden])?;
+        checked_numel(&[dirs, batch, hidden])?;
         let mut y = Array4::<f64>::zeros((seq, dirs, batch, hidden));
         let mut y_h = Array3::<f64>::zeros((dirs, batch, hidden));
         let mut y_c = Array3::<f64>::zeros((dirs, batch, hidden));
