@@ -1,3 +1,5 @@
+//! Unit tests of RNN, GRU and LSTM: behaviour the ONNX node tests do not cover.
+
 use crate::front::onnx::Attr;
 use crate::ops::testing::{f32s, run};
 use crate::tensor::Tensor;
