@@ -205,8 +205,9 @@ class KeywordSpotter(nn.Module):
 def randomize(model, seed):
     """He-initialised weights (PyTorch's default init shrinks activations
     layer by layer until the output hardly depends on the input), small
-    random biases, and random BatchNorm statistics and affine parameters, so
-    that BatchNorm is not (close to) the identity it is after initialisation."""
+    random biases, random LayerNorm affine parameters, and random BatchNorm
+    statistics and affine parameters, so that normalisations are not (close
+    to) the identity they are after initialisation."""
     g = torch.Generator().manual_seed(seed)
     for m in model.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
@@ -214,6 +215,9 @@ def randomize(model, seed):
             m.weight.copy_(torch.randn(m.weight.shape, generator=g) * math.sqrt(2.0 / fan_in))
             if m.bias is not None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+        elif isinstance(m, nn.LayerNorm):
+            m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 0.8 + 0.6)
+            m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.2)
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             n = m.num_features
             m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
