@@ -12,6 +12,8 @@ pub mod util;
 pub mod testing;
 
 mod arg_extrema;
+mod attention;
+mod attention_mask;
 mod binary;
 mod cast;
 mod clip;
@@ -27,6 +29,7 @@ mod flatten;
 mod identity;
 mod logical;
 mod one_hot;
+mod precision;
 mod quantize;
 mod range;
 mod reduce;
@@ -210,4 +213,5 @@ ops! {
     Recurrent(rnn::Recurrent) = ["RNN", "GRU", "LSTM"],
     Window(window::Window) = ["HannWindow", "HammingWindow", "BlackmanWindow"],
     Det(det::Det) = ["Det"],
+    Attention(attention::Attention) = ["Attention"],
 }
