@@ -35,12 +35,14 @@ mod range;
 mod reduce;
 mod reshape;
 mod rnn;
+mod rotary_embedding;
 mod shape;
 mod size;
 mod slice;
 mod softmax;
 mod split;
 mod squeeze;
+mod swiglu;
 mod tile;
 mod top_k;
 mod transpose;
@@ -214,4 +216,6 @@ ops! {
     Window(window::Window) = ["HannWindow", "HammingWindow", "BlackmanWindow"],
     Det(det::Det) = ["Det"],
     Attention(attention::Attention) = ["Attention"],
+    RotaryEmbedding(rotary_embedding::RotaryEmbedding) = ["RotaryEmbedding"],
+    SwiGlu(swiglu::SwiGlu) = ["SwiGLU"],
 }
