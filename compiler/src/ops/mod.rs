@@ -11,12 +11,14 @@ pub mod util;
 #[cfg(test)]
 pub mod testing;
 
+mod affine_grid;
 mod arg_extrema;
 mod attention;
 mod attention_mask;
 mod binary;
 mod cast;
 mod clip;
+mod col2im;
 mod compare;
 mod concat;
 mod constant;
@@ -26,6 +28,7 @@ mod det;
 mod expand;
 mod eye_like;
 mod flatten;
+mod grid_sample;
 mod identity;
 mod logical;
 mod one_hot;
@@ -218,4 +221,7 @@ ops! {
     Attention(attention::Attention) = ["Attention"],
     RotaryEmbedding(rotary_embedding::RotaryEmbedding) = ["RotaryEmbedding"],
     SwiGlu(swiglu::SwiGlu) = ["SwiGLU"],
+    GridSample(grid_sample::GridSample) = ["GridSample"],
+    AffineGrid(affine_grid::AffineGrid) = ["AffineGrid"],
+    Col2Im(col2im::Col2Im) = ["Col2Im"],
 }
