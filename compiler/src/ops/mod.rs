@@ -31,6 +31,7 @@ mod flatten;
 mod grid_sample;
 mod identity;
 mod logical;
+mod non_max_suppression;
 mod one_hot;
 mod precision;
 mod quantize;
@@ -38,6 +39,7 @@ mod range;
 mod reduce;
 mod reshape;
 mod rnn;
+mod roi_align;
 mod rotary_embedding;
 mod shape;
 mod size;
@@ -51,6 +53,7 @@ mod top_k;
 mod transpose;
 mod trilu;
 mod unary;
+mod unique;
 mod unsupported;
 mod variadic;
 mod where_op;
@@ -224,4 +227,7 @@ ops! {
     GridSample(grid_sample::GridSample) = ["GridSample"],
     AffineGrid(affine_grid::AffineGrid) = ["AffineGrid"],
     Col2Im(col2im::Col2Im) = ["Col2Im"],
+    NonMaxSuppression(non_max_suppression::NonMaxSuppression) = ["NonMaxSuppression"],
+    RoiAlign(roi_align::RoiAlign) = ["RoiAlign"],
+    Unique(unique::Unique) = ["Unique"],
 }
