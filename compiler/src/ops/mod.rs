@@ -24,6 +24,7 @@ mod concat;
 mod constant;
 mod constant_of_shape;
 mod cumulative;
+mod deform_conv;
 mod det;
 mod expand;
 mod eye_like;
@@ -230,4 +231,5 @@ ops! {
     NonMaxSuppression(non_max_suppression::NonMaxSuppression) = ["NonMaxSuppression"],
     RoiAlign(roi_align::RoiAlign) = ["RoiAlign"],
     Unique(unique::Unique) = ["Unique"],
+    DeformConv(deform_conv::DeformConv) = ["DeformConv"],
 }
