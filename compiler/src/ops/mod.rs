@@ -26,12 +26,14 @@ mod constant_of_shape;
 mod cumulative;
 mod deform_conv;
 mod det;
+mod dft;
 mod expand;
 mod eye_like;
 mod flatten;
 mod grid_sample;
 mod identity;
 mod logical;
+mod mel_weight_matrix;
 mod non_max_suppression;
 mod one_hot;
 mod precision;
@@ -48,6 +50,7 @@ mod slice;
 mod softmax;
 mod split;
 mod squeeze;
+mod stft;
 mod swiglu;
 mod tile;
 mod top_k;
@@ -232,4 +235,7 @@ ops! {
     RoiAlign(roi_align::RoiAlign) = ["RoiAlign"],
     Unique(unique::Unique) = ["Unique"],
     DeformConv(deform_conv::DeformConv) = ["DeformConv"],
+    Dft(dft::Dft) = ["DFT"],
+    Stft(stft::Stft) = ["STFT"],
+    MelWeightMatrix(mel_weight_matrix::MelWeightMatrix) = ["MelWeightMatrix"],
 }
