@@ -182,3 +182,23 @@ mod tests {
         assert!(run("AffineGrid", 20, vec![], &[theta, i64s(&[3], &[1, 1, 2])]).is_err());
     }
 }
+
+#[cfg(test)]
+mod infer_tests {
+    use crate::ir::{Shape, TensorType};
+    use crate::ops::testing::{i64s, node};
+    use crate::ops::{Arg, Op};
+    use crate::tensor::DType;
+
+    #[test]
+    fn constant_size_gives_exact_dims() {
+        let op = Op::from_onnx(&node("AffineGrid", 20, vec![], 2, 1)).unwrap();
+        let theta = TensorType::fixed(DType::F32, &[2, 3, 4]);
+        let size_ty = TensorType::fixed(DType::I64, &[5]);
+        let size = i64s(&[5], &[2, 1, 4, 5, 6]);
+        let args = [Some(Arg { ty: &theta, value: None }), Some(Arg { ty: &size_ty, value: Some(&size) })];
+        assert_eq!(op.infer(&args).unwrap()[0].shape, Shape::fixed(&[2, 4, 5, 6, 3]));
+        let args = [Some(Arg { ty: &theta, value: None }), Some(Arg { ty: &size_ty, value: None })];
+        assert_eq!(op.infer(&args).unwrap()[0].shape, Shape::from_dims(vec![Some(2), None, None, None, Some(3)]));
+    }
+}

@@ -233,3 +233,27 @@ mod tests {
         assert!(run("Col2Im", 18, vec![], &[x, i64s(&[2], &[-1, 3]), i64s(&[2], &[1, 2])]).is_err());
     }
 }
+
+#[cfg(test)]
+mod infer_tests {
+    use crate::ir::{Shape, TensorType};
+    use crate::ops::testing::{i64s, node};
+    use crate::ops::{Arg, Op};
+    use crate::tensor::DType;
+
+    #[test]
+    fn constant_shapes_give_exact_dims_and_others_stay_unknown() {
+        let op = Op::from_onnx(&node("Col2Im", 18, vec![], 3, 1)).unwrap();
+        let x = TensorType::new(DType::F32, Shape::from_dims(vec![None, Some(8), Some(6)]));
+        let (image, block) = (i64s(&[2], &[3, 4]), i64s(&[2], &[2, 2]));
+        let shape_ty = TensorType::fixed(DType::I64, &[2]);
+        let known = [Some(Arg { ty: &x, value: None }), Some(Arg { ty: &shape_ty, value: Some(&image) }), Some(Arg { ty: &shape_ty, value: Some(&block) })];
+        assert_eq!(op.infer(&known).unwrap()[0].shape, Shape::from_dims(vec![None, Some(2), Some(3), Some(4)]));
+        let unknown = [Some(Arg { ty: &x, value: None }), Some(Arg { ty: &shape_ty, value: None }), Some(Arg { ty: &shape_ty, value: None })];
+        assert_eq!(op.infer(&unknown).unwrap()[0].shape, Shape::of_rank(4));
+        // 8 rows are not a multiple of a 3x3 block.
+        let bad = i64s(&[2], &[3, 3]);
+        let wrong = [Some(Arg { ty: &x, value: None }), Some(Arg { ty: &shape_ty, value: Some(&image) }), Some(Arg { ty: &shape_ty, value: Some(&bad) })];
+        assert!(op.infer(&wrong).is_err());
+    }
+}

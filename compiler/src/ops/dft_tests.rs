@@ -72,3 +72,19 @@ fn bad_axes_lengths_and_components_are_errors() {
     let three = f32s(&[2, 3], &[0.0; 6]);
     assert!(run("DFT", 17, vec![("axis", Attr::Int(0))], &[three]).is_err());
 }
+
+#[test]
+fn inference_uses_constant_lengths_and_axes() {
+    use crate::ir::{Shape, TensorType};
+    use crate::ops::Arg;
+    use crate::tensor::DType;
+    let n = node("DFT", 20, vec![("onesided", Attr::Int(1))], 3, 1);
+    let op = Op::from_onnx(&n).unwrap();
+    let x = TensorType::fixed(DType::F32, &[2, 10, 7, 1]);
+    let scalar = TensorType::fixed(DType::I64, &[]);
+    let (len, axis) = (i64s(&[], &[16]), i64s(&[], &[1]));
+    let args = [Some(Arg { ty: &x, value: None }), Some(Arg { ty: &scalar, value: Some(&len) }), Some(Arg { ty: &scalar, value: Some(&axis) })];
+    assert_eq!(op.infer(&args).unwrap()[0].shape, Shape::fixed(&[2, 9, 7, 2]));
+    let args = [Some(Arg { ty: &x, value: None }), Some(Arg { ty: &scalar, value: Some(&len) }), Some(Arg { ty: &scalar, value: None })];
+    assert_eq!(op.infer(&args).unwrap()[0].shape, Shape::from_dims(vec![None, None, None, Some(2)]));
+}

@@ -144,6 +144,22 @@ mod tests {
     }
 
     #[test]
+    fn inference_uses_constant_steps_and_the_window_length() {
+        use crate::ir::{Shape, TensorType};
+        use crate::ops::testing::node;
+        use crate::ops::{Arg, Op};
+        use crate::tensor::DType;
+        let op = Op::from_onnx(&node("STFT", 17, vec![], 3, 1)).unwrap();
+        let x = TensorType::fixed(DType::F32, &[1, 128, 1]);
+        let (step_ty, window) = (TensorType::fixed(DType::I64, &[]), TensorType::fixed(DType::F32, &[16]));
+        let step = i64s(&[], &[8]);
+        let args = [Some(Arg { ty: &x, value: None }), Some(Arg { ty: &step_ty, value: Some(&step) }), Some(Arg { ty: &window, value: None })];
+        assert_eq!(op.infer(&args).unwrap()[0].shape, Shape::fixed(&[1, 15, 9, 2]));
+        let args = [Some(Arg { ty: &x, value: None }), Some(Arg { ty: &step_ty, value: None }), Some(Arg { ty: &window, value: None })];
+        assert_eq!(op.infer(&args).unwrap()[0].shape, Shape::from_dims(vec![Some(1), None, Some(9), Some(2)]));
+    }
+
+    #[test]
     fn bad_steps_and_lengths_are_errors() {
         let x = f32s(&[1, 4, 1], &[0.0; 4]);
         assert!(run("STFT", 17, vec![], &[x.clone(), i64s(&[], &[0])]).is_err());
