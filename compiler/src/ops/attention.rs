@@ -18,6 +18,7 @@
 //! step, where the reference rounds (see [`Prec`]); `softmax_precision`
 //! selects the type of the softmax steps.
 
+use super::attention_layout::{block, concat_past, merge_heads, split_heads};
 use super::attention_mask::{Bias, Mask};
 use super::precision::Prec;
 use super::{Arg, OpDef, Slots};
@@ -26,7 +27,7 @@ use crate::interp::gemm::Dot;
 use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{checked_numel, DType, Tensor};
 use crate::{bail, Error, Result};
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 
 #[derive(Debug, Clone)]
 pub struct Attention {
@@ -78,6 +79,10 @@ impl OpDef for Attention {
             1 => true,
             v => bail!("is_causal must be 0 or 1, got {v}"),
         };
+        let scale = node.float_opt("scale")?.map(f64::from);
+        if scale.is_some_and(|s| s < 0.0) {
+            bail!("scale must be nonnegative (Q and K are each multiplied by its square root)");
+        }
         let softcap = node.float("softcap", 0.0)? as f64;
         if softcap < 0.0 {
             bail!("softcap must be nonnegative, got {softcap}");
@@ -106,7 +111,7 @@ impl OpDef for Attention {
             causal,
             q_heads: heads("q_num_heads")?,
             kv_heads: heads("kv_num_heads")?,
-            scale: node.float_opt("scale")?.map(f64::from),
+            scale,
             softcap,
             qk_mode,
             softmax_prec,
@@ -256,8 +261,9 @@ impl OpDef for Attention {
         let (Some(q), Some(k), Some(v)) = (shape(0), shape(1), shape(2)) else { return 0 };
         let Ok(Some(g)) = self.geometry(q, k, v, shape(4), shape(5)) else { return 0 };
         let Ok(g) = g.concrete() else { return 0 };
-        let total = (g.past + g.kv_seq) as u64;
-        (g.batch * g.q_heads * g.q_seq) as u64 * total * (g.head + g.v_head) as u64
+        [g.batch, g.q_heads, g.q_seq, g.past.saturating_add(g.kv_seq), g.head.saturating_add(g.v_head)]
+            .iter()
+            .fold(1u64, |acc, &d| acc.saturating_mul(d as u64))
     }
 }
 
@@ -442,70 +448,6 @@ fn mul(a: Dim, b: Dim) -> Result<Dim> {
         (Some(a), Some(b)) => a.checked_mul(b).map(Some).ok_or_else(|| Error::Op("hidden size overflows".into())),
         _ => Ok(None),
     }
-}
-
-/// The `[rows, cols]` matrix number `index` of a row-major stack of them.
-fn block(data: &[f64], index: usize, rows: usize, cols: usize) -> Result<ArrayView2<'_, f64>> {
-    let size = rows * cols;
-    let Some(part) = data.get(index * size..(index + 1) * size) else { bail!("internal error: block {index} is out of range") };
-    ArrayView2::from_shape((rows, cols), part).map_err(|e| Error::Op(format!("internal error: {e}")))
-}
-
-/// The values of Q, K or V in `[batch, heads, seq, head]` order; 3-D inputs
-/// `[batch, seq, heads * head]` are split into heads.
-fn split_heads(x: &Tensor, rank3: bool, batch: usize, heads: usize, seq: usize, head: usize) -> Result<Vec<f64>> {
-    let flat = x.to_f64_vec()?;
-    if Some(flat.len()) != checked_numel(&[batch, heads, seq, head]).ok() {
-        bail!("internal error: input of shape {:?} does not hold {batch}x{heads}x{seq}x{head} values", x.shape());
-    }
-    if !rank3 {
-        return Ok(flat);
-    }
-    let mut out = vec![0.0; flat.len()];
-    for b in 0..batch {
-        for s in 0..seq {
-            for h in 0..heads {
-                let src = ((b * seq + s) * heads + h) * head;
-                let dst = ((b * heads + h) * seq + s) * head;
-                out[dst..dst + head].copy_from_slice(&flat[src..src + head]);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `[batch, heads, seq, head]` back to `[batch, seq, heads * head]`.
-fn merge_heads(x: &[f64], batch: usize, heads: usize, seq: usize, head: usize) -> Vec<f64> {
-    let mut out = vec![0.0; x.len()];
-    for b in 0..batch {
-        for h in 0..heads {
-            for s in 0..seq {
-                let src = ((b * heads + h) * seq + s) * head;
-                let dst = ((b * seq + s) * heads + h) * head;
-                out[dst..dst + head].copy_from_slice(&x[src..src + head]);
-            }
-        }
-    }
-    out
-}
-
-/// The cache `past` (`[groups, past_len, head]`) followed by the new
-/// entries (`[groups, new_len, head]`) along the sequence axis.
-fn concat_past(past: Option<&Tensor>, new: Vec<f64>, groups: usize, past_len: usize, new_len: usize, head: usize) -> Result<Vec<f64>> {
-    let Some(past) = past else { return Ok(new) };
-    let past = past.to_f64_vec()?;
-    let mut out = Vec::with_capacity(past.len() + new.len());
-    for g in 0..groups {
-        let (p, n) = (g * past_len * head, g * new_len * head);
-        match (past.get(p..p + past_len * head), new.get(n..n + new_len * head)) {
-            (Some(a), Some(b)) => {
-                out.extend_from_slice(a);
-                out.extend_from_slice(b);
-            }
-            _ => bail!("internal error: cache sizes do not match"),
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

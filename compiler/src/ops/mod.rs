@@ -14,6 +14,7 @@ pub mod testing;
 mod affine_grid;
 mod arg_extrema;
 mod attention;
+mod attention_layout;
 mod attention_mask;
 mod binary;
 mod cast;
