@@ -12,7 +12,7 @@ use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::Dot;
 use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{checked_numel, Tensor};
-use crate::{bail, Error, Result};
+use crate::{bail, unsupported, Error, Result};
 use ndarray::ArrayView2;
 
 #[derive(Debug, Clone)]
@@ -223,6 +223,9 @@ impl DeformConv {
         }
         if channels % self.offset_group != 0 {
             bail!("the {channels} input channels are not divisible by offset_group {}", self.offset_group);
+        }
+        if x.len() - 2 > 12 {
+            unsupported!("deformable convolution in {} spatial dimensions (at most 12)", x.len() - 2);
         }
         let (spatial, kernel) = (x[2..].to_vec(), w[2..].to_vec());
         let Geometry { out, strides, dilations, pads_begin } = self.geometry(&spatial, &kernel)?;

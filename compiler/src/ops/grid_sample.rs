@@ -13,7 +13,7 @@ use super::{Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Shape, TensorType};
 use crate::tensor::{checked_numel, DType, Elem, Tensor};
-use crate::{bail, map_array, Result};
+use crate::{bail, map_array, unsupported, Result};
 use ndarray::{ArrayD, IxDyn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,9 @@ pub struct GridSample {
     padding: Padding,
     align_corners: bool,
 }
+
+/// The most input elements one output element may read.
+const MAX_TAPS: usize = 1 << 12;
 
 /// One input element contributing to an output element: its flat spatial
 /// offset (`None`: a zero from padding) and its weight.
@@ -97,6 +100,14 @@ impl OpDef for GridSample {
         if xs.len() < 3 || gs.len() != xs.len() || gs[0] != xs[0] || gs[r + 1] != r {
             bail!("X {xs:?} and grid {gs:?} do not fit: grid must be [N, out..., {r}]");
         }
+        let per_axis: usize = match self.mode {
+            Mode::Nearest => 1,
+            Mode::Linear => 2,
+            Mode::Cubic => 4,
+        };
+        if per_axis.checked_pow(r as u32).is_none_or(|n| n > MAX_TAPS) {
+            unsupported!("{:?} sampling in {r} spatial dimensions needs more than {MAX_TAPS} inputs per output", self.mode);
+        }
         let (batch, channels) = (xs[0], xs[1]);
         let spatial = &xs[2..];
         let out_spatial = &gs[1..=r];
@@ -108,38 +119,23 @@ impl OpDef for GridSample {
 
         let grid_prec = Prec::of(grid.dtype())?;
         let coords = grid.to_f64_vec()?;
-        // taps[n * locations + l]: the inputs of output location l in batch n.
-        let mut taps: Vec<Vec<Tap>> = Vec::with_capacity(batch * locations);
-        for normalized in coords.chunks_exact(r).take(batch * locations) {
-            let mut combined: Vec<Tap> = vec![(Some(0), 1.0)];
-            // The grid lists coordinates innermost axis first.
-            for (axis, &len) in spatial.iter().enumerate() {
-                let u = self.denormalize(normalized[r - 1 - axis], len, grid_prec);
-                let axis_taps = self.axis_taps(u, len);
-                let mut next = Vec::with_capacity(combined.len() * axis_taps.len());
-                for &(off, w) in &combined {
-                    for &(i, wa) in &axis_taps {
-                        next.push((off.zip(i).map(|(o, i)| o * len + i), w * wa));
-                    }
-                }
-                combined = next;
-            }
-            taps.push(combined);
-        }
+        // The inputs of output location l in batch n come from grid point n * locations + l.
+        let points = coords.chunks_exact(r).take(batch * locations);
         let y = if self.mode == Mode::Nearest {
-            map_array!(x, a => gather(a, &taps, channels, plane, locations, &out_shape)?)
+            let sources: Vec<Option<usize>> =
+                points.map(|p| self.taps(p, spatial, grid_prec).first().and_then(|&(off, _)| off)).collect();
+            map_array!(x, a => gather(a, &sources, channels, plane, locations, &out_shape)?)
         } else {
             let values = x.to_f64_vec()?;
-            let mut out = Vec::with_capacity(batch * channels * locations);
-            for n in 0..batch {
+            let mut out = vec![0.0; batch * channels * locations];
+            for (point, normalized) in points.enumerate() {
+                let (n, l) = (point / locations, point % locations);
+                let taps = self.taps(normalized, spatial, grid_prec);
                 for c in 0..channels {
                     let base = (n * channels + c) * plane;
-                    for location_taps in taps.iter().skip(n * locations).take(locations) {
-                        let sum: f64 = location_taps
-                            .iter()
-                            .map(|&(off, w)| off.and_then(|o| values.get(base + o)).map_or(0.0, |v| w * v))
-                            .sum();
-                        out.push(sum);
+                    let sum: f64 = taps.iter().map(|&(off, w)| off.and_then(|o| values.get(base + o)).map_or(0.0, |v| w * v)).sum();
+                    if let Some(slot) = out.get_mut((n * channels + c) * locations + l) {
+                        *slot = sum;
                     }
                 }
             }
@@ -150,6 +146,25 @@ impl OpDef for GridSample {
 }
 
 impl GridSample {
+    /// The inputs of the output element at normalized grid point
+    /// `normalized` (innermost axis first) in an image of `spatial` dims.
+    fn taps(&self, normalized: &[f64], spatial: &[usize], grid_prec: Prec) -> Vec<Tap> {
+        let r = spatial.len();
+        let mut combined: Vec<Tap> = vec![(Some(0), 1.0)];
+        for (axis, &len) in spatial.iter().enumerate() {
+            let u = self.denormalize(normalized[r - 1 - axis], len, grid_prec);
+            let axis_taps = self.axis_taps(u, len);
+            let mut next = Vec::with_capacity(combined.len() * axis_taps.len());
+            for &(off, w) in &combined {
+                for &(i, wa) in &axis_taps {
+                    next.push((off.zip(i).map(|(o, i)| o * len + i), w * wa));
+                }
+            }
+            combined = next;
+        }
+        combined
+    }
+
     fn check_types(&self, x: DType, grid: DType) -> Result<()> {
         Prec::of(grid).map_err(|e| crate::Error::Op(format!("grid: {e}")))?;
         if self.mode != Mode::Nearest && !(x.is_float() || x.is_int()) {
@@ -260,15 +275,16 @@ fn cubic_coeffs(t: f64) -> [f64; 4] {
     [far(x + 1.0), near(x), near(1.0 - x), far(2.0 - x)]
 }
 
-/// Nearest sampling: copies one input element per output element.
-fn gather<T: Elem>(a: &ArrayD<T>, taps: &[Vec<Tap>], channels: usize, plane: usize, locations: usize, shape: &[usize]) -> Result<ArrayD<T>> {
+/// Nearest sampling: copies input element `sources[n * locations + l]`
+/// (`None`: a zero) of each channel plane to output location l of batch n.
+fn gather<T: Elem>(a: &ArrayD<T>, sources: &[Option<usize>], channels: usize, plane: usize, locations: usize, shape: &[usize]) -> Result<ArrayD<T>> {
     let flat: Vec<&T> = a.iter().collect();
-    let mut out = Vec::with_capacity(taps.len() * channels);
-    for (n, batch_taps) in taps.chunks(locations.max(1)).enumerate() {
+    let mut out = Vec::with_capacity(sources.len() * channels);
+    for (n, batch_sources) in sources.chunks(locations.max(1)).enumerate() {
         for c in 0..channels {
             let base = (n * channels + c) * plane;
-            for t in batch_taps {
-                let v = t.first().and_then(|&(off, _)| off).and_then(|o| flat.get(base + o));
+            for source in batch_sources {
+                let v = source.and_then(|o| flat.get(base + o));
                 out.push(v.map_or_else(T::default, |v| (*v).clone()));
             }
         }

@@ -82,3 +82,15 @@ fn shape_mismatches_are_errors() {
     let int_grid = crate::ops::testing::i64s(&[1, 1, 1, 2], &[0, 0]);
     assert!(run("GridSample", 22, vec![], &[x, int_grid]).is_err());
 }
+
+#[test]
+fn too_many_interpolated_dimensions_are_unsupported() {
+    let x = f32s(&[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], &[1.0]);
+    let mut grid_dims = vec![1usize; 10];
+    grid_dims.push(9);
+    let grid = f32s(&grid_dims, &[0.0; 9]);
+    let err = run("GridSample", 22, vec![mode("cubic")], &[x.clone(), grid.clone()]).unwrap_err();
+    assert!(matches!(err, crate::Error::Unsupported(_)), "{err}");
+    // Nearest reads one input per output in any number of dimensions.
+    assert_eq!(sample(vec![mode("nearest")], x, grid), vec![1.0]);
+}
