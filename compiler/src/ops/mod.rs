@@ -24,20 +24,28 @@ mod compare;
 mod concat;
 mod constant;
 mod constant_of_shape;
+mod conv;
 mod cumulative;
 mod deform_conv;
+mod dense;
 mod det;
 mod dft;
+mod einsum;
 mod expand;
 mod eye_like;
 mod flatten;
+mod gemm;
 mod grid_sample;
 mod identity;
 mod logical;
+mod matmul;
 mod mel_weight_matrix;
 mod non_max_suppression;
+mod norm;
 mod one_hot;
+mod pool;
 mod precision;
+mod quant;
 mod quantize;
 mod range;
 mod reduce;
@@ -49,6 +57,7 @@ mod shape;
 mod size;
 mod slice;
 mod softmax;
+mod spatial;
 mod split;
 mod squeeze;
 mod stft;
@@ -239,4 +248,22 @@ ops! {
     Dft(dft::Dft) = ["DFT"],
     Stft(stft::Stft) = ["STFT"],
     MelWeightMatrix(mel_weight_matrix::MelWeightMatrix) = ["MelWeightMatrix"],
+    Conv(conv::Conv) = ["Conv"],
+    ConvInteger(conv::ConvInteger) = ["ConvInteger"],
+    QLinearConv(conv::QLinearConv) = ["QLinearConv"],
+    ConvTranspose(conv::ConvTranspose) = ["ConvTranspose"],
+    Pool(pool::Pool) = ["MaxPool", "AveragePool", "LpPool"],
+    GlobalPool(pool::GlobalPool) = ["GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"],
+    MaxUnpool(pool::MaxUnpool) = ["MaxUnpool"],
+    BatchNormalization(norm::BatchNormalization) = ["BatchNormalization"],
+    GroupNorm(norm::GroupNorm) = ["InstanceNormalization", "GroupNormalization"],
+    LayerNorm(norm::LayerNorm) = ["LayerNormalization", "RMSNormalization"],
+    MeanVarianceNormalization(norm::MeanVarianceNormalization) = ["MeanVarianceNormalization"],
+    LpNormalization(norm::LpNormalization) = ["LpNormalization"],
+    Lrn(norm::Lrn) = ["LRN"],
+    Gemm(gemm::Gemm) = ["Gemm"],
+    MatMul(matmul::MatMul) = ["MatMul"],
+    MatMulInteger(matmul::MatMulInteger) = ["MatMulInteger"],
+    QLinearMatMul(matmul::QLinearMatMul) = ["QLinearMatMul"],
+    Einsum(einsum::Einsum) = ["Einsum"],
 }

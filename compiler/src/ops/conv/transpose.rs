@@ -1,0 +1,222 @@
+//! ConvTranspose: N-D transposed convolution with groups, strides,
+//! dilations, pads, output_padding, output_shape and auto_pad, on float
+//! types (the half types computed in float32).
+//! <https://onnx.ai/onnx/operators/onnx__ConvTranspose.html>
+//!
+//! Per axis the full output is `stride·(in − 1) + output_padding +
+//! (kernel − 1)·dilation + 1`; pads crop it. With `output_shape` (or
+//! SAME auto_pad, where the output is `in·stride`) the crop is the
+//! difference, split as the spec says: SAME_UPPER puts the smaller half at
+//! the beginning, anything else at the end. A negative crop extends the
+//! output with zeros (plus bias).
+
+use super::super::dense::{array, compute_type, demote, promote, row_major};
+use super::super::spatial::{AutoPad, Traversal, TraversalAxis, Window};
+use super::super::{Arg, OpDef, Slots};
+use super::lower::{self, Channels};
+use super::{check_float_types, group_attr};
+use crate::front::onnx::OnnxNode;
+use crate::interp::gemm::Dot;
+use crate::ir::{Dim, Shape, TensorType};
+use crate::tensor::{DType, Elem, Tensor};
+use crate::{bail, unsupported, Result};
+
+#[derive(Debug, Clone)]
+pub struct ConvTranspose {
+    window: Window,
+    group: usize,
+    output_padding: Vec<i64>,
+    output_shape: Option<Vec<i64>>,
+}
+
+/// One resolved axis: output size and the (possibly negative) begin crop.
+#[derive(Debug, Clone, Copy)]
+struct AxisOut {
+    output: usize,
+    pad_begin: i64,
+}
+
+impl ConvTranspose {
+    /// Output size and begin crop of spatial axis `i` of `spatial`.
+    fn axis(&self, i: usize, spatial: usize, input: usize, kernel: usize) -> Result<AxisOut> {
+        let (s, d) = (self.window.stride(i) as i128, self.window.dilation(i) as i128);
+        if kernel == 0 {
+            bail!("kernel size 0 along spatial axis {i}");
+        }
+        let op = self.output_padding.get(i).copied().unwrap_or(0) as i128;
+        let extent = (kernel as i128 - 1) * d + 1;
+        let full = s * (input as i128 - 1) + op + extent;
+        let split = |total: i128| -> i128 {
+            if self.window.auto_pad == AutoPad::SameUpper {
+                total.div_euclid(2)
+            } else {
+                total - total.div_euclid(2)
+            }
+        };
+        let (output, pad_begin) = if let Some(shape) = &self.output_shape {
+            let Some(&out) = shape.get(shape.len().saturating_sub(spatial) + i) else {
+                bail!("output_shape {shape:?} has no value for spatial axis {i}");
+            };
+            let out = out as i128;
+            (out, split(full - out))
+        } else if self.window.auto_pad.is_same() {
+            let out = input as i128 * s;
+            (out, split(full - out))
+        } else {
+            let (pb, pe) = if self.window.auto_pad == AutoPad::Valid { (0, 0) } else { self.window.explicit_pads(i, spatial) };
+            (full - pb as i128 - pe as i128, pb as i128)
+        };
+        if output < 0 {
+            bail!("output size {output} along spatial axis {i} is negative");
+        }
+        let (Ok(output), Ok(pad_begin)) = (usize::try_from(output), i64::try_from(pad_begin)) else {
+            unsupported!("output size {output} along spatial axis {i} exceeds qcc's limits");
+        };
+        if output > crate::tensor::MAX_ELEMENTS {
+            bail!("output size {output} along spatial axis {i} is too large");
+        }
+        Ok(AxisOut { output, pad_begin })
+    }
+
+    /// Output shape [N, C_out, out...] from partly known X [N, C_in, in...]
+    /// and W [C_in, C_out/group, k...].
+    fn shape(&self, x: &Shape, w: &Shape, b: Option<&Shape>) -> Result<Shape> {
+        let (xd, wd) = match (x.dims(), w.dims()) {
+            (Some(x), Some(w)) => (x, w),
+            (Some(x), None) => return Ok(Shape::of_rank(x.len())),
+            (None, Some(w)) => return Ok(Shape::of_rank(w.len())),
+            (None, None) => return Ok(Shape::unknown()),
+        };
+        if xd.len() < 3 || wd.len() != xd.len() {
+            bail!("X {x} must have rank 3 or more and W {w} the same rank");
+        }
+        let spatial = xd.len() - 2;
+        self.window.check_rank(spatial)?;
+        if !self.output_padding.is_empty() && self.output_padding.len() != spatial {
+            bail!("output_padding {:?} needs {spatial} values", self.output_padding);
+        }
+        if let Some(s) = &self.output_shape {
+            if s.len() != spatial && s.len() != spatial + 2 {
+                bail!("output_shape {s:?} needs {spatial} values");
+            }
+        }
+        if let (Some(c), Some(cw)) = (xd[1], wd[0]) {
+            if c != cw {
+                bail!("X has {c} channels but W {w} expects {cw}");
+            }
+        }
+        if let Some(c) = wd[0] {
+            if c % self.group != 0 {
+                bail!("{c} input channels are not divisible by group {}", self.group);
+            }
+        }
+        let c_out = wd[1].and_then(|m| m.checked_mul(self.group));
+        if let Some(bd) = b.and_then(|b| b.dims()) {
+            if bd.len() != 1 || (bd[0].is_some() && c_out.is_some() && bd[0] != c_out) {
+                bail!("bias must be 1-D with one value per output channel");
+            }
+        }
+        let kernel = self.window.kernel(Some(&wd[2..]))?;
+        let mut dims: Vec<Dim> = vec![xd[0], c_out];
+        for (i, (&xin, &k)) in xd[2..].iter().zip(&kernel).enumerate() {
+            dims.push(match (xin, k) {
+                (Some(xin), Some(k)) => Some(self.axis(i, spatial, xin, k)?.output),
+                _ => None,
+            });
+        }
+        Ok(Shape::from_dims(dims))
+    }
+}
+
+fn typed<T: Dot + Elem>(x: &Tensor, w: &Tensor, b: Option<&Tensor>, ch: Channels, t: &Traversal, out: &[usize]) -> Result<Tensor> {
+    let xs = row_major(x.array::<T>()?);
+    let ws = row_major(w.array::<T>()?);
+    let bs = b.map(|b| b.array::<T>().map(row_major)).transpose()?;
+    let y = lower::conv_transpose(&xs, &ws, bs.as_deref(), ch, t)?;
+    Ok(T::wrap(array(out, y)?))
+}
+
+impl OpDef for ConvTranspose {
+    fn from_onnx(node: &OnnxNode) -> Result<Self> {
+        let output_padding = node.ints("output_padding")?;
+        if output_padding.iter().any(|&p| !(0..=1 << 40).contains(&p)) {
+            bail!("output_padding {output_padding:?} must hold non-negative values");
+        }
+        let output_shape = node.ints_opt("output_shape")?;
+        if output_shape.as_ref().is_some_and(|s| s.iter().any(|&v| v < 0)) {
+            bail!("output_shape {output_shape:?} must hold non-negative values");
+        }
+        Ok(ConvTranspose { window: Window::from_onnx(node, false)?, group: group_attr(node)?, output_padding, output_shape })
+    }
+
+    fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
+        let (x, w) = (inputs.req(0)?.ty, inputs.req(1)?.ty);
+        let b = inputs.opt(2).map(|a| a.ty);
+        check_float_types(x.dtype, w.dtype, b.map(|b| b.dtype))?;
+        Ok(vec![TensorType::new(x.dtype, self.shape(&x.shape, &w.shape, b.map(|b| &b.shape))?)])
+    }
+
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (x, w, b) = (inputs.req(0)?, inputs.req(1)?, inputs.opt(2));
+        check_float_types(x.dtype(), w.dtype(), b.map(|b| b.dtype()))?;
+        let out = self.shape(&Shape::fixed(x.shape()), &Shape::fixed(w.shape()), b.map(|b| Shape::fixed(b.shape())).as_ref())?;
+        let Some(out) = out.as_fixed() else { bail!("cannot resolve the output shape") };
+        crate::tensor::checked_numel(&out)?;
+        let (xs, ws) = (x.shape(), w.shape());
+        let spatial = xs.len() - 2;
+        let mut axes = Vec::with_capacity(spatial);
+        for i in 0..spatial {
+            let a = self.axis(i, spatial, xs[i + 2], ws[i + 2])?;
+            axes.push(TraversalAxis {
+                b_dim: xs[i + 2],
+                a_dim: a.output,
+                stride: self.window.stride(i),
+                dilation: self.window.dilation(i),
+                offset: a.pad_begin,
+            });
+        }
+        let t = Traversal::new(axes, &ws[2..])?;
+        let ch = Channels { batch: xs[0], c_in: xs[1], c_out: out[1], group: self.group };
+        let (xp, wp, bp) = (promote(x)?, promote(w)?, b.map(promote).transpose()?);
+        let y = match compute_type(x.dtype())? {
+            DType::F64 => typed::<f64>(&xp, &wp, bp.as_deref(), ch, &t, &out)?,
+            _ => typed::<f32>(&xp, &wp, bp.as_deref(), ch, &t, &out)?,
+        };
+        Ok(vec![demote(y, x.dtype())?])
+    }
+
+    /// Every input element meets (C_out/group x kernel volume) weights.
+    fn macs(&self, inputs: &[Option<&TensorType>], _outputs: &[&TensorType]) -> u64 {
+        let x = inputs.opt(0).and_then(|x| x.shape.numel()).map(|n| n as u64);
+        let per = inputs.opt(1).and_then(|w| w.shape.as_fixed()).map(|d| d.iter().skip(1).map(|&v| v as u64).product::<u64>());
+        x.zip(per).map_or(0, |(a, b)| a.saturating_mul(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::front::onnx::Attr;
+    use crate::ops::testing::{f32s, run};
+
+    #[test]
+    fn stride_two_scatters_and_crops() {
+        let x = f32s(&[1, 1, 2], &[1.0, 2.0]);
+        let w = f32s(&[1, 1, 3], &[1.0, 10.0, 100.0]);
+        // Full output: stride 2 -> length 5: [1, 10, 100 + 2, 20, 200].
+        let y = run("ConvTranspose", 17, vec![("strides", Attr::Ints(vec![2]))], &[x.clone(), w.clone()]).unwrap();
+        assert_eq!(y[0], f32s(&[1, 1, 5], &[1.0, 10.0, 102.0, 20.0, 200.0]));
+        let y = run("ConvTranspose", 17, vec![("strides", Attr::Ints(vec![2])), ("pads", Attr::Ints(vec![1, 1]))], &[x.clone(), w.clone()]).unwrap();
+        assert_eq!(y[0], f32s(&[1, 1, 3], &[10.0, 102.0, 20.0]));
+        // A larger output_shape extends with zeros at the end.
+        let y = run("ConvTranspose", 17, vec![("strides", Attr::Ints(vec![2])), ("output_shape", Attr::Ints(vec![6]))], &[x, w]).unwrap();
+        assert_eq!(y[0], f32s(&[1, 1, 6], &[1.0, 10.0, 102.0, 20.0, 200.0, 0.0]));
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let x = f32s(&[1, 2, 2], &[1.0; 4]);
+        assert!(run("ConvTranspose", 17, vec![], &[x.clone(), f32s(&[3, 1, 1], &[1.0; 3])]).is_err());
+        assert!(run("ConvTranspose", 17, vec![("group", Attr::Int(3))], &[x.clone(), f32s(&[2, 1, 1], &[1.0; 2])]).is_err());
+        assert!(run("ConvTranspose", 17, vec![("pads", Attr::Ints(vec![3, 3]))], &[x, f32s(&[2, 1, 1], &[1.0; 2])]).is_err());
+    }
+}
