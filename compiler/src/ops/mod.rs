@@ -43,6 +43,7 @@ mod mel_weight_matrix;
 mod non_max_suppression;
 mod norm;
 mod one_hot;
+mod pad;
 mod pool;
 mod precision;
 mod quant;
@@ -62,6 +63,7 @@ mod split;
 mod squeeze;
 mod stft;
 mod swiglu;
+mod take;
 mod tile;
 mod top_k;
 mod transpose;
@@ -266,4 +268,5 @@ ops! {
     MatMulInteger(matmul::MatMulInteger) = ["MatMulInteger"],
     QLinearMatMul(matmul::QLinearMatMul) = ["QLinearMatMul"],
     Einsum(einsum::Einsum) = ["Einsum"],
+    Pad(pad::Pad) = ["Pad"],
 }
