@@ -34,6 +34,9 @@ mod einsum;
 mod expand;
 mod eye_like;
 mod flatten;
+mod gather;
+mod gather_elements;
+mod gather_nd;
 mod gemm;
 mod grid_sample;
 mod identity;
@@ -269,4 +272,7 @@ ops! {
     QLinearMatMul(matmul::QLinearMatMul) = ["QLinearMatMul"],
     Einsum(einsum::Einsum) = ["Einsum"],
     Pad(pad::Pad) = ["Pad"],
+    Gather(gather::Gather) = ["Gather"],
+    GatherElements(gather_elements::GatherElements) = ["GatherElements"],
+    GatherND(gather_nd::GatherND) = ["GatherND"],
 }
