@@ -57,6 +57,8 @@ mod reshape;
 mod rnn;
 mod roi_align;
 mod rotary_embedding;
+mod scatter_elements;
+mod scatter_nd;
 mod shape;
 mod size;
 mod slice;
@@ -275,4 +277,6 @@ ops! {
     Gather(gather::Gather) = ["Gather"],
     GatherElements(gather_elements::GatherElements) = ["GatherElements"],
     GatherND(gather_nd::GatherND) = ["GatherND"],
+    ScatterND(scatter_nd::ScatterND) = ["ScatterND"],
+    ScatterElements(scatter_elements::ScatterElements) = ["ScatterElements", "Scatter"],
 }
