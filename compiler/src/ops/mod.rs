@@ -28,6 +28,7 @@ mod conv;
 mod cumulative;
 mod deform_conv;
 mod dense;
+mod depth_space;
 mod det;
 mod dft;
 mod einsum;
@@ -279,4 +280,5 @@ ops! {
     GatherND(gather_nd::GatherND) = ["GatherND"],
     ScatterND(scatter_nd::ScatterND) = ["ScatterND"],
     ScatterElements(scatter_elements::ScatterElements) = ["ScatterElements", "Scatter"],
+    DepthSpace(depth_space::DepthSpace) = ["DepthToSpace", "SpaceToDepth"],
 }
