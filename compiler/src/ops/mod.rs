@@ -18,9 +18,11 @@ mod attention_layout;
 mod attention_mask;
 mod binary;
 mod cast;
+mod center_crop_pad;
 mod clip;
 mod col2im;
 mod compare;
+mod compress;
 mod concat;
 mod constant;
 mod constant_of_shape;
@@ -45,6 +47,7 @@ mod logical;
 mod matmul;
 mod mel_weight_matrix;
 mod non_max_suppression;
+mod nonzero;
 mod norm;
 mod one_hot;
 mod pad;
@@ -55,6 +58,7 @@ mod quantize;
 mod range;
 mod reduce;
 mod reshape;
+mod reverse_sequence;
 mod rnn;
 mod roi_align;
 mod rotary_embedding;
@@ -281,4 +285,8 @@ ops! {
     ScatterND(scatter_nd::ScatterND) = ["ScatterND"],
     ScatterElements(scatter_elements::ScatterElements) = ["ScatterElements", "Scatter"],
     DepthSpace(depth_space::DepthSpace) = ["DepthToSpace", "SpaceToDepth"],
+    NonZero(nonzero::NonZero) = ["NonZero"],
+    Compress(compress::Compress) = ["Compress"],
+    ReverseSequence(reverse_sequence::ReverseSequence) = ["ReverseSequence"],
+    CenterCropPad(center_crop_pad::CenterCropPad) = ["CenterCropPad"],
 }
