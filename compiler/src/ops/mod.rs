@@ -58,6 +58,8 @@ mod quantize;
 mod range;
 mod reduce;
 mod reshape;
+mod resize;
+mod resize_sample;
 mod reverse_sequence;
 mod rnn;
 mod roi_align;
@@ -289,4 +291,5 @@ ops! {
     Compress(compress::Compress) = ["Compress"],
     ReverseSequence(reverse_sequence::ReverseSequence) = ["ReverseSequence"],
     CenterCropPad(center_crop_pad::CenterCropPad) = ["CenterCropPad"],
+    Resize(resize::Resize) = ["Resize", "Upsample"],
 }
