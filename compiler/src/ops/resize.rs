@@ -312,7 +312,9 @@ impl Resize {
         let out_shape: Vec<usize> = plan.iter().map(|a| a.out_len).collect();
         let src = take::separable(&out_shape, &offsets)?;
         if src.contains(&FILL) {
-            let fill = Tensor::scalar(self.extrapolation).cast(x.dtype())?;
+            // Integers round half to even, as interpolated values do.
+            let value = if x.dtype().is_int() { self.extrapolation.round_ties_even() } else { self.extrapolation };
+            let fill = Tensor::scalar(value).cast(x.dtype())?;
             take::take_or_fill(x, &out_shape, &src, &fill)
         } else {
             take::take(x, &out_shape, &src)
@@ -404,6 +406,14 @@ mod tests {
         let x = Tensor::from_vec(&[3], vec![0i8, 1, 3]).unwrap();
         let y = run("Resize", 19, vec![("mode", s("linear"))], &[x, f32s(&[0], &[]), f32s(&[1], &[2.])]).unwrap();
         assert_eq!(y[0], Tensor::from_vec(&[6], vec![0i8, 0, 1, 2, 2, 3]).unwrap());
+    }
+
+    #[test]
+    fn integer_extrapolation_rounds_half_to_even() {
+        let x = Tensor::from_vec(&[2], vec![1i8, 2]).unwrap();
+        let attrs = vec![("coordinate_transformation_mode", s("tf_crop_and_resize")), ("extrapolation_value", Attr::Float(-7.5))];
+        let y = run("Resize", 19, attrs, &[x, f32s(&[2], &[0.5, 1.5]), f32s(&[1], &[1.5])]).unwrap();
+        assert_eq!(y[0], Tensor::from_vec(&[3], vec![1i8, 2, -8]).unwrap());
     }
 
     #[test]

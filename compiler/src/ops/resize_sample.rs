@@ -164,24 +164,34 @@ impl Axis {
                 continue;
             }
             let (floor, ratio) = split(x);
-            let mut taps = Vec::with_capacity(n as usize);
-            let mut sum = 0.0;
-            for k in 0..n {
-                let offset = (first + k) as f64 - ratio;
-                let w = match filter {
-                    Filter::Linear if antialias => (1.0 - (offset * stretch).abs()).clamp(0.0, 1.0),
-                    Filter::Linear => 1.0 - offset.abs(),
-                    Filter::Cubic { a } => cubic(a, offset * stretch),
-                };
-                let pos = floor.saturating_add(first + k);
-                let w = if exclude_outside && !(0..=last).contains(&pos) { 0.0 } else { w };
-                sum += w;
-                taps.push((pos.clamp(0, last) as usize, w));
+            let mut weights: Vec<f64> = if antialias {
+                // The filter stretched by 1/scale, normalised to sum 1.
+                let w: Vec<f64> = (0..n)
+                    .map(|k| {
+                        let d = ((first + k) as f64 - ratio) * stretch;
+                        match filter {
+                            Filter::Linear => (1.0 - d.abs()).clamp(0.0, 1.0),
+                            Filter::Cubic { a } => cubic_expanded(a, d),
+                        }
+                    })
+                    .collect();
+                normalize(w)
+            } else {
+                match filter {
+                    Filter::Linear => vec![1.0 - ratio, ratio],
+                    Filter::Cubic { a } => cubic_taps(a, ratio).to_vec(),
+                }
+            };
+            let positions: Vec<i64> = (0..n).map(|k| floor.saturating_add(first + k)).collect();
+            if exclude_outside {
+                for (w, p) in weights.iter_mut().zip(&positions) {
+                    if !(0..=last).contains(p) {
+                        *w = 0.0;
+                    }
+                }
+                weights = normalize(weights);
             }
-            if antialias || exclude_outside {
-                let norm = if sum == 0.0 { 1.0 } else { sum };
-                taps.iter_mut().for_each(|t| t.1 /= norm);
-            }
+            let taps: Taps = positions.iter().zip(weights).map(|(&p, w)| (p.clamp(0, last) as usize, w)).collect();
             out.push(Some(taps));
         }
         Ok(out)
@@ -207,13 +217,34 @@ fn split(x: f64) -> (i64, f64) {
     }
 }
 
-/// The cubic convolution kernel with coefficient `a` at distance `d`.
-fn cubic(a: f64, d: f64) -> f64 {
+/// `w / sum(w)` (unchanged if the sum is 0).
+fn normalize(w: Vec<f64>) -> Vec<f64> {
+    let sum: f64 = w.iter().fold(0.0, |s, &v| s + v);
+    let sum = if sum == 0.0 { 1.0 } else { sum };
+    w.into_iter().map(|v| v / sum).collect()
+}
+
+// The two cubic forms below are the same kernel; each is written in the
+// arithmetic order of the ONNX reference implementation for its use, so
+// that results (and the rounding of integer outputs) agree with it exactly.
+
+/// The four cubic weights at `ratio` (taps at distances 1 + r, r, 1 - r,
+/// 2 - r), in nested form.
+fn cubic_taps(a: f64, r: f64) -> [f64; 4] {
+    let near = |x: f64| ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    let far = |x: f64| ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a;
+    let s = 1.0 - r;
+    [far(r + 1.0), near(r), near(s), far(s + 1.0)]
+}
+
+/// The cubic kernel with coefficient `a` at distance `d`, in expanded form.
+fn cubic_expanded(a: f64, d: f64) -> f64 {
     let x = d.abs();
+    let (x2, x3) = (x * x, x * x * x);
     if x <= 1.0 {
-        ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+        (a + 2.0) * x3 - (a + 3.0) * x2 + 1.0
     } else if x < 2.0 {
-        ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
+        a * x3 - 5.0 * a * x2 + 8.0 * a * x - 4.0 * a
     } else {
         0.0
     }
