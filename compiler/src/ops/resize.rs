@@ -11,6 +11,11 @@
 //! `keep_aspect_ratio_policy`. Upsample and Resize-10 use asymmetric
 //! coordinates, and their nearest mode rounds down (up when downsampling).
 //!
+//! `pytorch_half_pixel` maps every position of a length-1 output to source
+//! coordinate 0, as the operator definition (and ONNX Runtime) say; the ONNX
+//! reference implementation uses -0.5 there, which only matters for cubic
+//! and antialiased filters.
+//!
 //! Nearest mode copies elements, so it takes every element type; linear and
 //! cubic compute in float64 and round once to the input type (integers
 //! round half to even and saturate). `exclude_outside` and `antialias` do
