@@ -1,10 +1,12 @@
 //! `qcc inspect`: a model's interface, operators, parameters and MACs, and
-//! the nodes qcc cannot handle.
+//! the nodes qcc cannot handle. Unsupported operators are listed and are
+//! not an error; a node whose shape inference fails for another reason (an
+//! invalid model) is listed too, and then reported as the error.
 
 use super::parse_input_shape;
 use clap::Args;
 use qcc::ir::{Graph, TensorType};
-use qcc::{front, passes, Result};
+use qcc::{front, passes, Error, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -26,9 +28,10 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
         .into_iter()
         .map(|(n, why)| format!("  {} ({}): {why}", graph.node(n).name, graph.node(n).op_type))
         .collect();
+    let mut failures = Vec::new();
     let report = (|| -> Result<String> {
         passes::set_input_shapes::run(&mut graph, &args.input_shapes)?;
-        let failures = passes::infer_shapes::run_lenient(&mut graph)?;
+        failures = passes::infer_shapes::run_lenient(&mut graph)?;
         passes::eliminate_dead_code::run(&mut graph)?;
         let mut s = String::new();
         interface(&mut s, &graph);
@@ -55,7 +58,11 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     } else {
         println!("\nunsupported operators ({} nodes):\n{}", unsupported.len(), unsupported.join("\n"));
     }
-    Ok(())
+    // Unsupported features are reported above; an invalid model is an error.
+    match failures.into_iter().map(|(_, e)| e).find(|e| !matches!(e.root(), Error::Unsupported(_))) {
+        Some(e) => Err(e.in_file(&args.model)),
+        None => Ok(()),
+    }
 }
 
 fn op_histogram(graph: &Graph) -> BTreeMap<String, usize> {

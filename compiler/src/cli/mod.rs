@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing (clap) and the subcommands.
-//! Every failure prints one `error: ...` line and exits with status 1.
+//! Every failure prints one `error: ...` line and exits with status 1 (2 for
+//! a malformed command line).
 
 mod inspect;
 mod run;
@@ -34,7 +35,10 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return command_line_error(e),
+    };
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => inspect::inspect(args),
@@ -42,10 +46,31 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go to stdout as clap prints them; a malformed command
+/// line becomes one `error: ` line (clap's message without its usage
+/// block) and exit status 2.
+fn command_line_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = e.print();
+        return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+    }
+    let text = e.render().to_string();
+    let message = text.split("\n\n").next().unwrap_or_default();
+    let message = one_line(message.strip_prefix("error: ").unwrap_or(message));
+    eprintln!("error: {message} (see qcc --help)");
+    ExitCode::from(2)
+}
+
+/// Joins a message's lines, trimmed, with single spaces.
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Parses `NAME=d0,d1,...` as given to `--input-shape`.

@@ -13,11 +13,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("data").required(true).args(["inputs", "dataset"])))]
 pub struct RunArgs {
     /// The ONNX model.
     model: PathBuf,
-    /// An input, in graph-input order: a .npy file or an ONNX TensorProto .pb file.
+    /// An input, in graph-input order: a .npy file or an ONNX TensorProto .pb
+    /// file. A model without inputs needs none.
     #[arg(short = 'i', long = "input", value_name = "FILE")]
     inputs: Vec<PathBuf>,
     /// A .npz with one array per input name, samples along the first axis.
@@ -41,7 +41,7 @@ pub fn run(args: RunArgs) -> Result<()> {
 
 fn run_files(graph: &mut Graph, args: &RunArgs) -> Result<()> {
     let inputs = args.inputs.iter().map(|p| read_input(p)).collect::<Result<Vec<_>>>()?;
-    let shapes = shapes_from_data(graph, &args.input_shapes, &inputs.iter().collect::<Vec<_>>())?;
+    let shapes = shapes_from_data(graph, &args.input_shapes, &inputs.iter().collect::<Vec<_>>()).map_err(|e| e.in_file(&args.model))?;
     passes::pipeline::prepare(graph, &shapes).map_err(|e| e.in_file(&args.model))?;
     let outputs = Interpreter::new(graph)
         .and_then(|interp| interp.run(inputs))
@@ -64,19 +64,27 @@ fn run_dataset(graph: &mut Graph, args: &RunArgs, dataset: &Path) -> Result<()> 
         };
         columns.push(t);
     }
-    let samples = columns.first().map(|t| t.shape().first().copied().unwrap_or(0)).unwrap_or(0);
+    let mut samples = None;
     for (t, &id) in columns.iter().zip(&graph.inputs) {
-        if t.shape().first() != Some(&samples) {
-            return Err(Error::Usage(format!(
-                "array '{}' has {:?} samples, but the first array has {samples}",
-                graph.value(id).name,
-                t.shape().first()
-            ))
-            .in_file(dataset));
+        let name = &graph.value(id).name;
+        let Some(&n) = t.shape().first() else {
+            return Err(Error::Usage(format!("array '{name}' is a scalar; dataset arrays hold samples along their first axis")).in_file(dataset));
+        };
+        match samples {
+            None => samples = Some(n),
+            Some(s) if s != n => {
+                return Err(Error::Usage(format!("array '{name}' has {n} samples, but the first array has {s}")).in_file(dataset));
+            }
+            Some(_) => {}
         }
     }
+    let samples = match samples {
+        None => return Err(Error::Usage("the model has no inputs; run it without --dataset".into()).in_file(&args.model)),
+        Some(0) => return Err(Error::Usage("the dataset has no samples (its arrays have length 0)".into()).in_file(dataset)),
+        Some(n) => n,
+    };
     let first: Vec<Tensor> = columns.iter().map(|t| sample(t, 0)).collect::<Result<_>>()?;
-    let shapes = shapes_from_data(graph, &args.input_shapes, &first.iter().collect::<Vec<_>>())?;
+    let shapes = shapes_from_data(graph, &args.input_shapes, &first.iter().collect::<Vec<_>>()).map_err(|e| e.in_file(&args.model))?;
     passes::pipeline::prepare(graph, &shapes).map_err(|e| e.in_file(&args.model))?;
     let interp = Interpreter::new(graph).map_err(|e| e.in_file(&args.model))?;
     let bar = progress(samples as u64);
@@ -131,8 +139,11 @@ fn shapes_from_data(graph: &Graph, given: &[(String, Vec<usize>)], data: &[&Tens
     Ok(shapes)
 }
 
-/// Sample `i` of an array with a leading sample axis (checked by the caller).
+/// Sample `i` of an array with a leading sample axis.
 fn sample(t: &Tensor, i: usize) -> Result<Tensor> {
+    if t.shape().first().is_none_or(|&n| i >= n) {
+        return Err(Error::Usage(format!("no sample {i} in an array of shape {:?}", t.shape())));
+    }
     Ok(qcc::map_array!(t, a => a.index_axis(ndarray::Axis(0), i).to_owned()))
 }
 

@@ -214,14 +214,37 @@ impl Graph {
                 }
             }
         }
-        if let Some(stuck) = waiting.keys().min() {
+        if let Some(&stuck) = waiting.keys().min() {
+            let on_cycle = self.walk_to_cycle(stuck, &waiting);
             return Err(Error::InvalidModel(format!(
-                "the graph has a cycle (node '{}' ({}) depends on its own output)",
-                self.node(*stuck).name,
-                self.node(*stuck).op_type
+                "the graph has a cycle: node '{}' ({}) depends on its own output",
+                self.node(on_cycle).name,
+                self.node(on_cycle).op_type
             )));
         }
         Ok(order)
+    }
+
+    /// A node on a cycle, found by walking upstream from `start` through
+    /// nodes that topological ordering could not place (each has such a
+    /// producer, so the walk ends on a node it has seen).
+    fn walk_to_cycle(&self, start: NodeId, waiting: &HashMap<NodeId, usize>) -> NodeId {
+        let mut seen = BTreeSet::new();
+        let mut n = start;
+        while seen.insert(n) {
+            let next = self
+                .node_inputs(n)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| self.producer(v).map(|(p, _)| p))
+                .filter(|p| waiting.contains_key(p))
+                .min();
+            match next {
+                Some(p) => n = p,
+                None => break,
+            }
+        }
+        n
     }
 
     /// Makes every reader of `old` (nodes and graph outputs) read `new`.

@@ -14,6 +14,7 @@ use std::path::Path;
 
 /// Reads one array from `.npy` bytes.
 pub fn read_npy(bytes: &[u8]) -> Result<Tensor> {
+    check_header_shape(bytes)?;
     let npy = NpyFile::new(bytes).map_err(|e| Error::Usage(format!("not a valid .npy file: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     super::checked_numel(&shape)?;
@@ -51,6 +52,32 @@ pub fn read_npy(bytes: &[u8]) -> Result<Tensor> {
         DType::F32 => build(&shape, fortran, npy.into_vec::<f32>().map_err(bad)?),
         _ => build(&shape, fortran, npy.into_vec::<f64>().map_err(bad)?),
     }
+}
+
+/// Rejects a header whose shape multiplies past `u64` (zero dimensions
+/// aside) before npyz sees it: npyz multiplies the dimensions unchecked.
+/// Headers this cannot read are left to npyz to reject.
+fn check_header_shape(bytes: &[u8]) -> Result<()> {
+    let header = match (bytes.get(..6), bytes.get(6)) {
+        (Some(b"\x93NUMPY"), Some(1)) => bytes.get(8..10).map(|l| (10usize, u16::from_le_bytes([l[0], l[1]]) as usize)),
+        (Some(b"\x93NUMPY"), Some(_)) => bytes.get(8..12).map(|l| (12, u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)),
+        _ => None,
+    };
+    let Some(text) = header.and_then(|(start, len)| bytes.get(start..start.checked_add(len)?)) else { return Ok(()) };
+    let text = String::from_utf8_lossy(text);
+    let Some(after) = text.split_once("'shape'").map(|(_, rest)| rest) else { return Ok(()) };
+    let Some(tuple) = after.split_once('(').and_then(|(_, rest)| rest.split_once(')')).map(|(t, _)| t) else {
+        return Ok(());
+    };
+    let mut product: u64 = 1;
+    for dim in tuple.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let Ok(d) = dim.parse::<u64>() else { return Ok(()) };
+        product = match product.checked_mul(d.max(1)) {
+            Some(p) => p,
+            None => return Err(Error::Usage(format!(".npy shape ({tuple}) has more elements than fit in memory"))),
+        };
+    }
+    Ok(())
 }
 
 fn build<T: Elem>(shape: &[usize], fortran: bool, data: Vec<T>) -> Result<Tensor> {

@@ -12,6 +12,10 @@ use std::collections::HashMap;
 /// Deepest nesting of function calls accepted (recursive functions are invalid).
 const MAX_DEPTH: usize = 32;
 
+/// Most primitive nodes a graph may expand to. Nested function calls can
+/// multiply a small file into billions of nodes; past this it is an error.
+pub const MAX_NODES: u64 = 1 << 20;
+
 /// A primitive node after inlining, with decoded attributes.
 #[derive(Debug)]
 pub struct FlatNode {
@@ -38,6 +42,15 @@ impl Opsets {
     }
 }
 
+/// A function's name as messages show it: `domain.name`, or `name`.
+fn f_name((domain, name): &(String, String)) -> String {
+    if domain.is_empty() {
+        name.clone()
+    } else {
+        format!("{domain}.{name}")
+    }
+}
+
 /// The default domain has two spellings.
 pub fn canonical(domain: &str) -> &str {
     if domain == "ai.onnx" {
@@ -52,6 +65,8 @@ pub struct Expander<'a> {
     pub dir: &'a DataDir<'a>,
     pub out: Vec<FlatNode>,
     calls: usize,
+    /// Primitive nodes each function expands to, once computed.
+    sizes: HashMap<(String, String), u64>,
 }
 
 /// What a function body sees of its call.
@@ -67,7 +82,7 @@ struct Frame {
 impl<'a> Expander<'a> {
     pub fn new(functions: &'a [FunctionProto], dir: &'a DataDir<'a>) -> Expander<'a> {
         let functions = functions.iter().map(|f| ((canonical(&f.domain).to_string(), f.name.clone()), f)).collect();
-        Expander { functions, dir, out: Vec::new(), calls: 0 }
+        Expander { functions, dir, out: Vec::new(), calls: 0, sizes: HashMap::new() }
     }
 
     /// Expands the top-level node list of a graph.
@@ -94,6 +109,14 @@ impl<'a> Expander<'a> {
             if depth >= MAX_DEPTH {
                 return Err(node_err(Error::InvalidModel(format!("function calls nest deeper than {MAX_DEPTH} levels (recursive function?)"))));
             }
+            let size = self.expanded_size(&key, depth).map_err(node_err)?;
+            if (self.out.len() as u64).saturating_add(size) > MAX_NODES {
+                return Err(node_err(Error::Unsupported(format!(
+                    "function '{}' expands to {size} nodes, which with the {} before it exceeds qcc's limit of {MAX_NODES} nodes",
+                    f_name(&key),
+                    self.out.len()
+                ))));
+            }
             return self.inline(function, &name, inputs, outputs, attrs, depth).map_err(node_err);
         }
         self.out.push(FlatNode {
@@ -106,6 +129,30 @@ impl<'a> Expander<'a> {
             outputs,
         });
         Ok(())
+    }
+
+    /// The number of primitive nodes a call of function `key` expands to
+    /// (saturating), computed once per function; nesting deeper than
+    /// [`MAX_DEPTH`] (which recursion always reaches) is an error.
+    fn expanded_size(&mut self, key: &(String, String), depth: usize) -> Result<u64> {
+        if let Some(&n) = self.sizes.get(key) {
+            return Ok(n);
+        }
+        if depth >= MAX_DEPTH {
+            return Err(Error::InvalidModel(format!(
+                "function calls nest deeper than {MAX_DEPTH} levels (is function '{}' recursive?)",
+                f_name(key)
+            )));
+        }
+        let Some(&f) = self.functions.get(key) else { return Ok(1) };
+        let mut total = 0u64;
+        for node in &f.node {
+            let callee = (canonical(&node.domain).to_string(), node.op_type.clone());
+            let n = if self.functions.contains_key(&callee) { self.expanded_size(&callee, depth + 1)? } else { 1 };
+            total = total.saturating_add(n);
+        }
+        self.sizes.insert(key.clone(), total);
+        Ok(total)
     }
 
     fn inline(

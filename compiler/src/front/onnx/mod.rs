@@ -10,6 +10,7 @@
 mod expand;
 mod node;
 mod tensor;
+mod wire;
 
 pub use node::{Attr, OnnxNode};
 
@@ -20,7 +21,7 @@ use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 use expand::{Expander, FlatNode, Opsets};
 use onnx_protobuf::{type_proto, GraphProto, Message, ModelProto, TensorProto, ValueInfoProto};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use tensor::DataDir;
@@ -36,9 +37,13 @@ pub fn load(path: &Path) -> Result<Graph> {
 
 /// Imports a serialized model; `dir` is where external data files live.
 pub fn import(bytes: &[u8], dir: Option<&Path>) -> Result<Graph> {
+    if bytes.is_empty() {
+        return Err(Error::InvalidModel("the file is empty".into()));
+    }
+    wire::check_complete(bytes)?;
     let model = ModelProto::parse_from_bytes(bytes)
-        .map_err(|e| Error::InvalidModel(format!("not a valid ONNX model (protobuf decoding failed: {e})")))?;
-    let graph = model.graph.as_ref().ok_or_else(|| Error::InvalidModel("the model has no graph".into()))?;
+        .map_err(|e| Error::InvalidModel(format!("not ONNX protobuf data (decoding failed: {e})")))?;
+    let graph = model.graph.as_ref().ok_or_else(|| Error::InvalidModel("the model has no graph (is this an ONNX model file?)".into()))?;
     let opsets = Opsets::new(&model.opset_import);
     if let Some(default) = opsets.get("").filter(|&v| v < MIN_OPSET) {
         return Err(Error::Unsupported(format!("default-domain opset {default}; qcc reads opsets {MIN_OPSET} and newer")));
@@ -74,9 +79,11 @@ impl Builder {
             let t = tensor::decode_sparse(sparse, dir, &format!("sparse initializer '{name}'"))?;
             self.define_constant(&name, t)?;
         }
+        let sparse = proto.sparse_initializer.iter().filter_map(|s| s.values.as_ref()).map(|t| t.name.as_str());
+        let initializers: HashSet<&str> = proto.initializer.iter().map(|t| t.name.as_str()).chain(sparse).collect();
         for input in &proto.input {
             // Older models also list their initializers as inputs; those stay constants.
-            if self.names.contains_key(&input.name) {
+            if initializers.contains(input.name.as_str()) {
                 continue;
             }
             let ty = input_type(input)?;
@@ -150,6 +157,7 @@ impl Builder {
             outputs: outputs.iter().map(Option::is_some).collect(),
         };
         let op = match flat.opset {
+            None if flat.domain.is_empty() => Op::unsupported(&onnx, "the model imports no opset for the default ONNX domain".into()),
             None => Op::unsupported(&onnx, format!("the model imports no opset for domain '{}'", flat.domain)),
             Some(_) => Op::from_onnx(&onnx).map_err(|e| e.at_node(&at))?,
         };
@@ -164,7 +172,8 @@ fn node_ref(n: &FlatNode) -> NodeRef {
 }
 
 /// The declared type of a graph input; dims named by `dim_param` (or
-/// missing) stay unknown until fixed with `--input-shape` or by input data.
+/// missing, or -1 as some exporters write) stay unknown until fixed with
+/// `--input-shape` or by input data. Other negative dims are errors.
 fn input_type(v: &ValueInfoProto) -> Result<TensorType> {
     let what = |m: &str| Error::Unsupported(format!("graph input '{}' {m}", v.name));
     let tp = v.type_.as_ref().ok_or_else(|| Error::InvalidModel(format!("graph input '{}' has no type", v.name)))?;
@@ -179,16 +188,22 @@ fn input_type(v: &ValueInfoProto) -> Result<TensorType> {
     let dtype = DType::from_onnx(t.elem_type).ok_or_else(|| what(&format!("has element type code {}, which qcc does not support", t.elem_type)))?;
     let shape = match t.shape.as_ref() {
         None => Shape::unknown(),
-        Some(s) => Shape::from_dims(
-            s.dim
-                .iter()
-                .map(|d| match d.value {
-                    Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(n)) if n >= 0 => Some(n as usize),
+        Some(s) => {
+            let mut dims = Vec::with_capacity(s.dim.len());
+            for d in &s.dim {
+                dims.push(match d.value {
+                    Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(n)) if n < -1 => {
+                        return Err(Error::InvalidModel(format!("graph input '{}' has negative dimension {n}", v.name)));
+                    }
+                    Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimValue(n)) => usize::try_from(n).ok(),
                     _ => None,
-                })
-                .collect(),
-        ),
+                });
+            }
+            Shape::from_dims(dims)
+        }
     };
-    shape.check_size().map_err(|e| Error::InvalidModel(format!("graph input '{}': {e}", v.name)))?;
+    // The known dimensions alone must stay within the limits.
+    let known: Vec<usize> = shape.dims().unwrap_or(&[]).iter().flatten().copied().collect();
+    crate::tensor::checked_numel(&known).map_err(|e| Error::InvalidModel(format!("graph input '{}': {e}", v.name)))?;
     Ok(TensorType::new(dtype, shape))
 }

@@ -199,18 +199,24 @@ pub fn decode_sparse(s: &SparseTensorProto, dir: &DataDir, what: &str) -> Result
     let shape = shape_from_i64(&s.dims).map_err(|e| err(strip(e)))?;
     let total: usize = shape.iter().product();
     let nnz = values.len();
-    let linear: Vec<usize> = if indices.len() == nnz {
-        indices.iter().map(|&i| i as usize).collect()
-    } else if indices.len() == nnz * shape.len() {
-        indices
-            .chunks(shape.len().max(1))
-            .map(|idx| idx.iter().zip(&shape).fold(0usize, |acc, (&i, &d)| acc.wrapping_mul(d).wrapping_add(i as usize)))
-            .collect()
+    let outside = |i: &[i64]| err(format!("index {i:?} is outside shape {shape:?}"));
+    let mut linear: Vec<usize> = Vec::with_capacity(nnz);
+    if indices.len() == nnz {
+        for &i in &indices {
+            linear.push(usize::try_from(i).ok().filter(|&i| i < total).ok_or_else(|| outside(&[i]))?);
+        }
+    } else if shape.len() > 1 && Some(indices.len()) == nnz.checked_mul(shape.len()) {
+        for idx in indices.chunks(shape.len()) {
+            let mut flat = 0usize;
+            for (&i, &d) in idx.iter().zip(&shape) {
+                let i = usize::try_from(i).ok().filter(|&i| i < d).ok_or_else(|| outside(idx))?;
+                // In bounds per dimension, so below `total`: no overflow.
+                flat = flat * d + i;
+            }
+            linear.push(flat);
+        }
     } else {
         return Err(err(format!("{} indices do not match {nnz} values", indices.len())));
-    };
-    if let Some(bad) = linear.iter().find(|&&i| i >= total) {
-        return Err(err(format!("index {bad} is outside shape {shape:?}")));
     }
     let flat = values.reshape(&[nnz]).map_err(|e| err(strip(e)))?;
     let mut dense = Tensor::zeros(values.dtype(), &[total]).map_err(|e| err(strip(e)))?;
