@@ -245,7 +245,9 @@ fn external_data_missing() {
 
 #[test]
 fn initializer_with_absurd_dims() {
-    for dims in [vec![1i64 << 40, 1 << 40], vec![1 << 62, 1 << 62, 4], vec![i64::MAX, 2], vec![1 << 33]] {
+    // Empty tensors too: their other dimensions still have to be representable.
+    let empty = [vec![0, 1 << 40, 1 << 40], vec![1 << 33, 0]];
+    for dims in [vec![1i64 << 40, 1 << 40], vec![1 << 62, 1 << 62, 4], vec![i64::MAX, 2], vec![1 << 33]].into_iter().chain(empty) {
         let mut m = add_mul_relu();
         graph(&mut m).initializer[0] = tensor_f32("w", &dims, &[]);
         Case::new("absurdinit", &m, &ab()).rejected(&["initializer 'w'", "elements"]);
@@ -632,4 +634,15 @@ fn bad_datasets() {
     // Not an archive.
     let garbage = case.dir.write("garbage.npz", &noise(5, 200)).display().to_string();
     expect_error(&run(&garbage), &[&garbage, ".npz"]);
+}
+
+#[test]
+fn names_with_line_breaks_stay_on_one_line() {
+    let m = unary("LeakyRelu", "two\nlines", vec![attr_float("alpha", f32::NAN)]);
+    let line = Case::new("newline", &m, &x23()).run(&[]);
+    let err = expect_error(&line, &["two lines", "LeakyRelu"]);
+    assert!(!err.contains('\r'), "{err}");
+    let mut m = add_mul_relu();
+    graph(&mut m).node[1].input[1] = "w\r\nmissing".into();
+    Case::new("newline2", &m, &ab()).rejected(&["node 'mul' (Mul", "not defined"]);
 }

@@ -176,6 +176,18 @@ fn seeds_are_valid() {
     }
 }
 
+/// Inputs that once panicked, found by `cargo fuzz run import`.
+const FUZZ_FINDINGS: &[&[u8]] = &[
+    // A uint16 initializer of shape [0, huge, ...] (ndarray refused it), in a
+    // graph cut short after an unknown group field.
+    b"\x08\x09\x08\x25\x08\x73\x10\x02\x08\x65\x73\x74\x3a\xaf\x01\x0a\x00\x22\x0c\x4c\x61\x62\x4a\x01\x61\x4a\x01\x62\x4a\x01\x63\xa0\x05\x08\x2a\x18\x0a\x0d\x76\x02\x00\x00\x4c\x65\x73\x73\x0a\x2e\x61\x69\x6c\x10\x04",
+];
+
+#[test]
+fn fuzz_findings() {
+    check_all_reaching(FUZZ_FINDINGS.iter().enumerate().map(|(k, b)| (format!("fuzz finding {k}"), b.to_vec())), false);
+}
+
 #[test]
 fn every_truncation() {
     let seeds = seeds();

@@ -18,7 +18,8 @@ use std::sync::Arc;
 pub struct Interpreter<'g> {
     graph: &'g Graph,
     order: Vec<NodeId>,
-    /// For each value read by a node, the position in `order` of its last reader.
+    /// For each value read by a node, the position in `order` of its last
+    /// reader; graph outputs are never freed and have no entry.
     last_use: HashMap<ValueId, usize>,
 }
 
@@ -31,6 +32,9 @@ impl<'g> Interpreter<'g> {
             for v in graph.node_inputs(n).into_iter().flatten() {
                 last_use.insert(v, pos);
             }
+        }
+        for o in &graph.outputs {
+            last_use.remove(o);
         }
         Ok(Interpreter { graph, order, last_use })
     }
@@ -58,7 +62,7 @@ impl<'g> Interpreter<'g> {
         for (pos, &n) in self.order.iter().enumerate() {
             self.step(n, &mut env).map_err(|e| e.at_node(&g.node_ref(n)))?;
             for v in g.node_inputs(n).into_iter().flatten() {
-                if self.last_use.get(&v) == Some(&pos) && !g.outputs.contains(&v) {
+                if self.last_use.get(&v) == Some(&pos) {
                     env.remove(&v);
                 }
             }

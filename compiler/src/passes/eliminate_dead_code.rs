@@ -24,10 +24,11 @@ pub fn run(graph: &mut Graph) -> Result<()> {
             graph.remove_node(n);
         }
     }
+    let inputs: HashSet<ValueId> = graph.inputs.iter().copied().collect();
     for v in graph.values() {
         // Unused outputs of live nodes stay: the node still produces them.
         let produced = graph.producer(v).is_some();
-        if !live_values.contains(&v) && !graph.inputs.contains(&v) && !produced {
+        if !live_values.contains(&v) && !inputs.contains(&v) && !produced {
             graph.remove_value(v);
         }
     }

@@ -253,19 +253,25 @@ macro_rules! map2_array {
 }
 
 /// Number of elements of a shape, or an error if it overflows or exceeds
-/// [`MAX_ELEMENTS`].
+/// [`MAX_ELEMENTS`]. The non-zero dimensions of an empty shape must keep
+/// within the same limit (ndarray requires their product to fit in memory).
 pub fn checked_numel(shape: &[usize]) -> Result<usize> {
+    let empty = shape.contains(&0);
     let mut n: usize = 1;
     for &d in shape {
-        n = match n.checked_mul(d) {
+        n = match n.checked_mul(d.max(1)) {
             Some(n) => n,
+            None if empty => bail!("shape {shape:?} has 0 elements, but its other dimensions multiply past what fits in memory"),
             None => bail!("shape {shape:?} has more elements than fit in memory"),
         };
     }
     if n > MAX_ELEMENTS {
+        if empty {
+            bail!("shape {shape:?} has 0 elements, but its other dimensions multiply to {n}, more than the limit of {MAX_ELEMENTS}");
+        }
         bail!("shape {shape:?} has {n} elements, more than the limit of {MAX_ELEMENTS}");
     }
-    Ok(n)
+    Ok(if empty { 0 } else { n })
 }
 
 /// Copies `a` in row-major order into an array of `shape` (same element count).
@@ -439,4 +445,23 @@ impl Tensor {
 
 fn elem_dtype<T: Elem>(_: &ArrayD<T>) -> DType {
     T::DTYPE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checked_numel_limits_every_shape() {
+        assert_eq!(checked_numel(&[]).unwrap(), 1);
+        assert_eq!(checked_numel(&[2, 0, 3]).unwrap(), 0);
+        assert_eq!(checked_numel(&[MAX_ELEMENTS]).unwrap(), MAX_ELEMENTS);
+        assert!(checked_numel(&[MAX_ELEMENTS + 1]).is_err());
+        assert!(checked_numel(&[1 << 40, 1 << 40]).is_err());
+        // Empty, but ndarray could not represent the other dimensions.
+        assert!(checked_numel(&[0, 1 << 40, 1 << 40]).is_err());
+        assert!(checked_numel(&[1 << 32, 0]).is_err());
+        assert!(Tensor::from_vec::<u16>(&[0, 1 << 40, 1 << 40], vec![]).is_err());
+        assert!(Tensor::zeros(DType::F32, &[1 << 33, 0]).is_err());
+    }
 }

@@ -28,6 +28,8 @@ pub fn check_complete(bytes: &[u8]) -> Result<()> {
                 None => return Err(truncated(format!("length of field {field} cut at byte {pos}"))),
             },
             5 => 4,
+            // Group start and end markers carry nothing themselves.
+            3 | 4 => 0,
             _ => return Ok(()),
         };
         let remaining = (bytes.len() - pos) as u64;
@@ -70,5 +72,7 @@ mod tests {
             assert!(check_complete(&full[..cut]).is_err(), "cut at {cut}");
         }
         assert!(check_complete(&[0x3A, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]).is_err());
+        // After an (empty) group of an unknown field 14.
+        assert!(check_complete(&[0x73, 0x74, 0x3A, 5, 1]).is_err());
     }
 }
