@@ -244,6 +244,22 @@ fn external_data_missing() {
 }
 
 #[test]
+fn sparse_initializer_with_bad_indices() {
+    // Flat indices out of range, and per-dimension indices out of range whose
+    // flat position would still fall inside the tensor.
+    for (indices, dims) in [(vec![0i64, 6], vec![2i64]), (vec![-1, 0], vec![2]), (vec![0, 5, 1, 0], vec![2, 2])] {
+        let mut sparse = SparseTensorProto::new();
+        sparse.dims = vec![2, 3];
+        sparse.values = Some(tensor_f32("w", &[2], &[1.0, 2.0])).into();
+        sparse.indices = Some(tensor_i64("", &dims, &indices)).into();
+        let mut m = add_mul_relu();
+        graph(&mut m).initializer.clear();
+        graph(&mut m).sparse_initializer.push(sparse);
+        Case::new("sparse", &m, &ab()).rejected(&["sparse initializer 'w'", "outside shape [2, 3]"]);
+    }
+}
+
+#[test]
 fn initializer_with_absurd_dims() {
     // Empty tensors too: their other dimensions still have to be representable.
     let empty = [vec![0, 1 << 40, 1 << 40], vec![1 << 33, 0]];
@@ -570,9 +586,12 @@ fn bad_npy_inputs() {
     // A file that does not exist.
     let missing = case.dir.path().join("missing.npy");
     expect_error(&run(&missing), &[&missing.display().to_string()]);
-    // A .pb input that is not a tensor.
+    // A .pb input that is not a tensor, and one cut short.
     let pb = case.dir.write("x.pb", &noise(3, 64));
     expect_error(&run(&pb), &[&pb.display().to_string()]);
+    let full = tensor_f32("a", &[2, 3], &ADD_MUL_RELU_W).write_to_bytes().unwrap();
+    let cut = case.dir.write("cut.pb", &full[..full.len() - 5]);
+    expect_error(&run(&cut), &[&cut.display().to_string(), "truncated"]);
 }
 
 /// A version-1 `.npy` header for `descr` and `shape` (no data).

@@ -4,7 +4,7 @@
 
 pub use onnx_protobuf::{
     attribute_proto::AttributeType, tensor_proto::DataLocation, tensor_shape_proto, type_proto, AttributeProto,
-    FunctionProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+    FunctionProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, SparseTensorProto, StringStringEntryProto,
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 use protobuf::{EnumOrUnknown, MessageField};

@@ -187,6 +187,17 @@ mod tests {
     }
 
     #[test]
+    fn npy_header_shapes_that_overflow_are_errors() {
+        for shape in ["(4294967296, 4294967296, 4294967296)", "(0, 18446744073709551615, 18446744073709551615)"] {
+            let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}\n");
+            let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+            bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(dict.as_bytes());
+            assert!(read_npy(&bytes).is_err(), "{shape}");
+        }
+    }
+
+    #[test]
     fn npy_garbage_is_an_error() {
         assert!(read_npy(b"not numpy").is_err());
         assert!(read_npy(b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'").is_err());

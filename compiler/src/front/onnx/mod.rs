@@ -40,7 +40,9 @@ pub fn import(bytes: &[u8], dir: Option<&Path>) -> Result<Graph> {
     if bytes.is_empty() {
         return Err(Error::InvalidModel("the file is empty".into()));
     }
-    wire::check_complete(bytes)?;
+    if let Some(why) = wire::truncation(bytes) {
+        return Err(Error::InvalidModel(format!("the file is truncated ({why})")));
+    }
     let model = ModelProto::parse_from_bytes(bytes)
         .map_err(|e| Error::InvalidModel(format!("not ONNX protobuf data (decoding failed: {e})")))?;
     let graph = model.graph.as_ref().ok_or_else(|| Error::InvalidModel("the model has no graph (is this an ONNX model file?)".into()))?;
@@ -57,6 +59,9 @@ pub fn import(bytes: &[u8], dir: Option<&Path>) -> Result<Graph> {
 
 /// Decodes a serialized `TensorProto` (the `.pb` files of ONNX test data).
 pub fn read_tensor_pb(bytes: &[u8]) -> Result<Tensor> {
+    if let Some(why) = wire::truncation(bytes) {
+        return Err(Error::Usage(format!("not a valid ONNX TensorProto: the file is truncated ({why})")));
+    }
     let t = TensorProto::parse_from_bytes(bytes).map_err(|e| Error::Usage(format!("not a valid ONNX TensorProto: {e}")))?;
     tensor::decode(&t, &DataDir(None), "tensor")
 }

@@ -219,7 +219,7 @@ pub fn decode_sparse(s: &SparseTensorProto, dir: &DataDir, what: &str) -> Result
         return Err(err(format!("{} indices do not match {nnz} values", indices.len())));
     }
     let flat = values.reshape(&[nnz]).map_err(|e| err(strip(e)))?;
-    let mut dense = Tensor::zeros(values.dtype(), &[total]).map_err(|e| err(strip(e)))?;
+    let mut dense = Tensor::zeros(values.dtype(), &shape).map_err(|e| err(strip(e)))?;
     crate::ops::util::scatter_flat(&mut dense, &linear, &flat).map_err(|e| err(strip(e)))?;
-    dense.reshape(&shape).map_err(|e| err(strip(e)))
+    Ok(dense)
 }
