@@ -665,3 +665,14 @@ fn names_with_line_breaks_stay_on_one_line() {
     graph(&mut m).node[1].input[1] = "w\r\nmissing".into();
     Case::new("newline2", &m, &ab()).rejected(&["node 'mul' (Mul", "not defined"]);
 }
+
+#[test]
+fn malformed_command_lines() {
+    let case = Case::new("cmdline", &add_mul_relu(), &ab());
+    let file = case.file();
+    expect_error(&qcc(["run", file.as_str()]), &["--output"]);
+    expect_error(&qcc(["frobnicate", file.as_str()]), &["frobnicate"]);
+    expect_error(&qcc(["run", file.as_str(), "-o"]), &["--output"]);
+    expect_error(&qcc(["inspect"]), &["MODEL"]);
+    expect_error(&qcc(["run", file.as_str(), "-o", "x", "--dataset", "d.npz", "-i", "a.npy"]), &["--dataset"]);
+}
