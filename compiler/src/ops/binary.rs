@@ -7,7 +7,7 @@
 
 use super::{util, Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
-use crate::ir::TensorType;
+use crate::ir::{Shape, TensorType};
 use crate::tensor::{DType, Num, Tensor};
 use crate::{bail, map2_num, Result};
 use ndarray::ArrayD;
@@ -32,6 +32,17 @@ pub enum Kind {
 #[derive(Debug, Clone)]
 pub struct Binary {
     pub kind: Kind,
+    /// Opset < 7 broadcasting, which aligns B with A at an axis.
+    legacy: Option<Legacy>,
+}
+
+/// How opsets before 7 place B against A before broadcasting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Legacy {
+    /// `broadcast = 1, axis = k`: B's dimensions line up with A's from axis k.
+    AlignAt(i64),
+    /// PRelu-6: a 1-D slope holds one value per channel (axis 1).
+    Channel,
 }
 
 impl OpDef for Binary {
@@ -54,25 +65,46 @@ impl OpDef for Binary {
             "PRelu" => Kind::PRelu,
             other => bail!("'{other}' is not a binary operator"),
         };
-        if node.opset < 7 && node.int_opt("broadcast")?.is_some() {
-            bail!("legacy 'broadcast' attribute (opset < 7)");
-        }
-        Ok(Binary { kind })
+        let legacy = match (node.opset < 7, kind) {
+            (false, _) => None,
+            (true, Kind::PRelu) => Some(Legacy::Channel),
+            (true, _) => match (node.int("broadcast", 0)?, node.int_opt("axis")?) {
+                (1, Some(axis)) => Some(Legacy::AlignAt(axis)),
+                _ => None,
+            },
+        };
+        Ok(Binary { kind, legacy })
     }
 
     fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
         let (a, b) = (inputs.req(0)?.ty, inputs.req(1)?.ty);
         self.check_dtypes(a.dtype, b.dtype)?;
+        let b_shape = match (a.shape.rank(), b.shape.dims()) {
+            (Some(rank), Some(dims)) => match self.aligned(rank, dims, Some(1))? {
+                Some(d) => Shape::from_dims(d),
+                None => b.shape.clone(),
+            },
+            _ => b.shape.clone(),
+        };
+        let shape = Shape::broadcast(&[&a.shape, &b_shape])?;
         if self.kind == Kind::PRelu {
             // The slope broadcasts to X; the result has X's shape.
-            crate::ir::Shape::broadcast(&[&a.shape, &b.shape])?;
             return Ok(vec![a.clone()]);
         }
-        Ok(vec![util::broadcast_type(&inputs[..2], a.dtype)?])
+        Ok(vec![TensorType::new(a.dtype, shape)])
     }
 
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let (a, b) = (inputs.req(0)?, inputs.req(1)?);
+        let a = inputs.req(0)?;
+        let b = inputs.req(1)?;
+        let reshaped;
+        let b = match self.aligned(a.rank(), b.shape(), 1)? {
+            Some(dims) => {
+                reshaped = b.reshape(&dims)?;
+                &reshaped
+            }
+            None => b,
+        };
         self.check_dtypes(a.dtype(), b.dtype())?;
         let out = match self.kind {
             Kind::Pow => pow(a, b)?,
@@ -91,6 +123,23 @@ impl OpDef for Binary {
 }
 
 impl Binary {
+    /// B's dimensions placed against A's rank under opset < 7 rules, or
+    /// `None` when ordinary numpy broadcasting applies.
+    fn aligned<D: Copy>(&self, a_rank: usize, b: &[D], one: D) -> Result<Option<Vec<D>>> {
+        let axis = match self.legacy {
+            None => return Ok(None),
+            Some(Legacy::Channel) if a_rank >= 2 && b.len() == 1 => 1,
+            Some(Legacy::Channel) => return Ok(None),
+            Some(Legacy::AlignAt(axis)) => util::axis(axis, a_rank.max(1))?,
+        };
+        if axis + b.len() > a_rank {
+            bail!("B of rank {} does not fit A of rank {a_rank} from axis {axis}", b.len());
+        }
+        let mut dims = vec![one; a_rank];
+        dims[axis..axis + b.len()].copy_from_slice(b);
+        Ok(Some(dims))
+    }
+
     fn check_dtypes(&self, a: DType, b: DType) -> Result<()> {
         let ok = match self.kind {
             Kind::Pow => (a.is_int() || a.is_float()) && (b.is_int() || b.is_float()),

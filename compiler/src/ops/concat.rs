@@ -16,7 +16,9 @@ pub struct Concat {
 
 impl OpDef for Concat {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
-        Ok(Concat { axis: node.int_req("axis")? })
+        // Before opset 4 the axis was optional, defaulting to 1.
+        let axis = if node.opset < 4 { node.int("axis", 1)? } else { node.int_req("axis")? };
+        Ok(Concat { axis })
     }
 
     fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {

@@ -103,9 +103,6 @@ impl Gemm {
 
 impl OpDef for Gemm {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
-        if node.opset < 7 && node.int_opt("broadcast")?.is_some() {
-            bail!("legacy 'broadcast' attribute (opset < 7)");
-        }
         Ok(Gemm {
             alpha: node.float("alpha", 1.0)? as f64,
             beta: node.float("beta", 1.0)? as f64,

@@ -26,8 +26,9 @@ use std::path::Path;
 use std::sync::Arc;
 use tensor::DataDir;
 
-/// Oldest default-domain opset qcc accepts.
-pub const MIN_OPSET: i64 = 7;
+/// Oldest default-domain opset qcc accepts. Operators check the opset
+/// where their semantics changed (legacy broadcasting, attribute forms).
+pub const MIN_OPSET: i64 = 1;
 
 /// Loads and imports an ONNX model file. Errors name the file.
 pub fn load(path: &Path) -> Result<Graph> {

@@ -23,7 +23,8 @@ pub struct BatchNormalization {
 
 impl OpDef for BatchNormalization {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
-        if node.int("training_mode", 0)? != 0 {
+        // Before opset 7, `is_test = 0` (the default) selected training mode.
+        if node.int("training_mode", 0)? != 0 || (node.opset < 7 && node.int("is_test", 0)? == 0) {
             unsupported!("training_mode = 1 (batch statistics and running-statistic updates)");
         }
         if node.outputs.iter().skip(1).any(|&used| used) {
