@@ -8,13 +8,9 @@
 //! unsupported operators instead of failing on them, so the unknown-op cases
 //! check that listing and fail only under `qcc run`.
 
-#[path = "common/cli.rs"]
-mod cli;
-#[path = "common/model.rs"]
-mod model;
 
-use cli::{expect_error, expect_success, qcc, TempDir};
-use model::*;
+use qcc_tests::cli::{expect_error, expect_success, qcc, TempDir};
+use qcc_tests::model::*;
 use qcc::tensor::{npy, Tensor};
 use std::path::{Path, PathBuf};
 

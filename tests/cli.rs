@@ -2,13 +2,9 @@
 //! Rust: `qcc run` on `.npy`, `.pb` and `.npz` data, `qcc inspect`, `--help`
 //! and `--input-shape`.
 
-#[path = "common/cli.rs"]
-mod cli;
-#[path = "common/model.rs"]
-mod model;
 
-use cli::{expect_success, qcc, TempDir};
-use model::*;
+use qcc_tests::cli::{expect_success, qcc, TempDir};
+use qcc_tests::model::*;
 use qcc::tensor::{npy, Tensor};
 
 const A: [f32; 6] = [1.0, 2.0, -3.0, 4.0, 0.5, -6.0];

@@ -5,10 +5,8 @@
 //! interpreter when they get that far. Errors are fine; a panic fails the
 //! test and prints the input that caused it.
 
-#[path = "common/model.rs"]
-mod model;
 
-use model::*;
+use qcc_tests::model::*;
 use qcc::interp::Interpreter;
 use qcc::ir::Graph;
 use qcc::tensor::Tensor;

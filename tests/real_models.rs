@@ -18,8 +18,8 @@
 
 use qcc::tensor::npy;
 use qcc_tests::{compare, workspace};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 /// Tolerance of `qcc run` against onnxruntime: float32 arithmetic summed in
 /// a different order, over networks a few dozen layers deep.
@@ -183,23 +183,8 @@ fn model_path(name: &str) -> PathBuf {
     models_dir().join(format!("{name}.onnx"))
 }
 
-/// The `qcc` binary of the same build profile as this test executable
-/// (`target/<profile>/deps/real_models-*` -> `target/<profile>/qcc`).
-fn qcc_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test executable");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("test executable in target/<profile>/deps");
-    let bin = profile_dir.join(format!("qcc{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} not found: build it first with `cargo build --bin qcc` (add --release for `cargo test --release`)",
-        bin.display()
-    );
-    bin
-}
-
 fn qcc(args: &[&std::ffi::OsStr]) -> Output {
-    let bin = qcc_binary();
-    let out = Command::new(&bin).args(args).output().unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    let out = qcc_tests::cli::qcc(args);
     // Exit status 101 is a Rust panic: never acceptable, whatever the input.
     assert_ne!(out.status.code(), Some(101), "qcc panicked; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
     out

@@ -1,6 +1,9 @@
 //! Shared helpers of the integration tests: locating generated test data,
 //! loading ONNX test cases and comparing outputs as ONNX's runner does.
 
+pub mod cli;
+pub mod model;
+
 use qcc::tensor::Tensor;
 use std::path::{Path, PathBuf};
 

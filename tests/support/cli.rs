@@ -1,7 +1,6 @@
 //! Runs the real `qcc` binary from integration tests, in scratch
 //! directories, and checks its error contract: non-zero exit, exactly one
 //! `error: ` line on stderr, no panic.
-#![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
