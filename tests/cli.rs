@@ -3,7 +3,7 @@
 //! and `--input-shape`.
 
 
-use qcc_tests::cli::{expect_success, qcc, TempDir};
+use qcc_tests::cli::{expect_error, expect_success, qcc, TempDir};
 use qcc_tests::model::*;
 use qcc::tensor::{npy, Tensor};
 
@@ -76,6 +76,40 @@ fn run_on_a_dataset_stacks_outputs_by_name() {
     assert_eq!(y.shape(), &[samples, 2, 3]);
     let expected: Vec<f32> = a.chunks(6).zip(b.chunks(6)).flat_map(|(a, b)| add_mul_relu_expected(a, b)).collect();
     assert_eq!(f32_values(y), expected);
+}
+
+#[test]
+fn run_on_a_dataset_of_batch_rows() {
+    // Input [N, 3] with a dynamic batch; the dataset has the same rank, so
+    // each row is one sample of batch 1 and the outputs come back as rows.
+    let (dir, model) = setup("rows", &dynamic_batch());
+    let x: Vec<f32> = (0..12).map(|i| i as f32 - 5.5).collect();
+    let dataset = dir.path().join("rows.npz");
+    npy::save_npz(&dataset, &[("x".to_string(), Tensor::from_vec(&[4, 3], x.clone()).unwrap())]).unwrap();
+    let out = dir.path().join("out");
+    expect_success(&qcc(["run", &model, "--dataset", &dataset.display().to_string(), "-o", &out.display().to_string()]));
+    let outputs = npy::load_npz(&out.join("outputs.npz")).unwrap();
+    let (name, y) = &outputs[0];
+    assert_eq!(name, "y");
+    assert_eq!(y.shape(), &[4, 3]);
+    assert_eq!(f32_values(y), x.iter().map(|v| v * 2.0).collect::<Vec<_>>());
+}
+
+#[test]
+fn inputs_sharing_a_dimension_name_share_its_size() {
+    // x: [N, 3] and y: [N, 3] share the symbolic batch N; fixing x fixes y.
+    let m = model(
+        vec![node("Add", "add", &["x", "y"], &["z"])],
+        vec![value_info("x", FLOAT, &[D::P("N"), D::N(3)]), value_info("y", FLOAT, &[D::P("N"), D::N(3)])],
+        vec![value_info("z", FLOAT, &[D::P("N"), D::N(3)])],
+        vec![],
+    );
+    let (_dir, model) = setup("shared", &m);
+    let err = expect_error(&qcc(["inspect", &model]), &["input 'x'", "[N, 3]", "--input-shape x=1,3"]);
+    assert!(!err.contains('?'), "{err}");
+    let out = expect_success(&qcc(["inspect", &model, "--input-shape", "x=4,3"]));
+    assert!(out.contains("float32[4, 3]"), "{out}");
+    assert!(!out.contains("(unknown)"), "{out}");
 }
 
 #[test]

@@ -83,7 +83,8 @@ fn run_dataset(graph: &mut Graph, args: &RunArgs, dataset: &Path) -> Result<()> 
         Some(0) => return Err(Error::Usage("the dataset has no samples (its arrays have length 0)".into()).in_file(dataset)),
         Some(n) => n,
     };
-    let first: Vec<Tensor> = columns.iter().map(|t| sample(t, 0)).collect::<Result<_>>()?;
+    let batch_rows = rows_are_batches(graph, &columns);
+    let first: Vec<Tensor> = columns.iter().map(|t| sample(t, 0, batch_rows)).collect::<Result<_>>()?;
     let shapes = shapes_from_data(graph, &args.input_shapes, &first.iter().collect::<Vec<_>>()).map_err(|e| e.in_file(&args.model))?;
     passes::pipeline::prepare(graph, &shapes).map_err(|e| e.in_file(&args.model))?;
     let interp = Interpreter::new(graph).map_err(|e| e.in_file(&args.model))?;
@@ -91,7 +92,7 @@ fn run_dataset(graph: &mut Graph, args: &RunArgs, dataset: &Path) -> Result<()> 
     let results: Vec<Vec<Tensor>> = (0..samples)
         .into_par_iter()
         .map(|i| {
-            let inputs = columns.iter().map(|t| sample(t, i)).collect::<Result<Vec<_>>>()?;
+            let inputs = columns.iter().map(|t| sample(t, i, batch_rows)).collect::<Result<Vec<_>>>()?;
             let out = interp.run(inputs).map_err(|e| Error::Usage(format!("sample {i}: {e}")));
             bar.inc(1);
             out
@@ -102,7 +103,14 @@ fn run_dataset(graph: &mut Graph, args: &RunArgs, dataset: &Path) -> Result<()> 
     let mut named = Vec::new();
     for (k, &o) in graph.outputs.iter().enumerate() {
         let per_sample: Vec<&Tensor> = results.iter().map(|r| &r[k]).collect();
-        named.push((graph.value(o).name.clone(), stack(&per_sample)?));
+        let mut merged = stack(&per_sample)?;
+        // One row per sample in, one row per sample out: [samples, 1, ...] -> [samples, ...].
+        if batch_rows && merged.shape().get(1) == Some(&1) {
+            let mut shape = merged.shape().to_vec();
+            shape.remove(1);
+            merged = merged.reshape(&shape)?;
+        }
+        named.push((graph.value(o).name.clone(), merged));
     }
     create_dir(&args.out)?;
     npy::save_npz(&args.out.join("outputs.npz"), &named)
@@ -139,12 +147,28 @@ fn shapes_from_data(graph: &Graph, given: &[(String, Vec<usize>)], data: &[&Tens
     Ok(shapes)
 }
 
-/// Sample `i` of an array with a leading sample axis.
-fn sample(t: &Tensor, i: usize) -> Result<Tensor> {
+/// Whether the dataset's arrays have the rank of the model's inputs, whose
+/// first dimension is dynamic or 1: then each row is one sample with batch
+/// size 1 (e.g. images [N, 1, 8, 8] for an input [batch, 1, 8, 8]),
+/// instead of the general layout [samples, *input shape].
+fn rows_are_batches(graph: &Graph, columns: &[&Tensor]) -> bool {
+    graph.inputs.iter().zip(columns).all(|(&id, t)| {
+        let Some(dims) = graph.value(id).ty.as_ref().and_then(|ty| ty.shape.dims().map(<[_]>::to_vec)) else { return false };
+        dims.len() == t.rank() && matches!(dims.first(), Some(None | Some(1)))
+    })
+}
+
+/// Sample `i` of an array with a leading sample axis; `keep_axis` keeps it
+/// as a batch axis of size 1.
+fn sample(t: &Tensor, i: usize, keep_axis: bool) -> Result<Tensor> {
     if t.shape().first().is_none_or(|&n| i >= n) {
         return Err(Error::Usage(format!("no sample {i} in an array of shape {:?}", t.shape())));
     }
-    Ok(qcc::map_array!(t, a => a.index_axis(ndarray::Axis(0), i).to_owned()))
+    Ok(if keep_axis {
+        qcc::map_array!(t, a => a.slice_axis(ndarray::Axis(0), ndarray::Slice::from(i..i + 1)).to_owned())
+    } else {
+        qcc::map_array!(t, a => a.index_axis(ndarray::Axis(0), i).to_owned())
+    })
 }
 
 /// Stacks same-shaped tensors along a new leading axis.

@@ -14,7 +14,7 @@ use crate::{Error, Result};
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Handle of a value in a [`Graph`].
@@ -60,6 +60,9 @@ pub struct Graph {
     pub name: String,
     pub inputs: Vec<ValueId>,
     pub outputs: Vec<ValueId>,
+    /// The model's names for the dynamic dimensions of graph inputs
+    /// (ONNX `dim_param`), by input and axis: the same name is the same size.
+    pub dim_names: BTreeMap<ValueId, Vec<Option<String>>>,
 }
 
 impl Graph {

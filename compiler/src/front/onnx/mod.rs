@@ -95,6 +95,10 @@ impl Builder {
             let ty = input_type(input)?;
             let id = self.define(&input.name, Value { name: input.name.clone(), ty: Some(ty), constant: None })?;
             self.g.inputs.push(id);
+            let names = dim_names(input);
+            if names.iter().any(Option::is_some) {
+                self.g.dim_names.insert(id, names);
+            }
         }
         for node in &nodes {
             for out in node.outputs.iter().filter(|o| !o.is_empty()) {
@@ -175,6 +179,20 @@ impl Builder {
 
 fn node_ref(n: &FlatNode) -> NodeRef {
     NodeRef { name: n.name.clone(), op_type: n.op_type.clone(), opset: n.opset }
+}
+
+/// The `dim_param` names of a graph input's dimensions.
+fn dim_names(v: &ValueInfoProto) -> Vec<Option<String>> {
+    let Some(type_proto::Value::TensorType(t)) = v.type_.as_ref().and_then(|tp| tp.value.as_ref()) else { return Vec::new() };
+    let Some(shape) = t.shape.as_ref() else { return Vec::new() };
+    shape
+        .dim
+        .iter()
+        .map(|d| match &d.value {
+            Some(onnx_protobuf::tensor_shape_proto::dimension::Value::DimParam(p)) if !p.is_empty() => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The declared type of a graph input; dims named by `dim_param` (or
