@@ -44,6 +44,7 @@ mod gemm;
 mod grid_sample;
 mod identity;
 mod logical;
+mod loss;
 mod matmul;
 mod mel_weight_matrix;
 mod non_max_suppression;
@@ -292,4 +293,5 @@ ops! {
     ReverseSequence(reverse_sequence::ReverseSequence) = ["ReverseSequence"],
     CenterCropPad(center_crop_pad::CenterCropPad) = ["CenterCropPad"],
     Resize(resize::Resize) = ["Resize", "Upsample"],
+    Loss(loss::Loss) = ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"],
 }

@@ -96,7 +96,7 @@ impl Softmax {
 }
 
 /// Normalises one row in place.
-fn normalise<T: Num>(kind: Kind, mut row: ArrayViewMut1<T>) {
+pub(super) fn normalise<T: Num>(kind: Kind, mut row: ArrayViewMut1<T>) {
     if row.is_empty() {
         return;
     }

@@ -2,7 +2,7 @@
 //! common inference rules.
 
 use super::{Arg, Slots};
-use crate::ir::{Shape, TensorType};
+use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{checked_numel, Elem, Tensor};
 use crate::{bail, Result};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
@@ -85,6 +85,26 @@ pub fn same_as(inputs: &[Option<Arg>], i: usize) -> Result<Vec<TensorType>> {
 pub fn broadcast_type(inputs: &[Option<Arg>], dtype: crate::tensor::DType) -> Result<TensorType> {
     let shapes: Vec<&Shape> = inputs.iter().flatten().map(|a| &a.ty.shape).collect();
     Ok(TensorType::new(dtype, Shape::broadcast(&shapes)?))
+}
+
+/// The common value of two dimensions that must agree (`what` names them
+/// in the error).
+pub fn unify_dim(a: Dim, b: Dim, what: &str) -> Result<Dim> {
+    match (a, b) {
+        (Some(x), Some(y)) if x != y => bail!("{what} differ ({x} vs {y})"),
+        (Some(x), _) | (None, Some(x)) => Ok(Some(x)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The dimensions of `shape`, which must have rank `rank` when known
+/// (unknown dimensions when the rank is unknown).
+pub fn dims_of_rank(shape: &Shape, rank: usize, what: &str) -> Result<Vec<Dim>> {
+    match shape.dims() {
+        Some(d) if d.len() == rank => Ok(d.to_vec()),
+        Some(d) => bail!("{what} must have rank {rank}, got {} ({shape})", d.len()),
+        None => Ok(vec![None; rank]),
+    }
 }
 
 /// The integer values of input `i` when it is a compile-time constant.
