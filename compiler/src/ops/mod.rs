@@ -17,6 +17,7 @@ mod attention;
 mod attention_layout;
 mod attention_mask;
 mod binary;
+mod bitcast;
 mod cast;
 mod center_crop_pad;
 mod clip;
@@ -77,6 +78,7 @@ mod squeeze;
 mod stft;
 mod swiglu;
 mod take;
+mod tensor_scatter;
 mod tile;
 mod top_k;
 mod transpose;
@@ -294,4 +296,6 @@ ops! {
     CenterCropPad(center_crop_pad::CenterCropPad) = ["CenterCropPad"],
     Resize(resize::Resize) = ["Resize", "Upsample"],
     Loss(loss::Loss) = ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"],
+    BitCast(bitcast::BitCast) = ["BitCast"],
+    TensorScatter(tensor_scatter::TensorScatter) = ["TensorScatter"],
 }
