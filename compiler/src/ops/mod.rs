@@ -19,6 +19,7 @@ mod attention_mask;
 mod binary;
 mod bitcast;
 mod cast;
+mod causal_conv;
 mod center_crop_pad;
 mod clip;
 mod col2im;
@@ -44,6 +45,7 @@ mod gather_nd;
 mod gemm;
 mod grid_sample;
 mod identity;
+mod linear_attention;
 mod logical;
 mod loss;
 mod matmul;
@@ -298,4 +300,6 @@ ops! {
     Loss(loss::Loss) = ["NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss"],
     BitCast(bitcast::BitCast) = ["BitCast"],
     TensorScatter(tensor_scatter::TensorScatter) = ["TensorScatter"],
+    CausalConvWithState(causal_conv::CausalConvWithState) = ["CausalConvWithState"],
+    LinearAttention(linear_attention::LinearAttention) = ["LinearAttention"],
 }
