@@ -78,6 +78,8 @@ mod spatial;
 mod split;
 mod squeeze;
 mod stft;
+mod string_normalizer;
+mod strings;
 mod swiglu;
 mod take;
 mod tensor_scatter;
@@ -302,4 +304,7 @@ ops! {
     TensorScatter(tensor_scatter::TensorScatter) = ["TensorScatter"],
     CausalConvWithState(causal_conv::CausalConvWithState) = ["CausalConvWithState"],
     LinearAttention(linear_attention::LinearAttention) = ["LinearAttention"],
+    StringConcat(strings::StringConcat) = ["StringConcat"],
+    StringSplit(strings::StringSplit) = ["StringSplit"],
+    StringNormalizer(string_normalizer::StringNormalizer) = ["StringNormalizer"],
 }
