@@ -162,7 +162,8 @@ impl OpDef for Loss {
             Reduction::Sum => Tensor::scalar(prec.sum(losses.into_iter())).cast(x.dtype())?,
             Reduction::Mean => {
                 let total = prec.sum(losses.into_iter());
-                let count = prec.sum(applied.into_iter());
+                // Without weights the divisor is an exact count of the labels not ignored.
+                let count = if weights.is_some() { prec.sum(applied.into_iter()) } else { applied.iter().sum() };
                 Tensor::scalar(prec.round(total / count)).cast(x.dtype())?
             }
         };
