@@ -1,0 +1,1 @@
+//! Scalar math for `no_std` code: f32 and f64 elementary functions.
