@@ -11,14 +11,18 @@
 //! definition of its semantics ([`ops`]). Code generation builds on the same
 //! graph.
 
+pub mod back;
+mod compile;
 pub mod error;
 pub mod front;
 pub mod interp;
 pub mod ir;
 pub mod ops;
 pub mod passes;
+pub mod target;
 pub mod tensor;
 
+pub use compile::Builder;
 pub use error::{Error, Result};
 
 use std::path::Path;

@@ -2,6 +2,7 @@
 //! Every failure prints one `error: ...` line and exits with status 1 (2 for
 //! a malformed command line).
 
+mod compile;
 mod inspect;
 mod run;
 
@@ -15,15 +16,21 @@ use std::process::ExitCode;
     version,
     about = "Ahead-of-time compiler from ONNX to dependency-free, quantized Rust and C",
     long_about = "qcc reads an ONNX model, optimises it and evaluates or compiles it.\n\n\
+                  Compile a model to a no_std Rust crate (or C with --emit c):\n    \
+                  qcc model.onnx --target cortex-m4 -o out/\n\
                   Run a model on .npy inputs with the reference interpreter:\n    \
                   qcc run model.onnx -i x.npy -o out/\n\
                   Summarise a model (shapes, operators, parameters, MACs):\n    \
                   qcc inspect model.onnx",
-    arg_required_else_help = true
+    arg_required_else_help = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    compile: compile::CompileArgs,
 }
 
 #[derive(Subcommand)]
@@ -40,8 +47,9 @@ pub fn main() -> ExitCode {
         Err(e) => return command_line_error(e),
     };
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Inspect(args) => inspect::inspect(args),
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Inspect(args)) => inspect::inspect(args),
+        None => compile::compile(cli.compile),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

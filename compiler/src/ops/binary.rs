@@ -5,7 +5,7 @@
 //! Integer arithmetic wraps; integer division truncates toward zero and
 //! division by zero gives 0. Pow keeps the base's element type.
 
-use super::{util, Arg, OpDef, Slots};
+use super::{LowerCx, util, Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Shape, TensorType};
 use crate::tensor::{DType, Num, Tensor};
@@ -120,9 +120,37 @@ impl OpDef for Binary {
         };
         Ok(vec![out])
     }
+
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        self.lower_elementwise(cx)
+    }
 }
 
 impl Binary {
+    /// Elementwise code through the runtime's scalar functions.
+    fn lower_elementwise(&self, cx: &mut LowerCx) -> Result<()> {
+        let a = cx.input(0)?.clone();
+        let mut b = cx.input(1)?.clone();
+        if let Some(dims) = self.aligned(a.shape.len(), &b.shape, 1)? {
+            b = b.reshaped(&dims);
+        }
+        let float = a.dtype.is_float();
+        let name = match self.kind {
+            Kind::Add => "add",
+            Kind::Sub => "sub",
+            Kind::Mul => "mul",
+            Kind::Div => "div",
+            Kind::PRelu => "prelu",
+            Kind::Mod { fmod: false } if !float => "modulo",
+            Kind::Mod { fmod: true } if !float => "fmod_int",
+            Kind::And => "bit_and",
+            Kind::Or => "bit_or",
+            Kind::Xor => "bit_xor",
+            k => crate::unsupported!("code generation for {k:?} on {} is not implemented yet", a.dtype),
+        };
+        cx.elementwise_of(name, Vec::new(), &[a, b])
+    }
+
     /// B's dimensions placed against A's rank under opset < 7 rules, or
     /// `None` when ordinary numpy broadcasting applies.
     fn aligned<D: Copy>(&self, a_rank: usize, b: &[D], one: D) -> Result<Option<Vec<D>>> {

@@ -94,6 +94,7 @@ mod variadic;
 mod where_op;
 mod window;
 
+pub use crate::back::lower::{Loc, LowerCx};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::Tensor;
@@ -129,6 +130,12 @@ pub trait OpDef: Sized {
     /// inner loop (elementwise, data movement) report 0.
     fn macs(&self, _inputs: &[Option<&TensorType>], _outputs: &[&TensorType]) -> u64 {
         0
+    }
+
+    /// Emits the steps that compute the node in generated code (see
+    /// `back::lower`). Operators without code generation say so.
+    fn lower(&self, _cx: &mut LowerCx) -> Result<()> {
+        Err(Error::Unsupported("code generation for this operator is not implemented yet".into()))
     }
 }
 
@@ -190,6 +197,10 @@ macro_rules! ops {
 
             pub fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
                 match self { $( Op::$variant(o) => o.macs(inputs, outputs), )+ Op::Unsupported(o) => o.macs(inputs, outputs) }
+            }
+
+            pub fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+                match self { $( Op::$variant(o) => o.lower(cx), )+ Op::Unsupported(o) => o.lower(cx) }
             }
         }
     };

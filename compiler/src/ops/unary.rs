@@ -5,7 +5,8 @@
 //! integers; BitwiseNot accepts only integers; IsInf and IsNaN return bool.
 //! Operator pages: <https://onnx.ai/onnx/operators/> (one per op type).
 
-use super::{Arg, OpDef, Slots};
+use super::{LowerCx, Arg, OpDef, Slots};
+use crate::back::program::Lit;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::{DType, Num, Tensor};
@@ -144,9 +145,29 @@ impl OpDef for Unary {
         };
         Ok(vec![out])
     }
+
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        self.lower_elementwise(cx)
+    }
 }
 
 impl Unary {
+    /// Elementwise code through the runtime's scalar functions.
+    fn lower_elementwise(&self, cx: &mut LowerCx) -> Result<()> {
+        let dtype = cx.input(0)?.dtype;
+        let float = |v: f64| Lit::Float(v, dtype);
+        let (name, params) = match self.kind {
+            Kind::Abs => ("abs", vec![]),
+            Kind::Neg => ("neg", vec![]),
+            Kind::Sign => ("sign", vec![]),
+            Kind::Relu => ("relu", vec![]),
+            Kind::LeakyRelu { alpha } => ("leaky_relu", vec![float(alpha)]),
+            Kind::BitwiseNot => ("bit_not", vec![]),
+            k => crate::unsupported!("code generation for {k:?} on {dtype} is not implemented yet"),
+        };
+        cx.elementwise(name, params)
+    }
+
     fn returns_bool(&self) -> bool {
         matches!(self.kind, Kind::IsInf { .. } | Kind::IsNaN)
     }

@@ -1,0 +1,307 @@
+//! The C backend: renders a planned [`Program`] as C99 sources (`<name>.h`,
+//! `<name>.c`, `<name>_weights.c`), the runtime headers the model uses, and
+//! a Makefile; file skeletons are tera templates, steps are rendered here.
+
+mod step;
+
+use super::plan::Plan;
+use super::program::*;
+use super::{runtime_modules, type_suffix, OutputFile};
+use crate::tensor::DType;
+use crate::{Error, Result};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Renders the C sources.
+pub fn emit(p: &Program, plan: &Plan, name: &str, source: &str, harness: bool, target: &crate::target::Target) -> Result<Vec<OutputFile>> {
+    let name = c_name(name);
+    let upper = name.to_uppercase();
+    let blob = super::weights::layout(p);
+    let mut ctx = tera::Context::new();
+    ctx.insert("name", &name);
+    ctx.insert("upper", &upper);
+    ctx.insert("version", env!("CARGO_PKG_VERSION"));
+    ctx.insert("source", source);
+    ctx.insert("graph", &p.name);
+    ctx.insert("arena_bytes", &plan.arena_bytes);
+    ctx.insert("arena_alloc", &plan.arena_bytes.max(1));
+    ctx.insert("weights_bytes", &blob.bytes.len());
+    ctx.insert("inputs", &ios(&p.inputs, &upper));
+    ctx.insert("outputs", &ios(&p.outputs, &upper));
+    ctx.insert("params", &params(p));
+    let (instances, casts, headers, math) = instances(p);
+    ctx.insert("instances", &instances);
+    ctx.insert("casts", &casts);
+    ctx.insert("headers", &headers);
+    ctx.insert("constants", &constants(p, &name));
+    ctx.insert("pools", &pools(plan));
+    let mut steps = Vec::new();
+    for a in &p.steps {
+        steps.push(StepText { comment: format!("node '{}'", a.node.replace("*/", "* /")), code: step::render(p, plan, &name, &a.step)? });
+    }
+    ctx.insert("steps", &steps);
+    ctx.insert("harness", &harness);
+    ctx.insert("target", &target.name);
+    ctx.insert("cc", &target.cc);
+    ctx.insert("cflags", &target.cflags.join(" "));
+    ctx.insert("ldlibs", if math { "-lm" } else { "" });
+    let mut files = vec![
+        OutputFile::text(&format!("{name}.h"), render("model.h.tera", &ctx)?),
+        OutputFile::text(&format!("{name}.c"), render("model.c.tera", &ctx)?),
+        OutputFile::text(&format!("{name}_weights.c"), weights_c(p, &name, &blob)),
+        OutputFile::text("Makefile", render("Makefile.tera", &ctx)?),
+    ];
+    let mut wanted: BTreeSet<String> = headers.iter().cloned().collect();
+    wanted.insert("qcc.h".into());
+    for i in &instances {
+        wanted.extend(i.headers.iter().cloned());
+    }
+    if !casts.is_empty() {
+        wanted.insert("convert.h".into());
+    }
+    if harness {
+        wanted.insert("npy.h".into());
+        files.push(OutputFile::text("harness.c", super::harness::c(p, &name)));
+    }
+    for (path, text) in crate::target::runtime_files() {
+        if let Some(rel) = path.strip_prefix("c/qcc/") {
+            if wanted.contains(rel) {
+                files.push(OutputFile::text(&format!("qcc/{rel}"), text.to_string()));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// A C identifier from the model name.
+pub fn c_name(name: &str) -> String {
+    let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert_str(0, "m_");
+    }
+    s
+}
+
+fn render(template: &str, ctx: &tera::Context) -> Result<String> {
+    let path = format!("c/templates/{template}");
+    let text = crate::target::runtime_files()
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| Error::Op(format!("internal error: template {path} is missing")))?;
+    let mut tera = tera::Tera::new();
+    tera.add_raw_template(template, text).map_err(|e| Error::Op(format!("internal error in template {template}: {e}")))?;
+    tera.render(template, ctx).map_err(|e| Error::Op(format!("internal error rendering {template}: {e}")))
+}
+
+#[derive(Serialize)]
+struct StepText {
+    comment: String,
+    code: String,
+}
+
+#[derive(Serialize)]
+struct IoText {
+    name: String,
+    upper: String,
+    dtype: String,
+    shape_text: String,
+    len: usize,
+    rank: usize,
+    dims: String,
+}
+
+fn ios(list: &[Io], upper: &str) -> Vec<IoText> {
+    list.iter()
+        .map(|io| IoText {
+            name: io.name.replace("*/", "* /"),
+            upper: format!("{upper}_{}", io.ident.to_uppercase()),
+            dtype: io.dtype.to_string(),
+            shape_text: format!("{:?}", io.shape),
+            len: io.shape.iter().product(),
+            rank: io.shape.len(),
+            dims: io.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+        })
+        .collect()
+}
+
+fn params(p: &Program) -> String {
+    let mut v = Vec::new();
+    for io in &p.inputs {
+        v.push(format!("const {} {}[{}]", c_type(io.dtype), io.ident, io.shape.iter().product::<usize>().max(1)));
+    }
+    for io in &p.outputs {
+        v.push(format!("{} {}[{}]", c_type(io.dtype), io.ident, io.shape.iter().product::<usize>().max(1)));
+    }
+    if v.is_empty() {
+        "void".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The C type holding elements of `d`.
+pub fn c_type(d: DType) -> &'static str {
+    match d {
+        DType::F32 => "float",
+        DType::F64 => "double",
+        DType::F16 => "qcc_f16",
+        DType::BF16 => "qcc_bf16",
+        DType::I8 => "int8_t",
+        DType::I16 => "int16_t",
+        DType::I32 => "int32_t",
+        DType::I64 => "int64_t",
+        DType::U16 => "uint16_t",
+        DType::U32 => "uint32_t",
+        DType::U64 => "uint64_t",
+        DType::Bool => "bool",
+        _ => "uint8_t",
+    }
+}
+
+/// One instantiation of the templated runtime headers for an element type.
+#[derive(Serialize)]
+struct Instance {
+    t: &'static str,
+    s: &'static str,
+    c: &'static str,
+    in_: String,
+    out: String,
+    u: &'static str,
+    kind: &'static str,
+    headers: Vec<String>,
+}
+
+/// Instantiations per element type, cast definitions, plain headers, and
+/// whether libm is needed.
+fn instances(p: &Program) -> (Vec<Instance>, Vec<String>, Vec<String>, bool) {
+    let mut types: BTreeSet<DType> = BTreeSet::new();
+    let mut casts: BTreeSet<(DType, DType)> = BTreeSet::new();
+    let mut kernel_types: BTreeSet<(&'static str, Vec<DType>)> = BTreeSet::new();
+    let mut math = false;
+    for a in &p.steps {
+        match &a.step {
+            Step::Map { f, .. } => {
+                if f.name == "cast" {
+                    if let [from, to] = f.suffix[..] {
+                        casts.insert((from, to));
+                    }
+                } else {
+                    types.extend(f.suffix.iter().copied());
+                    math |= step::uses_math(f.name);
+                }
+            }
+            Step::Call(c) => {
+                kernel_types.insert((c.module, c.types.clone()));
+                math |= c.types.iter().any(|t| t.is_float());
+            }
+            _ => {}
+        }
+    }
+    let mut plain = Vec::new();
+    if types.contains(&DType::Bool) {
+        plain.push("ops_bool.h".to_string());
+    }
+    let mut instances = Vec::new();
+    let floats_for_math: BTreeSet<DType> = types.iter().copied().filter(|d| d.is_float()).collect();
+    for &d in types.iter().filter(|&&d| d != DType::Bool) {
+        let mut headers = vec!["ops_num.h".to_string()];
+        if math && floats_for_math.contains(&d) {
+            headers.push("ops_float.h".to_string());
+        }
+        instances.push(instance(d, headers));
+    }
+    // Kernel headers instantiated for their element types (first type).
+    let modules = runtime_modules(p);
+    for (module, ts) in &kernel_types {
+        if let Some(&d) = ts.first() {
+            let mut inst = instance(d, vec![format!("kernels/{module}.h")]);
+            if ts.len() > 1 {
+                inst.headers = vec![format!("kernels/{module}.h")];
+            }
+            instances.push(inst);
+        }
+    }
+    let _ = modules;
+    let cast_lines = casts
+        .iter()
+        .map(|&(f, t)| {
+            let via_float = (f.is_float() || t.is_float()) as u8;
+            format!("{}, {}, {}, {}, {via_float}", type_suffix(f), c_type(f), type_suffix(t), c_type(t))
+        })
+        .collect();
+    (instances, cast_lines, plain, math)
+}
+
+fn instance(d: DType, headers: Vec<String>) -> Instance {
+    let (c, in_, out) = match d {
+        DType::F16 => ("float", "qcc_f16_to_f32(x)".to_string(), "qcc_f32_to_f16(x)".to_string()),
+        DType::BF16 => ("float", "qcc_bf16_to_f32(x)".to_string(), "qcc_f32_to_bf16(x)".to_string()),
+        d => (c_type(d), "(x)".to_string(), "(x)".to_string()),
+    };
+    let kind = if d.is_float() {
+        "QCC_FLOAT"
+    } else if d.is_signed_int() {
+        "QCC_SIGNED"
+    } else {
+        "QCC_UNSIGNED"
+    };
+    let u = if matches!(d, DType::I64 | DType::U64) { "uint64_t" } else { "uint32_t" };
+    Instance { t: c_type(d), s: type_suffix(d), c, in_, out, u, kind, headers }
+}
+
+#[derive(Serialize)]
+struct ConstText {
+    t: &'static str,
+    ident: String,
+    len: usize,
+}
+
+fn constants(p: &Program, name: &str) -> Vec<ConstText> {
+    p.constants.iter().map(|c| ConstText { t: c_type(c.value.dtype()), ident: const_symbol(name, &c.ident), len: c.value.len().max(1) }).collect()
+}
+
+/// The C symbol of a constant.
+pub fn const_symbol(model: &str, ident: &str) -> String {
+    format!("{model}_{ident}")
+}
+
+#[derive(Serialize)]
+struct PoolText {
+    t: &'static str,
+    ident: String,
+    offset: usize,
+}
+
+fn pools(plan: &Plan) -> Vec<PoolText> {
+    plan.pools.iter().map(|pool| PoolText { t: c_type(pool.dtype), ident: pool_ident(pool.dtype), offset: pool.byte_offset }).collect()
+}
+
+pub fn pool_ident(d: DType) -> String {
+    format!("pool_{}", type_suffix(d))
+}
+
+/// `<name>_weights.c`: every constant as a typed const array.
+fn weights_c(p: &Program, name: &str, _blob: &super::weights::Blob) -> String {
+    let mut s = format!("/* {name}_weights.c: generated by qcc. The model's constants, in read-only memory. */\n#include \"qcc/qcc.h\"\n\n");
+    for c in &p.constants {
+        let sym = const_symbol(name, &c.ident);
+        let ty = c_type(c.value.dtype());
+        let values = step::tensor_values(&c.value);
+        s.push_str(&format!("extern const {ty} {sym}[{}];\nconst {ty} {sym}[{}] = {{", values.len().max(1), values.len().max(1)));
+        if values.is_empty() {
+            s.push('0');
+        }
+        for (i, v) in values.iter().enumerate() {
+            if i % 8 == 0 {
+                s.push_str("\n    ");
+            } else {
+                s.push(' ');
+            }
+            s.push_str(v);
+            s.push(',');
+        }
+        s.push_str("\n};\n\n");
+    }
+    s
+}

@@ -1,0 +1,89 @@
+/* Minimal .npy reading and writing for the harness of a generated model
+ * (little-endian, C order). Uses stdio and malloc: for hosted targets only;
+ * the model itself uses neither. */
+#ifndef QCC_NPY_H
+#define QCC_NPY_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reads `path` into `data` (`count` elements of `size` bytes with the
+ * numpy descriptor `descr`, e.g. "<f4", and `rank` dims `shape`). Returns 0
+ * on success, else prints the reason to stderr and returns -1. */
+static int qcc_npy_read(const char *path, const char *descr, size_t size, const size_t *shape, size_t rank, void *data, size_t count) {
+    unsigned char pre[10];
+    char header[4096];
+    char want[256];
+    size_t header_len, i, pos = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "error: %s: cannot open\n", path);
+        return -1;
+    }
+    if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0 || pre[6] != 1) {
+        fprintf(stderr, "error: %s: not a version-1 .npy file\n", path);
+        fclose(f);
+        return -1;
+    }
+    header_len = (size_t)pre[8] | ((size_t)pre[9] << 8);
+    if (header_len >= sizeof header || fread(header, 1, header_len, f) != header_len) {
+        fprintf(stderr, "error: %s: bad header\n", path);
+        fclose(f);
+        return -1;
+    }
+    header[header_len] = 0;
+    pos += (size_t)snprintf(want + pos, sizeof want - pos, "'shape': (");
+    for (i = 0; i < rank && pos < sizeof want; i++) {
+        pos += (size_t)snprintf(want + pos, sizeof want - pos, i + 1 == rank && rank > 1 ? "%lu" : "%lu,", (unsigned long)shape[i]);
+        if (i + 1 < rank && rank > 1 && pos < sizeof want) {
+            pos += (size_t)snprintf(want + pos, sizeof want - pos, " ");
+        }
+    }
+    if (pos < sizeof want) {
+        snprintf(want + pos, sizeof want - pos, ")");
+    }
+    if (strstr(header, descr + 1) == NULL || strstr(header, "'fortran_order': False") == NULL || strstr(header, want) == NULL) {
+        fprintf(stderr, "error: %s: expected dtype '%s', C order, %s; header is %s\n", path, descr, want, header);
+        fclose(f);
+        return -1;
+    }
+    if (fread(data, size, count, f) != count) {
+        fprintf(stderr, "error: %s: too little data\n", path);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Writes `count` elements of `size` bytes to `path` as .npy. */
+static int qcc_npy_write(const char *path, const char *descr, size_t size, const size_t *shape, size_t rank, const void *data, size_t count) {
+    char header[512];
+    size_t pos, i;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+    FILE *f;
+    pos = (size_t)snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
+    for (i = 0; i < rank; i++) {
+        pos += (size_t)snprintf(header + pos, sizeof header - pos, "%lu,%s", (unsigned long)shape[i], i + 1 < rank ? " " : "");
+    }
+    pos += (size_t)snprintf(header + pos, sizeof header - pos, "), }");
+    while ((10 + pos + 1) % 64 != 0) {
+        header[pos++] = ' ';
+    }
+    header[pos++] = '\n';
+    pre[8] = (unsigned char)(pos & 0xff);
+    pre[9] = (unsigned char)(pos >> 8);
+    f = fopen(path, "wb");
+    if (!f || fwrite(pre, 1, 10, f) != 10 || fwrite(header, 1, pos, f) != pos || fwrite(data, size, count, f) != count) {
+        fprintf(stderr, "error: %s: cannot write\n", path);
+        if (f) {
+            fclose(f);
+        }
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+#endif

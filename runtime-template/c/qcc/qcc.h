@@ -1,0 +1,123 @@
+/* qcc runtime for generated C: element types, float16/bfloat16
+ * conversions, and the conventions every kernel follows. C99, no malloc,
+ * no libm unless a model uses float math (ops_float.h). */
+#ifndef QCC_H
+#define QCC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* float16 and bfloat16 are stored as their bit patterns. */
+typedef uint16_t qcc_f16;
+typedef uint16_t qcc_bf16;
+
+#define QCC_CAT2(a, b) a##_##b
+#define QCC_CAT(a, b) QCC_CAT2(a, b)
+#define QCC_CAT3(a, b, c) QCC_CAT(QCC_CAT(a, b), c)
+
+static inline float qcc_f32_from_bits(uint32_t b) {
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+static inline uint32_t qcc_bits_from_f32(float f) {
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return b;
+}
+
+/* float16 bits to float (exact). */
+static inline float qcc_f16_to_f32(qcc_f16 h) {
+    uint32_t sign = ((uint32_t)h & 0x8000u) << 16;
+    uint32_t exp = ((uint32_t)h >> 10) & 0x1fu;
+    uint32_t man = (uint32_t)h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else {
+            uint32_t e = 113;
+            while ((man & 0x400u) == 0) {
+                man <<= 1;
+                e--;
+            }
+            bits = sign | (e << 23) | ((man & 0x3ffu) << 13);
+        }
+    } else if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 112u) << 23) | (man << 13);
+    }
+    return qcc_f32_from_bits(bits);
+}
+
+/* float to float16 bits, rounding to nearest even. */
+static inline qcc_f16 qcc_f32_to_f16(float f) {
+    uint32_t x = qcc_bits_from_f32(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    int32_t exp = (int32_t)((x >> 23) & 0xffu);
+    uint32_t man = x & 0x7fffffu;
+    int32_t e;
+    uint32_t out, rest;
+    if (exp == 0xff) {
+        return (qcc_f16)(sign | 0x7c00u | (man ? (0x200u | (man >> 13)) : 0u));
+    }
+    e = exp - 127 + 15;
+    if (e >= 0x1f) {
+        return (qcc_f16)(sign | 0x7c00u);
+    }
+    if (e <= 0) {
+        uint32_t m, shift, half;
+        if (e < -10) {
+            return (qcc_f16)sign;
+        }
+        m = man | 0x800000u;
+        shift = (uint32_t)(14 - e);
+        half = 1u << (shift - 1);
+        rest = m & ((1u << shift) - 1);
+        out = m >> shift;
+        if (rest > half || (rest == half && (out & 1u))) {
+            out++;
+        }
+        return (qcc_f16)(sign | out);
+    }
+    rest = man & 0x1fffu;
+    out = ((uint32_t)e << 10) | (man >> 13);
+    if (rest > 0x1000u || (rest == 0x1000u && (out & 1u))) {
+        out++;
+    }
+    return (qcc_f16)(sign | out);
+}
+
+static inline float qcc_bf16_to_f32(qcc_bf16 h) {
+    return qcc_f32_from_bits((uint32_t)h << 16);
+}
+
+/* float to bfloat16 bits, rounding to nearest even. */
+static inline qcc_bf16 qcc_f32_to_bf16(float f) {
+    uint32_t x = qcc_bits_from_f32(f);
+    if (f != f) {
+        return (qcc_bf16)((x >> 16) | 0x40u);
+    }
+    return (qcc_bf16)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+/* double to float rounding to odd, so that a later rounding to a 16-bit
+ * float equals rounding the double once. */
+static inline float qcc_f64_to_f32_odd(double v) {
+    float f = (float)v;
+    uint32_t bits;
+    if (f - f != 0.0f || (double)f == v) {
+        return f;
+    }
+    bits = qcc_bits_from_f32(f);
+    if (((double)f < 0 ? -(double)f : (double)f) > (v < 0 ? -v : v)) {
+        bits -= 1;
+    }
+    return qcc_f32_from_bits(bits | 1u);
+}
+
+#endif

@@ -1,0 +1,1 @@
+//! Kernels: one module per family, named after what they compute.

@@ -1,0 +1,7 @@
+//! Every runtime module (a generated crate gets its own `mod.rs` listing
+//! only the modules its model uses).
+
+pub mod kernels;
+pub mod math;
+pub mod ops;
+pub mod scalar;
