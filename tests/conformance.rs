@@ -12,7 +12,7 @@
 
 use qcc::interp::Interpreter;
 use qcc::{front, passes, Error};
-use qcc_tests::{compare, conformance_dir, read_numbered, workspace};
+use qcc_tests::{compare, conformance_dir, read_list, read_numbered, tolerance, workspace};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -100,16 +100,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn read_list(path: &Path) -> BTreeSet<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect()
-}
-
 fn run_guarded(dir: &Path) -> Outcome {
     match catch_unwind(AssertUnwindSafe(|| run_case(dir))) {
         Ok(o) => o,
@@ -168,17 +158,4 @@ fn run_case(dir: &Path) -> Outcome {
         }
     }
     Outcome::Pass
-}
-
-/// rtol and atol from the case's data.json (ONNX's defaults otherwise).
-fn tolerance(dir: &Path) -> (f64, f64) {
-    let text = std::fs::read_to_string(dir.join("data.json")).unwrap_or_default();
-    let field = |key: &str, default: f64| {
-        text.split(&format!("\"{key}\""))
-            .nth(1)
-            .and_then(|rest| rest.trim_start_matches([' ', ':']).split([',', '}']).next())
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(default)
-    };
-    (field("rtol", 1e-3), field("atol", 1e-7))
 }

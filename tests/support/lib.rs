@@ -73,3 +73,28 @@ pub fn compare(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) -> Resu
         Err(format!("exact values differ ({} of {} elements)", differ.map_or("some".into(), |n| n.to_string()), actual.len()))
     }
 }
+
+/// The names in an expected-pass list (one per line; `#` starts a comment).
+pub fn read_list(path: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// rtol and atol of an ONNX test case from its data.json (ONNX's defaults
+/// 1e-3 and 1e-7 otherwise).
+pub fn tolerance(case_dir: &Path) -> (f64, f64) {
+    let text = std::fs::read_to_string(case_dir.join("data.json")).unwrap_or_default();
+    let field = |key: &str, default: f64| {
+        text.split(&format!("\"{key}\""))
+            .nth(1)
+            .and_then(|rest| rest.trim_start_matches([' ', ':']).split([',', '}']).next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    };
+    (field("rtol", 1e-3), field("atol", 1e-7))
+}
