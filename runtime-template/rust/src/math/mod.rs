@@ -1,0 +1,134 @@
+//! Scalar math for `no_std` code: f32 and f64 elementary functions.
+//!
+//! (Module documentation is completed with the last function family.)
+
+mod round;
+mod sqrt;
+
+pub use round::{ceil, ceilf, floor, floorf, fmod, fmodf, round, roundeven, roundevenf, roundf, trunc, truncf};
+pub use sqrt::{cbrt, cbrtf, sqrt, sqrtf};
+
+#[cfg(test)]
+mod tests;
+
+/// Splits `a` into `hi + lo` with `hi` holding the top 26 bits, so products
+/// of halves are exact. Requires |a| < 2^996.
+#[inline]
+pub(crate) fn split64(a: f64) -> (f64, f64) {
+    let c = a * 134_217_729.0; // 2^27 + 1
+    let hi = c - (c - a);
+    (hi, a - hi)
+}
+
+/// `a * b = p + e` exactly (Dekker), barring overflow and underflow.
+#[inline]
+pub(crate) fn two_prod64(a: f64, b: f64) -> (f64, f64) {
+    let p = a * b;
+    let (ah, al) = split64(a);
+    let (bh, bl) = split64(b);
+    let e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    (p, e)
+}
+
+/// `a + b = s + e` exactly (Knuth), barring overflow.
+#[inline]
+pub(crate) fn two_sum64(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    let e = (a - (s - bb)) + (b - bb);
+    (s, e)
+}
+
+/// Splits `a` into `hi + lo` with `hi` holding the top 12 bits.
+#[inline]
+pub(crate) fn split32(a: f32) -> (f32, f32) {
+    let c = a * 4097.0; // 2^12 + 1
+    let hi = c - (c - a);
+    (hi, a - hi)
+}
+
+/// `a * b = p + e` exactly (Dekker), barring overflow and underflow.
+#[inline]
+pub(crate) fn two_prod32(a: f32, b: f32) -> (f32, f32) {
+    let p = a * b;
+    let (ah, al) = split32(a);
+    let (bh, bl) = split32(b);
+    let e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    (p, e)
+}
+
+/// `a + b = s + e` exactly (Knuth), barring overflow.
+#[inline]
+pub(crate) fn two_sum32(a: f32, b: f32) -> (f32, f32) {
+    let s = a + b;
+    let bb = s - a;
+    let e = (a - (s - bb)) + (b - bb);
+    (s, e)
+}
+
+/// 2^k for k in -1022..=1023.
+#[inline]
+pub(crate) const fn pow2_64(k: i32) -> f64 {
+    f64::from_bits(((k + 1023) as u64) << 52)
+}
+
+/// 2^k for k in -126..=127.
+#[inline]
+pub(crate) const fn pow2_32(k: i32) -> f32 {
+    f32::from_bits(((k + 127) as u32) << 23)
+}
+
+/// x * 2^k with a single rounding (only when the result is subnormal).
+#[inline]
+pub(crate) fn ldexp64(x: f64, k: i32) -> f64 {
+    if k > 1023 {
+        let k = if k > 3 * 1023 { 3 * 1023 } else { k };
+        let y = x * pow2_64(1023);
+        if k - 1023 > 1023 {
+            y * pow2_64(1023) * pow2_64(k - 2046)
+        } else {
+            y * pow2_64(k - 1023)
+        }
+    } else if k < -1022 {
+        let k = if k < -3 * 1022 { -3 * 1022 } else { k };
+        // Scale within the normal range first so that only the last step rounds.
+        let y = x * pow2_64(-1022 + 53);
+        let k = k + 1022 - 53;
+        if k < -1022 {
+            let y = y * pow2_64(-1022 + 53);
+            let k = k + 1022 - 53;
+            y * pow2_64(if k < -1022 { -1022 } else { k })
+        } else {
+            y * pow2_64(k)
+        }
+    } else {
+        x * pow2_64(k)
+    }
+}
+
+/// x * 2^k with a single rounding (only when the result is subnormal).
+#[inline]
+pub(crate) fn ldexp32(x: f32, k: i32) -> f32 {
+    if k > 127 {
+        let k = if k > 3 * 127 { 3 * 127 } else { k };
+        let y = x * pow2_32(127);
+        if k - 127 > 127 {
+            y * pow2_32(127) * pow2_32(k - 254)
+        } else {
+            y * pow2_32(k - 127)
+        }
+    } else if k < -126 {
+        let k = if k < -3 * 126 { -3 * 126 } else { k };
+        let y = x * pow2_32(-126 + 24);
+        let k = k + 126 - 24;
+        if k < -126 {
+            let y = y * pow2_32(-126 + 24);
+            let k = k + 126 - 24;
+            y * pow2_32(if k < -126 { -126 } else { k })
+        } else {
+            y * pow2_32(k)
+        }
+    } else {
+        x * pow2_32(k)
+    }
+}
