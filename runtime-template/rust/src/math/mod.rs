@@ -2,9 +2,13 @@
 //!
 //! (Module documentation is completed with the last function family.)
 
+mod exp;
+mod log;
 mod round;
 mod sqrt;
 
+pub use exp::{exp, exp2, exp2f, expf, expm1, expm1f};
+pub use log::{log, log10, log10f, log1p, log1pf, log2, log2f, logf};
 pub use round::{ceil, ceilf, floor, floorf, fmod, fmodf, round, roundeven, roundevenf, roundf, trunc, truncf};
 pub use sqrt::{cbrt, cbrtf, sqrt, sqrtf};
 

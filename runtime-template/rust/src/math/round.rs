@@ -286,7 +286,7 @@ pub const fn fmodf(x: f32, y: f32) -> f32 {
     let ax = bx & !SIGN32;
     let ay = by & !SIGN32;
     if ax >= 0x7f80_0000 || ay > 0x7f80_0000 || ay == 0 {
-        return (x * y) / (x * y);
+        return f32::NAN;
     }
     if ax < ay {
         return x;
@@ -315,7 +315,7 @@ pub const fn fmod(x: f64, y: f64) -> f64 {
     let ax = bx & !SIGN64;
     let ay = by & !SIGN64;
     if ax >= 0x7ff0_0000_0000_0000 || ay > 0x7ff0_0000_0000_0000 || ay == 0 {
-        return (x * y) / (x * y);
+        return f64::NAN;
     }
     if ax < ay {
         return x;

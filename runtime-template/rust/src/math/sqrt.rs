@@ -14,7 +14,7 @@ pub fn sqrtf(x: f32) -> f32 {
     }
     if b > 0x7f80_0000 {
         // NaN or negative.
-        return (x - x) / (x - x);
+        return f32::NAN;
     }
     // x = m * 2^e with m in [2^23, 2^24).
     let (m, e) = if b >= 0x0080_0000 {
@@ -54,7 +54,7 @@ pub fn sqrt(x: f64) -> f64 {
         return x;
     }
     if b > 0x7ff0_0000_0000_0000 {
-        return (x - x) / (x - x);
+        return f64::NAN;
     }
     let (m, e) = if b >= 0x0010_0000_0000_0000 {
         ((b & 0x000f_ffff_ffff_ffff) | 0x0010_0000_0000_0000, (b >> 52) as i32 - 1075)
