@@ -6,11 +6,13 @@ mod exp;
 mod log;
 mod round;
 mod sqrt;
+mod trig;
 
 pub use exp::{exp, exp2, exp2f, expf, expm1, expm1f};
 pub use log::{log, log10, log10f, log1p, log1pf, log2, log2f, logf};
 pub use round::{ceil, ceilf, floor, floorf, fmod, fmodf, round, roundeven, roundevenf, roundf, trunc, truncf};
 pub use sqrt::{cbrt, cbrtf, sqrt, sqrtf};
+pub use trig::{cos, cosf, sin, sinf, tan, tanf};
 
 #[cfg(test)]
 mod tests;
@@ -41,6 +43,20 @@ pub(crate) fn two_sum64(a: f64, b: f64) -> (f64, f64) {
     let bb = s - a;
     let e = (a - (s - bb)) + (b - bb);
     (s, e)
+}
+
+/// `a + b = s + e` exactly for |a| >= |b| (Dekker), barring overflow.
+#[inline]
+pub(crate) fn fast_two_sum64(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    (s, b - (s - a))
+}
+
+/// `a + b = s + e` exactly for |a| >= |b| (Dekker), barring overflow.
+#[inline]
+pub(crate) fn fast_two_sum32(a: f32, b: f32) -> (f32, f32) {
+    let s = a + b;
+    (s, b - (s - a))
 }
 
 /// Splits `a` into `hi + lo` with `hi` holding the top 12 bits.

@@ -450,3 +450,39 @@ mod logs {
         exhaustive32("log1pf", log1pf, f64::ln_1p, 1.0);
     }
 }
+
+mod trig {
+    use super::*;
+
+    #[test]
+    fn trig_f32() {
+        run32("sinf", sinf, f64::sin, inputs32(STRIDE, -10.0, 10.0, 61), 1.0);
+        run32("cosf", cosf, f64::cos, inputs32(STRIDE, -10.0, 10.0, 61), 1.0);
+        run32("tanf", tanf, f64::tan, inputs32(STRIDE, -10.0, 10.0, 61), 1.0);
+    }
+
+    #[test]
+    fn trig_f64() {
+        let mut xs = inputs64(1, 150_000, -10.0, 10.0);
+        xs.extend(inputs64(2, 100_000, -1e9, 1e9));
+        // Near multiples of pi/2.
+        let mut g = Rng::new(9);
+        for _ in 0..50_000 {
+            let k = (g.next() % 2_000_000) as f64 - 1e6;
+            let x = k * core::f64::consts::FRAC_PI_2;
+            let d = (g.next() % 64) as i64 - 32;
+            xs.push(f64::from_bits((x.to_bits() as i64 + d) as u64));
+        }
+        run64("sin", sin, f64::sin, &xs, 1.0);
+        run64("cos", cos, f64::cos, &xs, 1.0);
+        run64("tan", tan, f64::tan, &xs, 1.0);
+    }
+
+    #[test]
+    #[ignore]
+    fn exhaustive_trig_f32() {
+        exhaustive32("sinf", sinf, f64::sin, 1.0);
+        exhaustive32("cosf", cosf, f64::cos, 1.0);
+        exhaustive32("tanf", tanf, f64::tan, 1.0);
+    }
+}
