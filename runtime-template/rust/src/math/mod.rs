@@ -2,12 +2,14 @@
 //!
 //! (Module documentation is completed with the last function family.)
 
+mod atrig;
 mod exp;
 mod log;
 mod round;
 mod sqrt;
 mod trig;
 
+pub use atrig::{acos, acosf, asin, asinf, atan, atan2, atan2f, atanf};
 pub use exp::{exp, exp2, exp2f, expf, expm1, expm1f};
 pub use log::{log, log10, log10f, log1p, log1pf, log2, log2f, logf};
 pub use round::{ceil, ceilf, floor, floorf, fmod, fmodf, round, roundeven, roundevenf, roundf, trunc, truncf};
