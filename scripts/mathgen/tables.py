@@ -106,6 +106,29 @@ def consts():
     return "\n".join(out)
 
 
+def log_table(f32=False, n=32):
+    """Cells of [sqrt(1/2), sqrt(2)) by the top bits of the significand's bit
+    pattern: c ~ 1/midpoint (c = 1 in the cell of 1) and -ln(c) as hi + lo."""
+    import struct
+    if f32:
+        base, width = 0x3f3504f3, 1 << 18
+        val = lambda b: struct.unpack('<f', struct.pack('<I', b))[0]
+        rnd, cbits, fmt = _f32, 12, short32
+    else:
+        base, width = 0x3fe6a09e667f3bcd, 1 << 47
+        val = lambda b: struct.unpack('<d', struct.pack('<Q', b))[0]
+        rnd, cbits, fmt = f64, 20, r64
+    rows = []
+    for i in range(n):
+        lo_v, hi_v = mpf(val(base + i * width)), mpf(val(base + (i + 1) * width))
+        c = mpf(1) if lo_v <= 1 < hi_v else round_bits(2 / (lo_v + hi_v), cbits)
+        v = -log(c)
+        h = rnd(v)
+        l = rnd(v - h)
+        rows.append(f"    ({fmt(float(c))}, {fmt(h)}, {fmt(l)}),")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     print({
@@ -114,4 +137,6 @@ if __name__ == "__main__":
         "two_over_pi": lambda: two_over_pi_words(20),
         "pio2": pio2_fixed,
         "consts": consts,
+        "log64": lambda: log_table(False),
+        "log32": lambda: log_table(True),
     }[what]())

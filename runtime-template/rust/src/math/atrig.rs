@@ -8,7 +8,7 @@
 //! polynomial on [0, 1/2] and asin(x) = pi/2 - 2 asin(sqrt((1 - x)/2)) with
 //! the square root as a pair beyond. The f32 functions use f32 arithmetic.
 
-use super::{fast_two_sum32, fast_two_sum64, pow2_32, pow2_64, sqrt, sqrtf, two_prod32, two_prod64, two_sum32, two_sum64};
+use super::{div_pair32, div_pair64, pow2_32, pow2_64, sqrt, sqrtf, two_prod32, two_prod64, two_sum32, two_sum64};
 
 use core::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 
@@ -25,15 +25,6 @@ const PIO4_32: (f32, f32) = (core::f32::consts::FRAC_PI_4, -2.1855694e-08);
 const PIO2_32: (f32, f32) = (core::f32::consts::FRAC_PI_2, -4.371139e-08);
 const PI_32: (f32, f32) = (core::f32::consts::PI, -8.742278e-08);
 const P3IO4_32: (f32, f32) = (2.3561945, -5.9624403e-09);
-
-/// (nh + nl) / (dh + dl) as a pair q + r, for |nl| < |nh|, |dl| < |dh|.
-#[inline]
-fn div64(nh: f64, nl: f64, dh: f64, dl: f64) -> (f64, f64) {
-    let (dh, dl) = fast_two_sum64(dh, dl);
-    let q = nh / dh;
-    let (p, pe) = two_prod64(q, dh);
-    (q, (((nh - p) - pe) + nl - q * dl) / dh)
-}
 
 /// atan(rh + rl) - rh for |rh| <= 7/16, |rl| <= 2^-50 |rh|.
 #[inline]
@@ -58,17 +49,17 @@ fn atan_pair64(th: f64, tl: f64) -> (f64, f64) {
     } else if th < 0.6875 {
         // (t - 1/2) / (1 + t/2): th - 1/2 and th/2 are exact.
         let (dh, dl) = two_sum64(1.0, 0.5 * th);
-        (ATAN_HALF64, div64(th - 0.5, tl, dh, dl + 0.5 * tl))
+        (ATAN_HALF64, div_pair64(th - 0.5, tl, dh, dl + 0.5 * tl))
     } else if th < 1.1875 {
         let (dh, dl) = two_sum64(1.0, th);
-        (PIO4_64, div64(th - 1.0, tl, dh, dl + tl))
+        (PIO4_64, div_pair64(th - 1.0, tl, dh, dl + tl))
     } else if th < 2.4375 {
         let (p, pe) = two_prod64(1.5, th);
         let (dh, dl) = two_sum64(1.0, p);
-        (ATAN_3HALF64, div64(th - 1.5, tl, dh, dl + (pe + 1.5 * tl)))
+        (ATAN_3HALF64, div_pair64(th - 1.5, tl, dh, dl + (pe + 1.5 * tl)))
     } else {
         // atan(t) = pi/2 - atan(1/t).
-        let (qh, ql) = div64(1.0, 0.0, th, tl);
+        let (qh, ql) = div_pair64(1.0, 0.0, th, tl);
         (PIO2_64, (-qh, -ql))
     };
     let tail = atan_tail64(rh, rl);
@@ -220,15 +211,6 @@ pub fn acos(x: f64) -> f64 {
     }
 }
 
-/// (nh + nl) / (dh + dl) as a pair q + r, for |nl| < |nh|, |dl| < |dh|.
-#[inline]
-fn div32(nh: f32, nl: f32, dh: f32, dl: f32) -> (f32, f32) {
-    let (dh, dl) = fast_two_sum32(dh, dl);
-    let q = nh / dh;
-    let (p, pe) = two_prod32(q, dh);
-    (q, (((nh - p) - pe) + nl - q * dl) / dh)
-}
-
 /// atan(rh + rl) - rh for |rh| <= 7/16, |rl| <= 2^-20 |rh|.
 #[inline]
 fn atan_tail32(rh: f32, rl: f32) -> f32 {
@@ -244,17 +226,17 @@ fn atan_pair32(th: f32, tl: f32) -> (f32, f32) {
     } else if th < 0.6875 {
         // (t - 1/2) / (1 + t/2): th - 1/2 and th/2 are exact.
         let (dh, dl) = two_sum32(1.0, 0.5 * th);
-        (ATAN_HALF32, div32(th - 0.5, tl, dh, dl + 0.5 * tl))
+        (ATAN_HALF32, div_pair32(th - 0.5, tl, dh, dl + 0.5 * tl))
     } else if th < 1.1875 {
         let (dh, dl) = two_sum32(1.0, th);
-        (PIO4_32, div32(th - 1.0, tl, dh, dl + tl))
+        (PIO4_32, div_pair32(th - 1.0, tl, dh, dl + tl))
     } else if th < 2.4375 {
         let (p, pe) = two_prod32(1.5, th);
         let (dh, dl) = two_sum32(1.0, p);
-        (ATAN_3HALF32, div32(th - 1.5, tl, dh, dl + (pe + 1.5 * tl)))
+        (ATAN_3HALF32, div_pair32(th - 1.5, tl, dh, dl + (pe + 1.5 * tl)))
     } else {
         // atan(t) = pi/2 - atan(1/t).
-        let (qh, ql) = div32(1.0, 0.0, th, tl);
+        let (qh, ql) = div_pair32(1.0, 0.0, th, tl);
         (PIO2_32, (-qh, -ql))
     };
     let tail = atan_tail32(rh, rl);

@@ -299,19 +299,17 @@ pub fn expm1f(x: f32) -> f32 {
     a + (b + l * s)
 }
 
-/// e^(hi + lo) for |hi| <= 709 and |lo| <= 2^-40 |hi|, relative error about
+/// e^(hi + lo) for |hi| <= 746 and |lo| <= 2^-40 |hi|, relative error about
 /// 2^-60 before the final rounding; returns 2^e * (h + l) as (e, h, l).
 #[inline]
-#[allow(dead_code)]
 pub(crate) fn exp_parts64(hi: f64, lo: f64) -> (i32, f64, f64) {
     let kf = (hi * INV_L64 + SHIFT64) - SHIFT64;
     let r = ((hi - kf * L1_64) - kf * L2_64) + lo;
     kernel64(kf as i32, r)
 }
 
-/// f32 counterpart of [`exp_parts64`] (|hi| <= 88).
+/// f32 counterpart of [`exp_parts64`] (|hi| <= 104).
 #[inline]
-#[allow(dead_code)]
 pub(crate) fn exp_parts32(hi: f32, lo: f32) -> (i32, f32, f32) {
     let kf = (hi * INV_L32 + SHIFT32) - SHIFT32;
     let r = ((hi - kf * L1_32) - kf * L2_32) + lo;

@@ -10,10 +10,10 @@
 
 use super::{two_sum32, two_sum64};
 
-const LN2_HI64: f64 = 0.6931471805598903; // 42 bits: k * LN2_HI64 exact
-const LN2_LO64: f64 = 5.497923018708371e-14;
-const LN2_HI32: f32 = 0.69314575; // 16 bits
-const LN2_LO32: f32 = 1.4286068e-06;
+pub(super) const LN2_HI64: f64 = 0.6931471805598903; // 42 bits: k * LN2_HI64 exact
+pub(super) const LN2_LO64: f64 = 5.497923018708371e-14;
+pub(super) const LN2_HI32: f32 = 0.69314575; // 16 bits
+pub(super) const LN2_LO32: f32 = 1.4286068e-06;
 
 const IL2_HI64: f64 = 1.4426956176757812; // 1/ln2, 20 bits
 const IL2_LO64: f64 = -5.767868178426401e-07;
@@ -32,7 +32,7 @@ const LG2_LO32: f32 = 4.605039e-06;
 /// Splits positive finite x into k and f with x = 2^k (1 + f),
 /// 1 + f in [sqrt(1/2), sqrt(2)).
 #[inline]
-fn reduce64(x: f64) -> (i32, f64) {
+pub(super) fn reduce64(x: f64) -> (i32, f64) {
     let (mut ix, mut k) = (x.to_bits(), 0);
     if ix < 0x0010_0000_0000_0000 {
         ix = (x * 18014398509481984.0).to_bits(); // 2^54
@@ -45,7 +45,7 @@ fn reduce64(x: f64) -> (i32, f64) {
 }
 
 #[inline]
-fn reduce32(x: f32) -> (i32, f32) {
+pub(super) fn reduce32(x: f32) -> (i32, f32) {
     let (mut ix, mut k) = (x.to_bits(), 0);
     if ix < 0x0080_0000 {
         ix = (x * 16777216.0).to_bits(); // 2^24

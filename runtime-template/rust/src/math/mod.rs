@@ -5,12 +5,15 @@
 mod atrig;
 mod exp;
 mod log;
+pub(crate) mod logpair;
+mod pow;
 mod round;
 mod sqrt;
 mod trig;
 
 pub use atrig::{acos, acosf, asin, asinf, atan, atan2, atan2f, atanf};
 pub use exp::{exp, exp2, exp2f, expf, expm1, expm1f};
+pub use pow::{pow, powf};
 pub use log::{log, log10, log10f, log1p, log1pf, log2, log2f, logf};
 pub use round::{ceil, ceilf, floor, floorf, fmod, fmodf, round, roundeven, roundevenf, roundf, trunc, truncf};
 pub use sqrt::{cbrt, cbrtf, sqrt, sqrtf};
@@ -59,6 +62,25 @@ pub(crate) fn fast_two_sum64(a: f64, b: f64) -> (f64, f64) {
 pub(crate) fn fast_two_sum32(a: f32, b: f32) -> (f32, f32) {
     let s = a + b;
     (s, b - (s - a))
+}
+
+/// (nh + nl) / (dh + dl) as a pair q + r with |r| about ulp(q), relative
+/// error about 2^-100, for |nl| < |nh| and |dl| < |dh| (dh != 0).
+#[inline]
+pub(crate) fn div_pair64(nh: f64, nl: f64, dh: f64, dl: f64) -> (f64, f64) {
+    let (dh, dl) = fast_two_sum64(dh, dl);
+    let q = nh / dh;
+    let (p, pe) = two_prod64(q, dh);
+    (q, (((nh - p) - pe) + nl - q * dl) / dh)
+}
+
+/// f32 counterpart of [`div_pair64`] (relative error about 2^-44).
+#[inline]
+pub(crate) fn div_pair32(nh: f32, nl: f32, dh: f32, dl: f32) -> (f32, f32) {
+    let (dh, dl) = fast_two_sum32(dh, dl);
+    let q = nh / dh;
+    let (p, pe) = two_prod32(q, dh);
+    (q, (((nh - p) - pe) + nl - q * dl) / dh)
 }
 
 /// Splits `a` into `hi + lo` with `hi` holding the top 12 bits.

@@ -261,5 +261,6 @@ pub(super) fn inputs64(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f64> {
 pub(super) const STRIDE: u32 = 251;
 
 mod exp_log;
+mod pow;
 mod round_sqrt;
 mod trig;
