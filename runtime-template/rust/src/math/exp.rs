@@ -7,7 +7,7 @@
 //! polynomial for |x| < ln2/2 and the exp kernel with an exact subtraction
 //! of 1 elsewhere. The f32 functions use only f32 arithmetic.
 
-use super::{ldexp32, ldexp64, two_prod32, two_prod64, two_sum32, two_sum64};
+use super::{fast_two_sum32, fast_two_sum64, ldexp32, ldexp64, two_prod32, two_prod64, two_sum32, two_sum64};
 
 /// 2^(j/32) = hi + lo, j = 0..32.
 #[allow(clippy::approx_constant)]
@@ -214,7 +214,7 @@ pub fn exp2f(x: f32) -> f32 {
 
 /// e^x - 1 for |x| <= 0.347 as hi + lo, relative error 2^-61.
 #[inline]
-fn expm1_small64(x: f64) -> f64 {
+fn expm1_small64(x: f64) -> (f64, f64) {
     let q = 0.16666666666666677
         + x * (0.04166666666666658
             + x * (0.008333333333321383
@@ -226,16 +226,16 @@ fn expm1_small64(x: f64) -> f64 {
     let hx = 0.5 * x;
     let (h2, l2) = two_prod64(x, hx);
     let (s, e) = two_sum64(x, h2);
-    s + (e + (l2 + x * x * x * q))
+    fast_two_sum64(s, e + (l2 + x * x * x * q))
 }
 
 #[inline]
-fn expm1_small32(x: f32) -> f32 {
+fn expm1_small32(x: f32) -> (f32, f32) {
     let q = 0.16666666 + x * (0.04166648 + x * (0.008333569 + x * (0.0013933403 + x * 0.00019741131)));
     let hx = 0.5 * x;
     let (h2, l2) = two_prod32(x, hx);
     let (s, e) = two_sum32(x, h2);
-    s + (e + (l2 + x * x * x * q))
+    fast_two_sum32(s, e + (l2 + x * x * x * q))
 }
 
 /// e^x - 1, accurate near 0.
@@ -245,11 +245,8 @@ pub fn expm1(x: f64) -> f64 {
         return x + x;
     }
     let ax = x.abs();
-    if ax < 0.3465 {
-        if ax < 1e-300 {
-            return x; // x^2/2 would underflow in the splitting
-        }
-        return expm1_small64(x);
+    if ax < 1e-300 {
+        return x; // x^2/2 would underflow in the splitting
     }
     if x > 710.0 {
         return f64::INFINITY;
@@ -257,16 +254,27 @@ pub fn expm1(x: f64) -> f64 {
     if x < -40.0 {
         return -1.0;
     }
+    if x > 700.0 {
+        let (e, h, l) = exp_parts64(x, 0.0);
+        return ldexp64(h + l, e);
+    }
+    let (h, l) = expm1_pair64(x);
+    h + l
+}
+
+/// e^x - 1 = hi + lo for |x| <= 700, relative error about 2^-58.
+#[inline]
+pub(crate) fn expm1_pair64(x: f64) -> (f64, f64) {
+    if x.abs() < 0.3465 {
+        return expm1_small64(x);
+    }
     let kf = (x * INV_L64 + SHIFT64) - SHIFT64;
     let r = (x - kf * L1_64) - kf * L2_64;
     let (e, h, l) = kernel64(kf as i32, r);
-    if e > 1000 {
-        return ldexp64(h + l, e);
-    }
     // 2^e * (h + l) - 1 with 2^e * h - 1 computed exactly.
     let s = super::pow2_64(e);
     let (a, b) = two_sum64(h * s, -1.0);
-    a + (b + l * s)
+    fast_two_sum64(a, b + l * s)
 }
 
 /// e^x - 1, accurate near 0.
@@ -276,11 +284,8 @@ pub fn expm1f(x: f32) -> f32 {
         return x + x;
     }
     let ax = x.abs();
-    if ax < 0.3465 {
-        if ax < 1e-30 {
-            return x;
-        }
-        return expm1_small32(x);
+    if ax < 1e-30 {
+        return x;
     }
     if x > 89.0 {
         return f32::INFINITY;
@@ -288,15 +293,26 @@ pub fn expm1f(x: f32) -> f32 {
     if x < -18.0 {
         return -1.0;
     }
+    if x > 83.0 {
+        let (e, h, l) = exp_parts32(x, 0.0);
+        return ldexp32(h + l, e);
+    }
+    let (h, l) = expm1_pair32(x);
+    h + l
+}
+
+/// e^x - 1 = hi + lo for |x| <= 83, relative error about 2^-30.
+#[inline]
+pub(crate) fn expm1_pair32(x: f32) -> (f32, f32) {
+    if x.abs() < 0.3465 {
+        return expm1_small32(x);
+    }
     let kf = (x * INV_L32 + SHIFT32) - SHIFT32;
     let r = (x - kf * L1_32) - kf * L2_32;
     let (e, h, l) = kernel32(kf as i32, r);
-    if e > 120 {
-        return ldexp32(h + l, e);
-    }
     let s = super::pow2_32(e);
     let (a, b) = two_sum32(h * s, -1.0);
-    a + (b + l * s)
+    fast_two_sum32(a, b + l * s)
 }
 
 /// e^(hi + lo) for |hi| <= 746 and |lo| <= 2^-40 |hi|, relative error about

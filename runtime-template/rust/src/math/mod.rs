@@ -2,8 +2,10 @@
 //!
 //! (Module documentation is completed with the last function family.)
 
+mod ahyper;
 mod atrig;
 mod exp;
+mod hyper;
 mod log;
 pub(crate) mod logpair;
 mod pow;
@@ -11,9 +13,11 @@ mod round;
 mod sqrt;
 mod trig;
 
+pub use ahyper::{acosh, acoshf, asinh, asinhf, atanh, atanhf};
 pub use atrig::{acos, acosf, asin, asinf, atan, atan2, atan2f, atanf};
 pub use exp::{exp, exp2, exp2f, expf, expm1, expm1f};
 pub use pow::{pow, powf};
+pub use hyper::{cosh, coshf, sinh, sinhf, tanh, tanhf};
 pub use log::{log, log10, log10f, log1p, log1pf, log2, log2f, logf};
 pub use round::{ceil, ceilf, floor, floorf, fmod, fmodf, round, roundeven, roundevenf, roundf, trunc, truncf};
 pub use sqrt::{cbrt, cbrtf, sqrt, sqrtf};

@@ -260,7 +260,9 @@ pub(super) fn inputs64(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f64> {
 /// Stride of the all-patterns f32 sweep.
 pub(super) const STRIDE: u32 = 251;
 
+mod ddref;
 mod exp_log;
+mod hyper;
 mod pow;
 mod round_sqrt;
 mod trig;
