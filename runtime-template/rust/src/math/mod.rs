@@ -4,6 +4,7 @@
 
 mod ahyper;
 mod atrig;
+mod erf;
 mod exp;
 mod hyper;
 mod log;
@@ -15,6 +16,7 @@ mod trig;
 
 pub use ahyper::{acosh, acoshf, asinh, asinhf, atanh, atanhf};
 pub use atrig::{acos, acosf, asin, asinf, atan, atan2, atan2f, atanf};
+pub use erf::{erf, erfc, erfcf, erff};
 pub use exp::{exp, exp2, exp2f, expf, expm1, expm1f};
 pub use pow::{pow, powf};
 pub use hyper::{cosh, coshf, sinh, sinhf, tanh, tanhf};

@@ -126,6 +126,55 @@ pub(super) fn run_dd(name: &str, f: fn(f64) -> f64, r: fn(f64) -> DD, xs: &[f64]
     w.report(name, bound);
 }
 
+/// A reference value z 2^k, kept unscaled so that results near and below
+/// the underflow threshold are still known to 2^-100.
+#[derive(Clone, Copy)]
+pub(super) struct Scaled(pub DD, pub i32);
+
+impl Scaled {
+    pub(super) fn of(z: DD) -> Self {
+        Scaled(z, 0)
+    }
+    pub(super) fn neg(self) -> Self {
+        Scaled(self.0.neg(), self.1)
+    }
+    /// c - self for c = 1 or 2 (self.1 <= 0).
+    pub(super) fn from(self, c: f64) -> Self {
+        Scaled(DD::of(c).sub(self.0.scale(self.1)), 0)
+    }
+    pub(super) fn hi(self) -> f64 {
+        ldexp64(self.0 .0, self.1)
+    }
+}
+
+/// Error of `r` against z 2^k in ulps of the (unscaled) true value.
+pub(super) fn err_scaled(r: f64, z: Scaled) -> f64 {
+    let Scaled(z, k) = z;
+    if z.0.is_nan() || r.is_nan() {
+        return if z.0.is_nan() && r.is_nan() { 0.0 } else { f64::INFINITY };
+    }
+    if r.is_infinite() {
+        return f64::INFINITY;
+    }
+    if z.0 == 0.0 {
+        return if r == 0.0 && r.is_sign_negative() == z.0.is_sign_negative() { 0.0 } else { f64::INFINITY };
+    }
+    let e = ((z.0.to_bits() >> 52) & 0x7ff) as i32 - 1023 + k; // exponent of the true value
+    let ulp_exp = e.max(-1022) - 52;
+    let rs = ldexp64(r, -k); // exact: r is scaled towards the normal range
+    ((rs - z.0) - z.1).abs() / ldexp64(1.0, ulp_exp - k)
+}
+
+pub(super) fn run_scaled(name: &str, f: fn(f64) -> f64, r: fn(f64) -> Scaled, xs: &[f64], bound: f64) {
+    let mut w = Worst::new();
+    for &x in xs.iter().chain(specials64().iter()) {
+        let z = r(x);
+        w.add(err_scaled(f(x), z), x, z.hi());
+    }
+    w.report(name, bound);
+}
+
+
 /// Checks the reference itself against std where std is accurate.
 #[test]
 fn reference_self_check() {

@@ -261,6 +261,7 @@ pub(super) fn inputs64(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f64> {
 pub(super) const STRIDE: u32 = 251;
 
 mod ddref;
+mod erf;
 mod exp_log;
 mod hyper;
 mod pow;
