@@ -153,8 +153,8 @@ pub(super) fn err_scaled(r: f64, z: Scaled) -> f64 {
     if z.0.is_nan() || r.is_nan() {
         return if z.0.is_nan() && r.is_nan() { 0.0 } else { f64::INFINITY };
     }
-    if r.is_infinite() {
-        return f64::INFINITY;
+    if r.is_infinite() || z.0.is_infinite() {
+        return if r == ldexp64(z.0, k) { 0.0 } else { f64::INFINITY };
     }
     if z.0 == 0.0 {
         return if r == 0.0 && r.is_sign_negative() == z.0.is_sign_negative() { 0.0 } else { f64::INFINITY };
