@@ -1,6 +1,50 @@
-//! Scalar math for `no_std` code: f32 and f64 elementary functions.
+//! Scalar math for `no_std` code: f32 and f64 elementary functions, the math
+//! of qcc's generated Rust code (which cannot call std's `f32::exp` & co.).
 //!
-//! (Module documentation is completed with the last function family.)
+//! Each function comes as `name` (f64) and `namef` (f32). The f32 versions
+//! compute in f32 arithmetic only (extra precision is carried as unevaluated
+//! hi + lo pairs), so they run on a single-precision FPU such as the
+//! Cortex-M4's. Tables are small (a few KB in all); no allocation, no
+//! panics. Special values follow C99 Annex F: signed zeros are kept where
+//! the function is odd, infinities and NaN map as in C (`pow` included:
+//! `pow(x, +-0) = 1` and `pow(1, y) = 1` even for NaN, negative bases with
+//! integer exponents, `pow(-1, +-inf) = 1`); signalling NaNs are treated as
+//! quiet ones.
+//!
+//! Accuracy contract: the maximum error in ulps of the exact result, as
+//! measured by the tests (`tests/`). f32 functions are checked against
+//! std's f64 function of the widened argument (exact to 2^-28 f32 ulp), or
+//! against our f64 function where std has none (erf, erfc), on every 251st
+//! bit pattern plus dense sweeps of the interesting ranges;
+//! `cargo test --release -- --ignored` runs every f32 input. f64 functions
+//! are checked on 2-6 * 10^5 random and bit-pattern inputs (subnormals,
+//! huge, near 1 and near the underflow and overflow thresholds) against a
+//! double-double reference (about 2^-100; `tests/ddref.rs`), except the
+//! trigonometric ones, which are checked against glibc (distance in whole
+//! ulps). Results that underflow to subnormals may carry one extra
+//! rounding; those are inside the bounds below.
+//!
+//! | function                          | f32 max ulp | f64 max ulp |
+//! |-----------------------------------|-------------|-------------|
+//! | floor, ceil, trunc, round, roundeven, fmod | 0 (exact) | 0 (exact) |
+//! | sqrt                              | 0.5         | 0.5         |
+//! | cbrt                              | 0.5         | 0 vs glibc  |
+//! | exp, exp2                         | 0.75, 0.75  | 0.73, 0.73  |
+//! | expm1                             | 0.56        | 0.56        |
+//! | log, log2, log10                  | 0.84, 0.84, 0.73 | 0.79, 0.74, 0.68 |
+//! | log1p                             | 0.83        | 0.79        |
+//! | sin, cos, tan                     | 0.77, 0.75, 0.94 | 1 vs glibc |
+//! | asin, acos, atan, atan2           | 0.63, 0.59, 0.62, 0.64 | 1 vs glibc |
+//! | sinh, cosh, tanh                  | 0.56, 0.53, 0.57 (all f32) | 0.54, 0.52, 0.51 |
+//! | asinh, acosh, atanh               | 0.50, 0.50, 0.50 | 0.50, 0.50, 0.50 |
+//! | erf, erfc                         | 0.94, 0.84  | 0.75, 0.79  |
+//! | pow                               | 0.75        | 0.70        |
+//!
+//! f32 figures are the strided sweeps' maxima ("all f32": the exhaustive
+//! run's). The tests assert a bound of 1 ulp for every non-exact function
+//! (sqrtf, cbrtf and sqrt: correctly rounded). Every polynomial was fitted
+//! for this crate by the scripts in scripts/mathgen (sollya for minimax
+//! fits, mpmath for tables).
 
 mod ahyper;
 mod atrig;
@@ -8,7 +52,7 @@ mod erf;
 mod exp;
 mod hyper;
 mod log;
-pub(crate) mod logpair;
+mod logpair;
 mod pow;
 mod round;
 mod sqrt;
