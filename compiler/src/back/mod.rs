@@ -6,6 +6,7 @@
 pub mod c;
 mod harness;
 pub mod lower;
+pub mod movement;
 pub mod plan;
 pub mod program;
 pub mod rust;

@@ -16,6 +16,11 @@ pub struct CenterCropPad {
 }
 
 impl OpDef for CenterCropPad {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         Ok(CenterCropPad { axes: node.ints_opt("axes")? })
     }

@@ -18,6 +18,11 @@ pub struct Compress {
 }
 
 impl OpDef for Compress {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         Ok(Compress { axis: node.int_opt("axis")? })
     }

@@ -15,6 +15,12 @@ pub struct Concat {
 }
 
 impl OpDef for Concat {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        let data: Vec<usize> = (0..cx.num_inputs()).collect();
+        crate::back::movement::lower(cx, &data, |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         // Before opset 4 the axis was optional, defaulting to 1.
         let axis = if node.opset < 4 { node.int("axis", 1)? } else { node.int_req("axis")? };

@@ -23,6 +23,11 @@ pub struct DepthSpace {
 }
 
 impl OpDef for DepthSpace {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         let to_space = node.op_type == "DepthToSpace";
         let b = node.int_req("blocksize")?;

@@ -14,6 +14,11 @@ use ndarray::ArrayD;
 pub struct Expand;
 
 impl OpDef for Expand {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(_node: &OnnxNode) -> Result<Self> {
         Ok(Expand)
     }

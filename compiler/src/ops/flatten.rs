@@ -14,6 +14,11 @@ pub struct Flatten {
 }
 
 impl OpDef for Flatten {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::alias(cx)
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         Ok(Flatten { axis: node.int("axis", 1)? })
     }

@@ -15,6 +15,11 @@ pub struct Gather {
 }
 
 impl OpDef for Gather {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         Ok(Gather { axis: node.int("axis", 0)? })
     }

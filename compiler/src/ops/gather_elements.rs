@@ -17,6 +17,11 @@ pub struct GatherElements {
 }
 
 impl OpDef for GatherElements {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         Ok(GatherElements { axis: node.int("axis", 0)? })
     }

@@ -16,6 +16,11 @@ pub struct GatherND {
 }
 
 impl OpDef for GatherND {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         let b = node.int("batch_dims", 0)?;
         let Ok(batch_dims) = usize::try_from(b) else { bail!("batch_dims {b} is negative") };

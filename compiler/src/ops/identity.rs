@@ -15,6 +15,11 @@ pub struct Identity {
 }
 
 impl OpDef for Identity {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::alias(cx)
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         Ok(Identity { dropout: node.op_type == "Dropout" })
     }

@@ -32,6 +32,11 @@ pub struct Pad {
 }
 
 impl OpDef for Pad {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         if node.opset < 2 {
             unsupported!("Pad before opset 2 (the 'paddings' attribute)");

@@ -14,6 +14,11 @@ pub struct Reshape {
 }
 
 impl OpDef for Reshape {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::alias(cx)
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         if node.has("shape") {
             bail!("Reshape with a 'shape' attribute (opset < 5) is not supported");

@@ -18,6 +18,11 @@ pub struct ReverseSequence {
 }
 
 impl OpDef for ReverseSequence {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         let (b, t) = (node.int("batch_axis", 1)?, node.int("time_axis", 0)?);
         match (b, t) {

@@ -22,6 +22,11 @@ pub struct ScatterElements {
 }
 
 impl OpDef for ScatterElements {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0, 2], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         let reduction = if node.op_type == "Scatter" { Reduction::None } else { Reduction::from_onnx(node)? };
         Ok(ScatterElements { axis: node.int("axis", 0)?, reduction })

@@ -54,6 +54,11 @@ pub struct ScatterND {
 }
 
 impl OpDef for ScatterND {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0, 2], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         Ok(ScatterND { reduction: Reduction::from_onnx(node)? })
     }

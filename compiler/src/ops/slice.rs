@@ -37,6 +37,11 @@ struct AxisSlice {
 }
 
 impl OpDef for Slice {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         let attrs = if node.opset < 10 {
             let starts =

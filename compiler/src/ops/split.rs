@@ -24,6 +24,11 @@ pub struct Split {
 }
 
 impl OpDef for Split {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         let attr_split = if node.opset < 13 { node.ints_opt("split")? } else { None };
         let parts = node.num_outputs();

@@ -32,6 +32,11 @@ enum Axes {
 }
 
 impl OpDef for Squeeze {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::alias(cx)
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         let insert = node.op_type == "Unsqueeze";
         let attr_axes = if node.opset < 13 { node.ints_opt("axes")? } else { None };

@@ -13,6 +13,11 @@ use ndarray::{ArrayD, Axis, IxDyn};
 pub struct Tile;
 
 impl OpDef for Tile {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         if node.opset < 6 {
             bail!("Tile with 'tiles'/'axis' inputs (opset < 6) is not supported");

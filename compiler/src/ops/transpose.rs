@@ -15,6 +15,11 @@ pub struct Transpose {
 }
 
 impl OpDef for Transpose {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         Ok(Transpose { perm: node.ints_opt("perm")? })
     }

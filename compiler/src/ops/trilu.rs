@@ -16,6 +16,11 @@ pub struct Trilu {
 }
 
 impl OpDef for Trilu {
+    /// Pure data movement (see `back::movement`).
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         Ok(Trilu { upper: node.int("upper", 1)? != 0 })
     }
