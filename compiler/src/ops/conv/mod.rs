@@ -92,11 +92,33 @@ fn conv_macs(w: Option<&TensorType>, y: Option<&&TensorType>) -> u64 {
     per_output.zip(outputs).map_or(0, |(a, b)| a.saturating_mul(b))
 }
 
-fn typed<T: Dot + Elem>(x: &Tensor, w: &Tensor, b: Option<&Tensor>, ch: Channels, t: &Traversal, out: &[usize]) -> Result<Tensor> {
+/// Which GEMM lowering of `lower.rs` a float convolution runs.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Forward,
+    Transposed,
+}
+
+/// `Y` of shape `out` for float `X`, `W` and optional `B`: computed in
+/// float32 or float64 (see [`compute_type`]) by the `direction` lowering,
+/// returned in X's element type.
+fn eval_float(x: &Tensor, w: &Tensor, b: Option<&Tensor>, ch: Channels, t: &Traversal, out: &[usize], direction: Direction) -> Result<Tensor> {
+    let (xp, wp, bp) = (promote(x)?, promote(w)?, b.map(promote).transpose()?);
+    let y = match compute_type(x.dtype())? {
+        DType::F64 => typed::<f64>(&xp, &wp, bp.as_deref(), ch, t, out, direction)?,
+        _ => typed::<f32>(&xp, &wp, bp.as_deref(), ch, t, out, direction)?,
+    };
+    demote(y, x.dtype())
+}
+
+fn typed<T: Dot + Elem>(x: &Tensor, w: &Tensor, b: Option<&Tensor>, ch: Channels, t: &Traversal, out: &[usize], direction: Direction) -> Result<Tensor> {
     let xs = row_major(x.array::<T>()?);
     let ws = row_major(w.array::<T>()?);
     let bs = b.map(|b| b.array::<T>().map(row_major)).transpose()?;
-    let y = lower::conv(&xs, &ws, bs.as_deref(), ch, t)?;
+    let y = match direction {
+        Direction::Forward => lower::conv(&xs, &ws, bs.as_deref(), ch, t)?,
+        Direction::Transposed => lower::conv_transpose(&xs, &ws, bs.as_deref(), ch, t)?,
+    };
     Ok(T::wrap(array(out, y)?))
 }
 
@@ -117,12 +139,7 @@ impl OpDef for Conv {
         let (x, w, b) = (inputs.req(0)?, inputs.req(1)?, inputs.opt(2));
         check_float_types(x.dtype(), w.dtype(), b.map(|b| b.dtype()))?;
         let (ch, t, out) = conv_plan(&self.window, self.group, x.shape(), w.shape(), b.map(|b| b.shape()))?;
-        let (xp, wp, bp) = (promote(x)?, promote(w)?, b.map(promote).transpose()?);
-        let y = match compute_type(x.dtype())? {
-            DType::F64 => typed::<f64>(&xp, &wp, bp.as_deref(), ch, &t, &out)?,
-            _ => typed::<f32>(&xp, &wp, bp.as_deref(), ch, &t, &out)?,
-        };
-        Ok(vec![demote(y, x.dtype())?])
+        Ok(vec![eval_float(x, w, b, ch, &t, &out, Direction::Forward)?])
     }
 
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
