@@ -21,7 +21,7 @@
 use super::attention_layout::{block, concat_past, merge_heads, split_heads};
 use super::attention_mask::{Bias, Mask};
 use super::precision::Prec;
-use super::util::unify_dim;
+use super::util::{positive, unify_dim};
 use super::{Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::Dot;
@@ -61,13 +61,7 @@ struct Geometry<D> {
 
 impl OpDef for Attention {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
-        let heads = |name: &str| -> Result<Option<usize>> {
-            match node.int_opt(name)? {
-                None => Ok(None),
-                Some(n) if n > 0 => Ok(Some(usize::try_from(n).map_err(|_| Error::Op(format!("{name} = {n} is too large")))?)),
-                Some(n) => bail!("{name} must be positive, got {n}"),
-            }
-        };
+        let heads = |name: &str| -> Result<Option<usize>> { node.int_opt(name)?.map(|n| positive(n, name)).transpose() };
         let window = |name: &str| -> Result<Option<u64>> {
             match node.int(name, -1)? {
                 -1 => Ok(None),

@@ -7,6 +7,7 @@
 //! optional bias and mask; float types, computed in `f64`. Taps are sampled
 //! by N-linear interpolation, reading zeros outside the input.
 
+use super::util::positive;
 use super::{Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::Dot;
@@ -48,12 +49,7 @@ struct Plan {
 
 impl OpDef for DeformConv {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
-        let count = |name: &str| -> Result<usize> {
-            match node.int(name, 1)? {
-                v if v > 0 => usize::try_from(v).map_err(|_| Error::Op(format!("{name} {v} is too large"))),
-                v => bail!("{name} must be positive, got {v}"),
-            }
-        };
+        let count = |name: &str| positive(node.int(name, 1)?, name);
         Ok(DeformConv {
             group: count("group")?,
             offset_group: count("offset_group")?,

@@ -9,6 +9,7 @@
 //! Float16/bfloat16/float32; each step is rounded to the input type.
 
 use super::precision::Prec;
+use super::util::positive;
 use super::{Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, TensorType};
@@ -45,11 +46,7 @@ impl OpDef for RotaryEmbedding {
             d if d >= 0 && d % 2 == 0 => usize::try_from(d).map_err(|_| Error::Op(format!("rotary_embedding_dim {d} is too large")))?,
             d => bail!("rotary_embedding_dim must be a nonnegative even number, got {d}"),
         };
-        let num_heads = match node.int_opt("num_heads")? {
-            None => None,
-            Some(n) if n > 0 => Some(usize::try_from(n).map_err(|_| Error::Op(format!("num_heads {n} is too large")))?),
-            Some(n) => bail!("num_heads must be positive, got {n}"),
-        };
+        let num_heads = node.int_opt("num_heads")?.map(|n| positive(n, "num_heads")).transpose()?;
         Ok(RotaryEmbedding { interleaved, rotary_dim, num_heads })
     }
 

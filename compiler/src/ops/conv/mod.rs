@@ -15,7 +15,7 @@ pub use transpose::ConvTranspose;
 
 use super::dense::{array, compute_type, demote, promote, row_major};
 use super::spatial::{Traversal, Window};
-use super::{Arg, OpDef, Slots};
+use super::{util, Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::Dot;
 use crate::ir::{Dim, Shape, TensorType};
@@ -31,11 +31,7 @@ pub struct Conv {
 
 /// Reads the `group` attribute (a positive count).
 fn group_attr(node: &OnnxNode) -> Result<usize> {
-    let g = node.int("group", 1)?;
-    if g < 1 {
-        bail!("group must be positive, got {g}");
-    }
-    usize::try_from(g).map_err(|_| crate::Error::Op(format!("group {g} is too large")))
+    util::positive(node.int("group", 1)?, "group")
 }
 
 /// Output shape [N, C_out, out...] of a convolution of X by W (weights
