@@ -284,11 +284,7 @@ fn view(data: &[f64], start: usize, rows: usize, cols: usize) -> Result<ArrayVie
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{f32s, run};
-
-    fn values(t: &crate::tensor::Tensor) -> Vec<f32> {
-        t.array::<f32>().unwrap().iter().copied().collect()
-    }
+    use crate::ops::testing::{f32_values, f32s, run};
 
     #[test]
     fn zero_offsets_give_a_plain_convolution() {
@@ -296,7 +292,7 @@ mod tests {
         let w = f32s(&[1, 1, 1, 2], &[1.0, 10.0]);
         let offset = f32s(&[1, 4, 2, 2], &[0.0; 16]);
         let y = run("DeformConv", 22, vec![], &[x, w, offset]).unwrap();
-        assert_eq!(values(&y[0]), vec![21.0, 32.0, 54.0, 65.0]);
+        assert_eq!(f32_values(&y[0]), vec![21.0, 32.0, 54.0, 65.0]);
     }
 
     #[test]
@@ -307,7 +303,7 @@ mod tests {
         // shifted by +0.5: halfway between 4 and a zero outside.
         let offset = f32s(&[1, 2, 1, 2], &[0.0, 0.0, 0.5, 0.5]);
         let y = run("DeformConv", 22, vec![], &[x, w, offset]).unwrap();
-        assert_eq!(values(&y[0]), vec![3.0, 2.0]);
+        assert_eq!(f32_values(&y[0]), vec![3.0, 2.0]);
     }
 
     #[test]

@@ -197,11 +197,7 @@ impl CacheRows {
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{f32s, i64s, run};
-
-    fn values(t: &crate::tensor::Tensor) -> Vec<f32> {
-        t.array::<f32>().unwrap().iter().copied().collect()
-    }
+    use crate::ops::testing::{f32_values, f32s, i64s, run};
 
     #[test]
     fn rotates_pairs_by_the_cached_angle() {
@@ -210,7 +206,7 @@ mod tests {
         let cos = f32s(&[3, 1], &[1.0, 1.0, 0.0]);
         let sin = f32s(&[3, 1], &[0.0, 0.0, 1.0]);
         let y = run("RotaryEmbedding", 23, vec![], &[x, cos, sin, i64s(&[1, 1], &[2])]).unwrap();
-        assert_eq!(values(&y[0]), vec![-2.0, 1.0]);
+        assert_eq!(f32_values(&y[0]), vec![-2.0, 1.0]);
     }
 
     #[test]
@@ -219,7 +215,7 @@ mod tests {
         let cos = f32s(&[1, 1, 1], &[0.0]);
         let sin = f32s(&[1, 1, 1], &[1.0]);
         let y = run("RotaryEmbedding", 23, vec![("rotary_embedding_dim", Attr::Int(2))], &[x, cos, sin]).unwrap();
-        assert_eq!(values(&y[0]), vec![-2.0, 1.0, 3.0, 4.0]);
+        assert_eq!(f32_values(&y[0]), vec![-2.0, 1.0, 3.0, 4.0]);
     }
 
     #[test]
