@@ -7,6 +7,7 @@
 //! optional bias and mask; float types, computed in `f64`. Taps are sampled
 //! by N-linear interpolation, reading zeros outside the input.
 
+use super::spatial::{per_axis, positive_each};
 use super::util::positive;
 use super::{Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
@@ -174,24 +175,14 @@ impl DeformConv {
     /// of `spatial` dims and a kernel of `kernel` dims.
     fn geometry(&self, spatial: &[usize], kernel: &[usize]) -> Result<Geometry> {
         let r = spatial.len();
-        let list = |v: &Option<Vec<i64>>, len: usize, default: i64, name: &str| -> Result<Vec<i64>> {
-            match v {
-                None => Ok(vec![default; len]),
-                Some(v) if v.len() == len => Ok(v.clone()),
-                Some(v) => bail!("{name} {v:?} must have {len} values"),
-            }
-        };
         if let Some(ks) = &self.kernel_shape {
             if ks.len() != r || ks.iter().zip(kernel).any(|(&a, &b)| a != b as i64) {
                 bail!("kernel_shape {ks:?} does not match W's kernel {kernel:?}");
             }
         }
-        let positive = |v: Vec<i64>, name: &str| -> Result<Vec<usize>> {
-            v.iter().map(|&x| if x > 0 { usize::try_from(x).map_err(|_| Error::Op(format!("{name} {x} is too large"))) } else { bail!("{name} must be positive, got {v:?}") }).collect()
-        };
-        let strides = positive(list(&self.strides, r, 1, "strides")?, "strides")?;
-        let dilations = positive(list(&self.dilations, r, 1, "dilations")?, "dilations")?;
-        let pads = list(&self.pads, 2 * r, 0, "pads")?;
+        let strides = positive_each(per_axis(&self.strides, r, 1, "strides")?, "strides")?;
+        let dilations = positive_each(per_axis(&self.dilations, r, 1, "dilations")?, "dilations")?;
+        let pads = per_axis(&self.pads, 2 * r, 0, "pads")?;
         if pads.iter().any(|&p| p < 0) {
             bail!("pads must be nonnegative, got {pads:?}");
         }
