@@ -21,6 +21,7 @@
 use super::attention_layout::{block, concat_past, merge_heads, split_heads};
 use super::attention_mask::{Bias, Mask};
 use super::precision::Prec;
+use super::util::{positive, unify_dim};
 use super::{Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::Dot;
@@ -60,13 +61,7 @@ struct Geometry<D> {
 
 impl OpDef for Attention {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
-        let heads = |name: &str| -> Result<Option<usize>> {
-            match node.int_opt(name)? {
-                None => Ok(None),
-                Some(n) if n > 0 => Ok(Some(usize::try_from(n).map_err(|_| Error::Op(format!("{name} = {n} is too large")))?)),
-                Some(n) => bail!("{name} must be positive, got {n}"),
-            }
-        };
+        let heads = |name: &str| -> Result<Option<usize>> { node.int_opt(name)?.map(|n| positive(n, name)).transpose() };
         let window = |name: &str| -> Result<Option<u64>> {
             match node.int(name, -1)? {
                 -1 => Ok(None),
@@ -288,7 +283,7 @@ impl Attention {
         if qd.len() != kd.len() || qd.len() != vd.len() || !(qd.len() == 3 || qd.len() == 4) {
             bail!("Q, K and V must all be 3-D or all 4-D, got {q}, {k} and {v}");
         }
-        let batch = unify(unify(qd[0], kd[0], "batch of Q and K")?, vd[0], "batch of Q and V")?;
+        let batch = unify_dim(unify_dim(qd[0], kd[0], "batch of Q and K")?, vd[0], "batch of Q and V")?;
         let mut g = if qd.len() == 4 {
             let ((Some(_), Some(_)) | (None, None)) = (self.q_heads, self.kv_heads) else {
                 bail!("q_num_heads and kv_num_heads must be given together");
@@ -296,12 +291,12 @@ impl Attention {
             Geometry {
                 rank3: false,
                 batch,
-                q_heads: unify(qd[1], self.q_heads, "q_num_heads and the heads of Q")?,
-                kv_heads: unify(unify(kd[1], vd[1], "heads of K and V")?, self.kv_heads, "kv_num_heads and the heads of K")?,
+                q_heads: unify_dim(qd[1], self.q_heads, "q_num_heads and the heads of Q")?,
+                kv_heads: unify_dim(unify_dim(kd[1], vd[1], "heads of K and V")?, self.kv_heads, "kv_num_heads and the heads of K")?,
                 q_seq: qd[2],
-                kv_seq: unify(kd[2], vd[2], "sequence length of K and V")?,
+                kv_seq: unify_dim(kd[2], vd[2], "sequence length of K and V")?,
                 past: Some(0),
-                head: unify(qd[3], kd[3], "head size of Q and K")?,
+                head: unify_dim(qd[3], kd[3], "head size of Q and K")?,
                 v_head: vd[3],
             }
         } else {
@@ -315,9 +310,9 @@ impl Attention {
                 q_heads: Some(qh),
                 kv_heads: Some(kvh),
                 q_seq: qd[1],
-                kv_seq: unify(kd[1], vd[1], "sequence length of K and V")?,
+                kv_seq: unify_dim(kd[1], vd[1], "sequence length of K and V")?,
                 past: Some(0),
-                head: unify(head, div(kd[2], kvh, "hidden size of K")?, "head size of Q and K")?,
+                head: unify_dim(head, div(kd[2], kvh, "hidden size of K")?, "head size of Q and K")?,
                 v_head: div(vd[2], kvh, "hidden size of V")?,
             }
         };
@@ -334,11 +329,11 @@ impl Attention {
             if pk.len() != 4 || pv.len() != 4 {
                 bail!("past_key and past_value must be 4-D");
             }
-            unify(unify(pk[0], pv[0], "batch of the past")?, g.batch, "batch of the past and Q")?;
-            unify(unify(pk[1], pv[1], "heads of the past")?, g.kv_heads, "heads of the past and K")?;
-            unify(pk[3], g.head, "head size of past_key and K")?;
-            unify(pv[3], g.v_head, "head size of past_value and V")?;
-            g.past = unify(pk[2], pv[2], "sequence length of past_key and past_value")?;
+            unify_dim(unify_dim(pk[0], pv[0], "batch of the past")?, g.batch, "batch of the past and Q")?;
+            unify_dim(unify_dim(pk[1], pv[1], "heads of the past")?, g.kv_heads, "heads of the past and K")?;
+            unify_dim(pk[3], g.head, "head size of past_key and K")?;
+            unify_dim(pv[3], g.v_head, "head size of past_value and V")?;
+            g.past = unify_dim(pk[2], pv[2], "sequence length of past_key and past_value")?;
         }
         Ok(Some(g))
     }
@@ -416,15 +411,6 @@ impl Geometry<Dim> {
 
 fn same(a: Dim, b: Dim) -> bool {
     !matches!((a, b), (Some(x), Some(y)) if x != y)
-}
-
-/// The common value of two dimensions that must agree.
-fn unify(a: Dim, b: Dim, what: &str) -> Result<Dim> {
-    match (a, b) {
-        (Some(x), Some(y)) if x != y => bail!("{what} differ ({x} vs {y})"),
-        (Some(x), _) | (None, Some(x)) => Ok(Some(x)),
-        (None, None) => Ok(None),
-    }
 }
 
 /// `a / n`, which must divide exactly.

@@ -23,28 +23,24 @@ pub fn split_heads(x: &Tensor, rank3: bool, batch: usize, heads: usize, seq: usi
     if !rank3 {
         return Ok(flat);
     }
-    let mut out = vec![0.0; flat.len()];
-    for b in 0..batch {
-        for s in 0..seq {
-            for h in 0..heads {
-                let src = ((b * seq + s) * heads + h) * head;
-                let dst = ((b * heads + h) * seq + s) * head;
-                out[dst..dst + head].copy_from_slice(&flat[src..src + head]);
-            }
-        }
-    }
-    Ok(out)
+    Ok(swap_middle_axes(&flat, batch, seq, heads, head))
 }
 
 /// `[batch, heads, seq, head]` back to `[batch, seq, heads * head]`.
 pub fn merge_heads(x: &[f64], batch: usize, heads: usize, seq: usize, head: usize) -> Vec<f64> {
+    swap_middle_axes(x, batch, heads, seq, head)
+}
+
+/// `x` of shape `[batch, outer, inner, row]` rearranged to
+/// `[batch, inner, outer, row]`.
+fn swap_middle_axes(x: &[f64], batch: usize, outer: usize, inner: usize, row: usize) -> Vec<f64> {
     let mut out = vec![0.0; x.len()];
     for b in 0..batch {
-        for h in 0..heads {
-            for s in 0..seq {
-                let src = ((b * heads + h) * seq + s) * head;
-                let dst = ((b * seq + s) * heads + h) * head;
-                out[dst..dst + head].copy_from_slice(&x[src..src + head]);
+        for o in 0..outer {
+            for i in 0..inner {
+                let src = ((b * outer + o) * inner + i) * row;
+                let dst = ((b * inner + i) * outer + o) * row;
+                out[dst..dst + row].copy_from_slice(&x[src..src + row]);
             }
         }
     }

@@ -6,6 +6,7 @@
 //! `pads`; numeric element types (integers add with wrapping, floats in
 //! the input type, in the reference's order).
 
+use super::spatial::{per_axis, positive_each};
 use super::{util, Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
@@ -94,20 +95,10 @@ impl Col2Im {
         if r == 0 || block.len() != r {
             bail!("image_shape {image:?} and block_shape {block:?} must have the same nonzero length");
         }
-        let attr = |v: &Option<Vec<i64>>, len: usize, default: i64, name: &str| -> Result<Vec<i64>> {
-            match v {
-                None => Ok(vec![default; len]),
-                Some(v) if v.len() == len => Ok(v.clone()),
-                Some(v) => bail!("{name} {v:?} must have {len} values"),
-            }
-        };
-        let positive = |v: Vec<i64>, name: &str| -> Result<Vec<usize>> {
-            v.iter().map(|&x| if x > 0 { usize::try_from(x).map_err(|_| Error::Op(format!("{name} {x} is too large"))) } else { bail!("{name} must be positive, got {v:?}") }).collect()
-        };
-        let strides = positive(attr(&self.strides, r, 1, "strides")?, "strides")?;
-        let dilations = positive(attr(&self.dilations, r, 1, "dilations")?, "dilations")?;
-        let block_u = positive(block.to_vec(), "block_shape")?;
-        let pads = attr(&self.pads, 2 * r, 0, "pads")?;
+        let strides = positive_each(per_axis(&self.strides, r, 1, "strides")?, "strides")?;
+        let dilations = positive_each(per_axis(&self.dilations, r, 1, "dilations")?, "dilations")?;
+        let block_u = positive_each(block.to_vec(), "block_shape")?;
+        let pads = per_axis(&self.pads, 2 * r, 0, "pads")?;
         if pads.iter().any(|&p| p < 0) {
             bail!("pads must be nonnegative, got {pads:?}");
         }

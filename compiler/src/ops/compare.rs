@@ -77,12 +77,8 @@ fn compare<T: Elem + PartialOrd>(x: &ArrayD<T>, b: &Tensor, k: Kind) -> Result<A
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::testing::{f32s, i64s, run};
+    use crate::ops::testing::{bools, f32s, i64s, run};
     use crate::tensor::Tensor;
-
-    fn bools(shape: &[usize], v: &[bool]) -> Tensor {
-        Tensor::from_vec(shape, v.to_vec()).unwrap()
-    }
 
     #[test]
     fn nan_compares_false_and_broadcasts() {

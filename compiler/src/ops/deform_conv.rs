@@ -7,6 +7,8 @@
 //! optional bias and mask; float types, computed in `f64`. Taps are sampled
 //! by N-linear interpolation, reading zeros outside the input.
 
+use super::spatial::{per_axis, positive_each};
+use super::util::positive;
 use super::{Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::Dot;
@@ -48,12 +50,7 @@ struct Plan {
 
 impl OpDef for DeformConv {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
-        let count = |name: &str| -> Result<usize> {
-            match node.int(name, 1)? {
-                v if v > 0 => usize::try_from(v).map_err(|_| Error::Op(format!("{name} {v} is too large"))),
-                v => bail!("{name} must be positive, got {v}"),
-            }
-        };
+        let count = |name: &str| positive(node.int(name, 1)?, name);
         Ok(DeformConv {
             group: count("group")?,
             offset_group: count("offset_group")?,
@@ -178,24 +175,14 @@ impl DeformConv {
     /// of `spatial` dims and a kernel of `kernel` dims.
     fn geometry(&self, spatial: &[usize], kernel: &[usize]) -> Result<Geometry> {
         let r = spatial.len();
-        let list = |v: &Option<Vec<i64>>, len: usize, default: i64, name: &str| -> Result<Vec<i64>> {
-            match v {
-                None => Ok(vec![default; len]),
-                Some(v) if v.len() == len => Ok(v.clone()),
-                Some(v) => bail!("{name} {v:?} must have {len} values"),
-            }
-        };
         if let Some(ks) = &self.kernel_shape {
             if ks.len() != r || ks.iter().zip(kernel).any(|(&a, &b)| a != b as i64) {
                 bail!("kernel_shape {ks:?} does not match W's kernel {kernel:?}");
             }
         }
-        let positive = |v: Vec<i64>, name: &str| -> Result<Vec<usize>> {
-            v.iter().map(|&x| if x > 0 { usize::try_from(x).map_err(|_| Error::Op(format!("{name} {x} is too large"))) } else { bail!("{name} must be positive, got {v:?}") }).collect()
-        };
-        let strides = positive(list(&self.strides, r, 1, "strides")?, "strides")?;
-        let dilations = positive(list(&self.dilations, r, 1, "dilations")?, "dilations")?;
-        let pads = list(&self.pads, 2 * r, 0, "pads")?;
+        let strides = positive_each(per_axis(&self.strides, r, 1, "strides")?, "strides")?;
+        let dilations = positive_each(per_axis(&self.dilations, r, 1, "dilations")?, "dilations")?;
+        let pads = per_axis(&self.pads, 2 * r, 0, "pads")?;
         if pads.iter().any(|&p| p < 0) {
             bail!("pads must be nonnegative, got {pads:?}");
         }
@@ -288,11 +275,7 @@ fn view(data: &[f64], start: usize, rows: usize, cols: usize) -> Result<ArrayVie
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{f32s, run};
-
-    fn values(t: &crate::tensor::Tensor) -> Vec<f32> {
-        t.array::<f32>().unwrap().iter().copied().collect()
-    }
+    use crate::ops::testing::{f32_values, f32s, run};
 
     #[test]
     fn zero_offsets_give_a_plain_convolution() {
@@ -300,7 +283,7 @@ mod tests {
         let w = f32s(&[1, 1, 1, 2], &[1.0, 10.0]);
         let offset = f32s(&[1, 4, 2, 2], &[0.0; 16]);
         let y = run("DeformConv", 22, vec![], &[x, w, offset]).unwrap();
-        assert_eq!(values(&y[0]), vec![21.0, 32.0, 54.0, 65.0]);
+        assert_eq!(f32_values(&y[0]), vec![21.0, 32.0, 54.0, 65.0]);
     }
 
     #[test]
@@ -311,7 +294,7 @@ mod tests {
         // shifted by +0.5: halfway between 4 and a zero outside.
         let offset = f32s(&[1, 2, 1, 2], &[0.0, 0.0, 0.5, 0.5]);
         let y = run("DeformConv", 22, vec![], &[x, w, offset]).unwrap();
-        assert_eq!(values(&y[0]), vec![3.0, 2.0]);
+        assert_eq!(f32_values(&y[0]), vec![3.0, 2.0]);
     }
 
     #[test]

@@ -38,13 +38,7 @@ impl OpDef for LinearAttention {
             "gated_delta" => (true, true),
             other => bail!("update_rule must be 'linear', 'gated', 'delta' or 'gated_delta', got '{other}'"),
         };
-        let heads = |name: &str| -> Result<usize> {
-            let v = node.int_req(name)?;
-            match usize::try_from(v) {
-                Ok(n) if n > 0 => Ok(n),
-                _ => bail!("{name} must be positive, got {v}"),
-            }
-        };
+        let heads = |name: &str| util::positive(node.int_req(name)?, name);
         let (q_heads, kv_heads) = (heads("q_num_heads")?, heads("kv_num_heads")?);
         if q_heads % kv_heads != 0 {
             bail!("q_num_heads ({q_heads}) must be a multiple of kv_num_heads ({kv_heads})");

@@ -78,12 +78,7 @@ fn check_bool(d: DType) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use crate::ops::testing::{f32s, run};
-    use crate::tensor::Tensor;
-
-    fn bools(shape: &[usize], v: &[bool]) -> Tensor {
-        Tensor::from_vec(shape, v.to_vec()).unwrap()
-    }
+    use crate::ops::testing::{bools, f32s, run};
 
     #[test]
     fn xor_broadcasts() {

@@ -44,13 +44,13 @@ impl OpDef for MelWeightMatrix {
         let scalar = |i: usize| -> Result<Option<i64>> { Ok(util::const_ints(inputs, i)?.and_then(|v| v.first().copied())) };
         let (bands, length) = (scalar(0)?, scalar(1)?);
         let bins = length.map(spectrum_bins).transpose()?;
-        let bands = bands.map(|b| count(b, "num_mel_bins")).transpose()?;
+        let bands = bands.map(|b| util::positive(b, "num_mel_bins")).transpose()?;
         Ok(vec![TensorType::new(self.dtype, Shape::from_dims(vec![bins, bands]))])
     }
 
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let int = |i: usize| -> Result<i64> { inputs.req(i)?.scalar_i64() };
-        let bands = count(int(0)?, "num_mel_bins")?;
+        let bands = util::positive(int(0)?, "num_mel_bins")?;
         let dft_length = int(1)?;
         let bins = spectrum_bins(dft_length)?;
         let sample_rate = int(2)?;
@@ -86,16 +86,9 @@ impl OpDef for MelWeightMatrix {
     }
 }
 
-fn count(v: i64, name: &str) -> Result<usize> {
-    match usize::try_from(v) {
-        Ok(v) if v > 0 => Ok(v),
-        _ => bail!("{name} must be positive, got {v}"),
-    }
-}
-
 /// Number of bins of a one-sided spectrum of a length-`n` transform.
 fn spectrum_bins(n: i64) -> Result<usize> {
-    Ok(count(n, "dft_length")? / 2 + 1)
+    Ok(util::positive(n, "dft_length")? / 2 + 1)
 }
 
 /// The `bands + 2` band edges as spectrum bins. The mel values of the edge

@@ -337,12 +337,8 @@ impl OpDef for DynamicQuantizeLinear {
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{f32s, run};
+    use crate::ops::testing::{f32s, run, u8s};
     use crate::tensor::{DType, Tensor};
-
-    fn u8s(shape: &[usize], v: &[u8]) -> Tensor {
-        Tensor::from_vec(shape, v.to_vec()).unwrap()
-    }
 
     #[test]
     fn rounds_half_to_even_and_saturates() {

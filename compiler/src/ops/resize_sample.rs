@@ -106,14 +106,7 @@ impl Axis {
     pub fn nearest(&self, coord: Coord, mode: Nearest) -> Result<Vec<Option<usize>>> {
         self.check_input()?;
         let last = self.in_len as i64 - 1;
-        let mut out = Vec::with_capacity(self.out_len);
-        for y in 0..self.out_len {
-            let (x, outside) = self.source(coord, y);
-            if outside {
-                out.push(None);
-                continue;
-            }
-            let (floor, ratio) = split(x);
+        Ok(self.map_sources(coord, |floor, ratio| {
             let up = match mode {
                 Nearest::RoundPreferFloor => ratio > 0.5,
                 Nearest::RoundPreferCeil => ratio >= 0.5,
@@ -123,9 +116,8 @@ impl Axis {
             };
             // ratio == 1 marks an integer x = floor + 1.
             let i = if up || ratio == 1.0 { floor.saturating_add(1) } else { floor };
-            out.push(Some(i.clamp(0, last) as usize));
-        }
-        Ok(out)
+            i.clamp(0, last) as usize
+        }))
     }
 
     /// For each output position: the (input position, weight) taps of the
@@ -156,14 +148,7 @@ impl Axis {
         let n = n_f as i64;
         let first = 1 - half as i64;
         let last = self.in_len as i64 - 1;
-        let mut out = Vec::with_capacity(self.out_len);
-        for y in 0..self.out_len {
-            let (x, outside) = self.source(coord, y);
-            if outside {
-                out.push(None);
-                continue;
-            }
-            let (floor, ratio) = split(x);
+        Ok(self.map_sources(coord, |floor, ratio| {
             let mut weights: Vec<f64> = if antialias {
                 // The filter stretched by 1/scale, normalised to sum 1.
                 let w: Vec<f64> = (0..n)
@@ -191,10 +176,22 @@ impl Axis {
                 }
                 weights = normalize(weights);
             }
-            let taps: Taps = positions.iter().zip(weights).map(|(&p, w)| (p.clamp(0, last) as usize, w)).collect();
-            out.push(Some(taps));
-        }
-        Ok(out)
+            positions.iter().zip(weights).map(|(&p, w)| (p.clamp(0, last) as usize, w)).collect()
+        }))
+    }
+
+    /// `f(floor, ratio)` of each output position's source coordinate (see
+    /// [`split`]), or `None` where `tf_crop_and_resize` extrapolates.
+    fn map_sources<T>(&self, coord: Coord, mut f: impl FnMut(i64, f64) -> T) -> Vec<Option<T>> {
+        (0..self.out_len)
+            .map(|y| {
+                let (x, outside) = self.source(coord, y);
+                (!outside).then(|| {
+                    let (floor, ratio) = split(x);
+                    f(floor, ratio)
+                })
+            })
+            .collect()
     }
 
     fn check_input(&self) -> Result<()> {

@@ -9,6 +9,7 @@
 //! Float16/bfloat16/float32; each step is rounded to the input type.
 
 use super::precision::Prec;
+use super::util::positive;
 use super::{Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, TensorType};
@@ -45,11 +46,7 @@ impl OpDef for RotaryEmbedding {
             d if d >= 0 && d % 2 == 0 => usize::try_from(d).map_err(|_| Error::Op(format!("rotary_embedding_dim {d} is too large")))?,
             d => bail!("rotary_embedding_dim must be a nonnegative even number, got {d}"),
         };
-        let num_heads = match node.int_opt("num_heads")? {
-            None => None,
-            Some(n) if n > 0 => Some(usize::try_from(n).map_err(|_| Error::Op(format!("num_heads {n} is too large")))?),
-            Some(n) => bail!("num_heads must be positive, got {n}"),
-        };
+        let num_heads = node.int_opt("num_heads")?.map(|n| positive(n, "num_heads")).transpose()?;
         Ok(RotaryEmbedding { interleaved, rotary_dim, num_heads })
     }
 
@@ -200,11 +197,7 @@ impl CacheRows {
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{f32s, i64s, run};
-
-    fn values(t: &crate::tensor::Tensor) -> Vec<f32> {
-        t.array::<f32>().unwrap().iter().copied().collect()
-    }
+    use crate::ops::testing::{f32_values, f32s, i64s, run};
 
     #[test]
     fn rotates_pairs_by_the_cached_angle() {
@@ -213,7 +206,7 @@ mod tests {
         let cos = f32s(&[3, 1], &[1.0, 1.0, 0.0]);
         let sin = f32s(&[3, 1], &[0.0, 0.0, 1.0]);
         let y = run("RotaryEmbedding", 23, vec![], &[x, cos, sin, i64s(&[1, 1], &[2])]).unwrap();
-        assert_eq!(values(&y[0]), vec![-2.0, 1.0]);
+        assert_eq!(f32_values(&y[0]), vec![-2.0, 1.0]);
     }
 
     #[test]
@@ -222,7 +215,7 @@ mod tests {
         let cos = f32s(&[1, 1, 1], &[0.0]);
         let sin = f32s(&[1, 1, 1], &[1.0]);
         let y = run("RotaryEmbedding", 23, vec![("rotary_embedding_dim", Attr::Int(2))], &[x, cos, sin]).unwrap();
-        assert_eq!(values(&y[0]), vec![-2.0, 1.0, 3.0, 4.0]);
+        assert_eq!(f32_values(&y[0]), vec![-2.0, 1.0, 3.0, 4.0]);
     }
 
     #[test]

@@ -66,6 +66,24 @@ fn list(node: &OnnxNode, name: &str, min: i64) -> Result<Option<Vec<usize>>> {
     Ok(Some(out))
 }
 
+/// An optional per-axis list attribute of ops that check it at evaluation
+/// (Col2Im, DeformConv): `len` values, or `default` for each when absent.
+pub fn per_axis(v: &Option<Vec<i64>>, len: usize, default: i64, name: &str) -> Result<Vec<i64>> {
+    match v {
+        None => Ok(vec![default; len]),
+        Some(v) if v.len() == len => Ok(v.clone()),
+        Some(v) => bail!("{name} {v:?} must have {len} values"),
+    }
+}
+
+/// `v` as sizes, each of which must be positive (`name` names the list in
+/// the error).
+pub fn positive_each(v: Vec<i64>, name: &str) -> Result<Vec<usize>> {
+    v.iter()
+        .map(|&x| if x > 0 { usize::try_from(x).map_err(|_| crate::Error::Op(format!("{name} {x} is too large"))) } else { bail!("{name} must be positive, got {v:?}") })
+        .collect()
+}
+
 impl Window {
     /// Reads the window attributes; `ceil_mode` only where the op has it.
     pub fn from_onnx(node: &OnnxNode, has_ceil_mode: bool) -> Result<Window> {

@@ -8,6 +8,7 @@
 //! types, computed in `f64` with the transforms of [`super::dft`].
 
 use super::dft::{Complex, Plan};
+use super::util::positive;
 use super::{Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
@@ -109,13 +110,6 @@ impl OpDef for Stft {
             }
         }
         Ok(vec![Tensor::from_vec(&out_shape, out)?.cast(x.dtype())?])
-    }
-}
-
-fn positive(v: i64, name: &str) -> Result<usize> {
-    match usize::try_from(v) {
-        Ok(v) if v > 0 => Ok(v),
-        _ => bail!("{name} must be positive, got {v}"),
     }
 }
 

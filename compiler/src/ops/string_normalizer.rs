@@ -118,12 +118,8 @@ impl StringNormalizer {
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{infer, run};
-    use crate::tensor::{DType, Tensor};
-
-    fn strs(shape: &[usize], v: &[&str]) -> Tensor {
-        Tensor::from_vec(shape, v.iter().map(|s| s.to_string()).collect()).unwrap()
-    }
+    use crate::ops::testing::{infer, run, strs};
+    use crate::tensor::DType;
 
     fn stop(words: &[&str]) -> (&'static str, Attr) {
         ("stopwords", Attr::Strings(words.iter().map(|s| s.to_string()).collect()))

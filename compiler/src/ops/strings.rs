@@ -129,12 +129,8 @@ impl StringSplit {
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::{i64s, infer, run};
-    use crate::tensor::{DType, Tensor};
-
-    fn strs(shape: &[usize], v: &[&str]) -> Tensor {
-        Tensor::from_vec(shape, v.iter().map(|s| s.to_string()).collect()).unwrap()
-    }
+    use crate::ops::testing::{i64s, infer, run, strs};
+    use crate::tensor::DType;
 
     #[test]
     fn concat_broadcasts() {

@@ -3,10 +3,10 @@
 //! row-major flat position in the input of each output element, or
 //! [`FILL`] for elements that take a fill value instead.
 
+use super::dense::row_major;
 use crate::tensor::{checked_numel, DType, Elem, Tensor};
 use crate::{bail, map2_array, map_array, Result};
 use ndarray::{ArrayD, IxDyn};
-use std::borrow::Cow;
 
 /// Marks an output element that takes the fill value.
 pub const FILL: usize = usize::MAX;
@@ -56,16 +56,8 @@ pub fn separable(out_shape: &[usize], offsets: &[Vec<Option<usize>>]) -> Result<
     Ok(out)
 }
 
-/// The elements of `x` in row-major order, borrowed when contiguous.
-pub fn flat<T: Clone>(a: &ArrayD<T>) -> Cow<'_, [T]> {
-    match a.as_slice() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(a.iter().cloned().collect()),
-    }
-}
-
 fn take_typed<T: Elem>(a: &ArrayD<T>, shape: &[usize], src: &[usize], fill: Option<&T>) -> Result<ArrayD<T>> {
-    let data = flat(a);
+    let data = row_major(a);
     let mut out = Vec::with_capacity(src.len());
     for &i in src {
         let v = match (data.get(i), fill) {
@@ -105,11 +97,11 @@ pub fn scatter<T: Elem>(
     updates: &ArrayD<T>,
     combine: impl Fn(&T, &T) -> T,
 ) -> Result<ArrayD<T>> {
-    let mut out: Vec<T> = flat(data).into_owned();
+    let mut out: Vec<T> = row_major(data).into_owned();
     if dst.len() != updates.len() {
         bail!("internal: {} destinations for {} updates", dst.len(), updates.len());
     }
-    for (&i, u) in dst.iter().zip(flat(updates).iter()) {
+    for (&i, u) in dst.iter().zip(row_major(updates).iter()) {
         let n = out.len();
         match out.get_mut(i) {
             Some(slot) => *slot = combine(slot, u),

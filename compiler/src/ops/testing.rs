@@ -62,6 +62,26 @@ pub fn i64s(shape: &[usize], v: &[i64]) -> Tensor {
     Tensor::from_vec(shape, v.to_vec()).expect("test tensor shape matches its data")
 }
 
+/// A bool tensor from a shape and values.
+pub fn bools(shape: &[usize], v: &[bool]) -> Tensor {
+    Tensor::from_vec(shape, v.to_vec()).expect("test tensor shape matches its data")
+}
+
+/// A uint8 tensor from a shape and values.
+pub fn u8s(shape: &[usize], v: &[u8]) -> Tensor {
+    Tensor::from_vec(shape, v.to_vec()).expect("test tensor shape matches its data")
+}
+
+/// A string tensor from a shape and values.
+pub fn strs(shape: &[usize], v: &[&str]) -> Tensor {
+    Tensor::from_vec(shape, v.iter().map(|s| s.to_string()).collect()).expect("test tensor shape matches its data")
+}
+
+/// The elements of a float32 tensor in row-major order.
+pub fn f32_values(t: &Tensor) -> Vec<f32> {
+    t.array::<f32>().expect("a float32 tensor").iter().copied().collect()
+}
+
 /// The output types `node`'s op infers for inputs of the given types, each
 /// constant when a value is given (`None` entries are absent inputs).
 pub fn infer_node(node: &OnnxNode, inputs: &[Option<(TensorType, Option<Tensor>)>]) -> Result<Vec<TensorType>> {

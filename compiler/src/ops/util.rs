@@ -97,6 +97,14 @@ pub fn unify_dim(a: Dim, b: Dim, what: &str) -> Result<Dim> {
     }
 }
 
+/// `v` as a count, which must be positive (`name` names it in the error).
+pub fn positive(v: i64, name: &str) -> Result<usize> {
+    if v <= 0 {
+        bail!("{name} must be positive, got {v}");
+    }
+    usize::try_from(v).map_err(|_| crate::Error::Op(format!("{name} {v} is too large")))
+}
+
 /// The dimensions of `shape`, which must have rank `rank` when known
 /// (unknown dimensions when the rank is unknown).
 pub fn dims_of_rank(shape: &Shape, rank: usize, what: &str) -> Result<Vec<Dim>> {

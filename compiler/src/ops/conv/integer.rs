@@ -130,12 +130,8 @@ fn one<T: Copy>(v: &[T], what: &str) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::Attr;
-    use crate::ops::testing::run;
+    use crate::ops::testing::{run, u8s};
     use crate::tensor::Tensor;
-
-    fn u8s(shape: &[usize], v: &[u8]) -> Tensor {
-        Tensor::from_vec(shape, v.to_vec()).unwrap()
-    }
 
     #[test]
     fn zero_points_and_per_channel_requantization() {

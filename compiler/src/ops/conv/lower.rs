@@ -22,6 +22,39 @@ pub struct Channels {
     pub group: usize,
 }
 
+impl Channels {
+    /// Input and output channels per group, once `group` is known to
+    /// divide both channel counts.
+    fn per_group(self) -> Result<(usize, usize)> {
+        let Channels { c_in, c_out, group, .. } = self;
+        if group == 0 || c_in % group != 0 || c_out % group != 0 {
+            bail!("group {group} does not divide the {c_in} input and {c_out} output channels");
+        }
+        Ok((c_in / group, c_out / group))
+    }
+
+    /// The output buffer of `batch` × `c_out` planes of `out_len`, each
+    /// plane holding its channel's bias (or zero), once `x` is known to hold
+    /// `batch` × `c_in` planes of `in_len` and `w` to hold `w_dims` elements;
+    /// `what` names the convolution in the error.
+    fn biased_output<T: Dot>(self, x: &[T], w: &[T], bias: Option<&[T]>, (in_len, out_len): (usize, usize), w_dims: [usize; 2], what: &str) -> Result<Vec<T>> {
+        let Channels { batch, c_in, c_out, .. } = self;
+        if x.len() != checked_numel(&[batch, c_in, in_len])? || w.len() != checked_numel(&w_dims)? {
+            bail!("input or weight sizes do not match the {what}'s shape");
+        }
+        let mut y = vec![T::zero(); checked_numel(&[batch, c_out, out_len])?];
+        if let Some(b) = bias {
+            if b.len() != c_out {
+                bail!("bias has {} elements, expected {c_out}", b.len());
+            }
+            for (plane, &bv) in y.chunks_mut(out_len.max(1)).zip(b.iter().cycle()) {
+                plane.fill(bv);
+            }
+        }
+        Ok(y)
+    }
+}
+
 fn shape_err(e: ndarray::ShapeError) -> Error {
     Error::Op(format!("internal shape error: {e}"))
 }
@@ -70,26 +103,12 @@ pub fn conv<T: Dot>(x: &[T], w: &[T], bias: Option<&[T]>, ch: Channels, t: &Trav
 /// [`conv`] with im2col buffers of at most about `budget` elements.
 fn conv_in_chunks<T: Dot>(x: &[T], w: &[T], bias: Option<&[T]>, ch: Channels, t: &Traversal, budget: usize) -> Result<Vec<T>> {
     let Channels { batch, c_in, c_out, group } = ch;
-    if group == 0 || c_in % group != 0 || c_out % group != 0 {
-        bail!("group {group} does not divide the {c_in} input and {c_out} output channels");
-    }
+    let (cg, og) = ch.per_group()?;
     let (in_len, out_len) = (t.a_len(), t.b_len());
     let offsets = t.kernel_offsets();
     let kvol = offsets.len();
-    let (cg, og) = (c_in / group, c_out / group);
     let k_rows = checked_numel(&[cg, kvol])?;
-    if x.len() != checked_numel(&[batch, c_in, in_len])? || w.len() != checked_numel(&[c_out, k_rows])? {
-        bail!("input or weight sizes do not match the convolution's shape");
-    }
-    let mut y = vec![T::zero(); checked_numel(&[batch, c_out, out_len])?];
-    if let Some(b) = bias {
-        if b.len() != c_out {
-            bail!("bias has {} elements, expected {c_out}", b.len());
-        }
-        for (plane, &bv) in y.chunks_mut(out_len.max(1)).zip(b.iter().cycle()) {
-            plane.fill(bv);
-        }
-    }
+    let mut y = ch.biased_output(x, w, bias, (in_len, out_len), [c_out, k_rows], "convolution")?;
     let beta = if bias.is_some() { T::one() } else { T::zero() };
     let in_place = kvol == 1 && t.is_identity();
     let chunk_len = (budget / k_rows.max(1)).clamp(1, out_len.max(1));
@@ -174,26 +193,12 @@ pub fn conv_transpose<T: Dot>(x: &[T], w: &[T], bias: Option<&[T]>, ch: Channels
 /// [`conv_transpose`] with column buffers of at most about `budget` elements.
 fn conv_transpose_in_chunks<T: Dot>(x: &[T], w: &[T], bias: Option<&[T]>, ch: Channels, t: &Traversal, budget: usize) -> Result<Vec<T>> {
     let Channels { batch, c_in, c_out, group } = ch;
-    if group == 0 || c_in % group != 0 || c_out % group != 0 {
-        bail!("group {group} does not divide the {c_in} input and {c_out} output channels");
-    }
+    let (cg, og) = ch.per_group()?;
     let (in_len, out_len) = (t.b_len(), t.a_len());
     let offsets = t.kernel_offsets();
     let kvol = offsets.len();
-    let (cg, og) = (c_in / group, c_out / group);
     let rows = checked_numel(&[og, kvol])?;
-    if x.len() != checked_numel(&[batch, c_in, in_len])? || w.len() != checked_numel(&[c_in, rows])? {
-        bail!("input or weight sizes do not match the transposed convolution's shape");
-    }
-    let mut y = vec![T::zero(); checked_numel(&[batch, c_out, out_len])?];
-    if let Some(b) = bias {
-        if b.len() != c_out {
-            bail!("bias has {} elements, expected {c_out}", b.len());
-        }
-        for (plane, &bv) in y.chunks_mut(out_len.max(1)).zip(b.iter().cycle()) {
-            plane.fill(bv);
-        }
-    }
+    let mut y = ch.biased_output(x, w, bias, (in_len, out_len), [c_in, rows], "transposed convolution")?;
     let chunk_len = (budget / rows.max(1)).clamp(1, in_len.max(1));
     let mut col = Vec::new();
     for img in 0..batch {

@@ -15,7 +15,7 @@ pub use transpose::ConvTranspose;
 
 use super::dense::{array, compute_type, demote, promote, row_major};
 use super::spatial::{Traversal, Window};
-use super::{Arg, OpDef, Slots};
+use super::{util, Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::Dot;
 use crate::ir::{Dim, Shape, TensorType};
@@ -31,11 +31,7 @@ pub struct Conv {
 
 /// Reads the `group` attribute (a positive count).
 fn group_attr(node: &OnnxNode) -> Result<usize> {
-    let g = node.int("group", 1)?;
-    if g < 1 {
-        bail!("group must be positive, got {g}");
-    }
-    usize::try_from(g).map_err(|_| crate::Error::Op(format!("group {g} is too large")))
+    util::positive(node.int("group", 1)?, "group")
 }
 
 /// Output shape [N, C_out, out...] of a convolution of X by W (weights
@@ -92,11 +88,33 @@ fn conv_macs(w: Option<&TensorType>, y: Option<&&TensorType>) -> u64 {
     per_output.zip(outputs).map_or(0, |(a, b)| a.saturating_mul(b))
 }
 
-fn typed<T: Dot + Elem>(x: &Tensor, w: &Tensor, b: Option<&Tensor>, ch: Channels, t: &Traversal, out: &[usize]) -> Result<Tensor> {
+/// Which GEMM lowering of `lower.rs` a float convolution runs.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Forward,
+    Transposed,
+}
+
+/// `Y` of shape `out` for float `X`, `W` and optional `B`: computed in
+/// float32 or float64 (see [`compute_type`]) by the `direction` lowering,
+/// returned in X's element type.
+fn eval_float(x: &Tensor, w: &Tensor, b: Option<&Tensor>, ch: Channels, t: &Traversal, out: &[usize], direction: Direction) -> Result<Tensor> {
+    let (xp, wp, bp) = (promote(x)?, promote(w)?, b.map(promote).transpose()?);
+    let y = match compute_type(x.dtype())? {
+        DType::F64 => typed::<f64>(&xp, &wp, bp.as_deref(), ch, t, out, direction)?,
+        _ => typed::<f32>(&xp, &wp, bp.as_deref(), ch, t, out, direction)?,
+    };
+    demote(y, x.dtype())
+}
+
+fn typed<T: Dot + Elem>(x: &Tensor, w: &Tensor, b: Option<&Tensor>, ch: Channels, t: &Traversal, out: &[usize], direction: Direction) -> Result<Tensor> {
     let xs = row_major(x.array::<T>()?);
     let ws = row_major(w.array::<T>()?);
     let bs = b.map(|b| b.array::<T>().map(row_major)).transpose()?;
-    let y = lower::conv(&xs, &ws, bs.as_deref(), ch, t)?;
+    let y = match direction {
+        Direction::Forward => lower::conv(&xs, &ws, bs.as_deref(), ch, t)?,
+        Direction::Transposed => lower::conv_transpose(&xs, &ws, bs.as_deref(), ch, t)?,
+    };
     Ok(T::wrap(array(out, y)?))
 }
 
@@ -117,12 +135,7 @@ impl OpDef for Conv {
         let (x, w, b) = (inputs.req(0)?, inputs.req(1)?, inputs.opt(2));
         check_float_types(x.dtype(), w.dtype(), b.map(|b| b.dtype()))?;
         let (ch, t, out) = conv_plan(&self.window, self.group, x.shape(), w.shape(), b.map(|b| b.shape()))?;
-        let (xp, wp, bp) = (promote(x)?, promote(w)?, b.map(promote).transpose()?);
-        let y = match compute_type(x.dtype())? {
-            DType::F64 => typed::<f64>(&xp, &wp, bp.as_deref(), ch, &t, &out)?,
-            _ => typed::<f32>(&xp, &wp, bp.as_deref(), ch, &t, &out)?,
-        };
-        Ok(vec![demote(y, x.dtype())?])
+        Ok(vec![eval_float(x, w, b, ch, &t, &out, Direction::Forward)?])
     }
 
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {

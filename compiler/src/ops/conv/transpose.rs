@@ -10,15 +10,13 @@
 //! the beginning, anything else at the end. A negative crop extends the
 //! output with zeros (plus bias).
 
-use super::super::dense::{array, compute_type, demote, promote, row_major};
 use super::super::spatial::{AutoPad, Traversal, TraversalAxis, Window};
 use super::super::{Arg, OpDef, Slots};
-use super::lower::{self, Channels};
-use super::{check_float_types, group_attr};
+use super::lower::Channels;
+use super::{check_float_types, eval_float, group_attr, Direction};
 use crate::front::onnx::OnnxNode;
-use crate::interp::gemm::Dot;
 use crate::ir::{Dim, Shape, TensorType};
-use crate::tensor::{DType, Elem, Tensor};
+use crate::tensor::Tensor;
 use crate::{bail, unsupported, Result};
 
 #[derive(Debug, Clone)]
@@ -128,14 +126,6 @@ impl ConvTranspose {
     }
 }
 
-fn typed<T: Dot + Elem>(x: &Tensor, w: &Tensor, b: Option<&Tensor>, ch: Channels, t: &Traversal, out: &[usize]) -> Result<Tensor> {
-    let xs = row_major(x.array::<T>()?);
-    let ws = row_major(w.array::<T>()?);
-    let bs = b.map(|b| b.array::<T>().map(row_major)).transpose()?;
-    let y = lower::conv_transpose(&xs, &ws, bs.as_deref(), ch, t)?;
-    Ok(T::wrap(array(out, y)?))
-}
-
 impl OpDef for ConvTranspose {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         let output_padding = node.ints("output_padding")?;
@@ -177,12 +167,7 @@ impl OpDef for ConvTranspose {
         }
         let t = Traversal::new(axes, &ws[2..])?;
         let ch = Channels { batch: xs[0], c_in: xs[1], c_out: out[1], group: self.group };
-        let (xp, wp, bp) = (promote(x)?, promote(w)?, b.map(promote).transpose()?);
-        let y = match compute_type(x.dtype())? {
-            DType::F64 => typed::<f64>(&xp, &wp, bp.as_deref(), ch, &t, &out)?,
-            _ => typed::<f32>(&xp, &wp, bp.as_deref(), ch, &t, &out)?,
-        };
-        Ok(vec![demote(y, x.dtype())?])
+        Ok(vec![eval_float(x, w, b, ch, &t, &out, Direction::Transposed)?])
     }
 
     /// Every input element meets (C_out/group x kernel volume) weights.

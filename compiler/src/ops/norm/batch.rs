@@ -8,7 +8,7 @@
 
 use super::super::dense::{array, compute_type, demote, promote, row_major};
 use super::super::{Arg, OpDef, Slots};
-use super::{check_float, floats};
+use super::{check_float, check_nc_rank, floats, nc_shape};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::{DType, Num, Tensor};
@@ -40,18 +40,13 @@ impl OpDef for BatchNormalization {
         for (i, what) in [(1, "scale"), (2, "B"), (3, "input_mean"), (4, "input_var")] {
             check_float(inputs.req(i)?.ty, what)?;
         }
-        if x.shape.rank().is_some_and(|r| r < 2) {
-            bail!("X must have rank 2 or more ([N, C, ...]), got {}", x.shape);
-        }
+        check_nc_rank(x)?;
         Ok(vec![x.clone()])
     }
 
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = inputs.req(0)?;
-        let shape = x.shape();
-        if shape.len() < 2 {
-            bail!("X must have rank 2 or more ([N, C, ...]), got {shape:?}");
-        }
+        let shape = nc_shape(x)?;
         let (params, inner) = if self.spatial {
             (shape[1], shape[2..].iter().product::<usize>())
         } else {

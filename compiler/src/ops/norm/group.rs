@@ -7,7 +7,7 @@
 //! <https://onnx.ai/onnx/operators/onnx__GroupNormalization.html>
 
 use super::super::{Arg, OpDef, Slots};
-use super::{check_float, floats, mean_var, output};
+use super::{check_float, check_nc_rank, floats, mean_var, nc_shape, output};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::Tensor;
@@ -45,9 +45,7 @@ impl OpDef for GroupNorm {
         check_float(x, "X")?;
         check_float(inputs.req(1)?.ty, "scale")?;
         check_float(inputs.req(2)?.ty, "B")?;
-        if x.shape.rank().is_some_and(|r| r < 2) {
-            bail!("X must have rank 2 or more ([N, C, ...]), got {}", x.shape);
-        }
+        check_nc_rank(x)?;
         if let (Some(g), Some(Some(c))) = (self.groups, x.shape.dims().and_then(|d| d.get(1).copied())) {
             if c % g != 0 {
                 bail!("{c} channels are not divisible into {g} groups");
@@ -58,10 +56,7 @@ impl OpDef for GroupNorm {
 
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = inputs.req(0)?;
-        let shape = x.shape();
-        if shape.len() < 2 {
-            bail!("X must have rank 2 or more ([N, C, ...]), got {shape:?}");
-        }
+        let shape = nc_shape(x)?;
         let c = shape[1];
         let groups = self.groups.unwrap_or(c);
         if groups == 0 || c % groups != 0 {

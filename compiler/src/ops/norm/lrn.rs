@@ -5,7 +5,7 @@
 //! <https://onnx.ai/onnx/operators/onnx__LRN.html>
 
 use super::super::{Arg, OpDef, Slots};
-use super::{check_float, floats, output};
+use super::{check_float, check_nc_rank, floats, nc_shape, output};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::Tensor;
@@ -36,18 +36,13 @@ impl OpDef for Lrn {
     fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
         let x = inputs.req(0)?.ty;
         check_float(x, "X")?;
-        if x.shape.rank().is_some_and(|r| r < 2) {
-            bail!("X must have rank 2 or more ([N, C, ...]), got {}", x.shape);
-        }
+        check_nc_rank(x)?;
         Ok(vec![x.clone()])
     }
 
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = inputs.req(0)?;
-        let shape = x.shape();
-        if shape.len() < 2 {
-            bail!("X must have rank 2 or more ([N, C, ...]), got {shape:?}");
-        }
+        let shape = nc_shape(x)?;
         let (c, inner) = (shape[1], shape[2..].iter().product::<usize>());
         let (before, after) = ((self.size - 1) / 2, self.size / 2);
         let xs = floats(x)?;

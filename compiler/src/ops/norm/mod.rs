@@ -48,6 +48,23 @@ fn check_float(ty: &TensorType, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks that X, where its rank is known, has rank 2 or more ([N, C, ...]).
+fn check_nc_rank(x: &TensorType) -> Result<()> {
+    if x.shape.rank().is_some_and(|r| r < 2) {
+        bail!("X must have rank 2 or more ([N, C, ...]), got {}", x.shape);
+    }
+    Ok(())
+}
+
+/// The shape of X, checked to have rank 2 or more ([N, C, ...]).
+fn nc_shape(x: &Tensor) -> Result<&[usize]> {
+    let shape = x.shape();
+    if shape.len() < 2 {
+        bail!("X must have rank 2 or more ([N, C, ...]), got {shape:?}");
+    }
+    Ok(shape)
+}
+
 /// A float64 result of `shape` cast to `dtype`.
 fn output(shape: &[usize], data: Vec<f64>, dtype: DType) -> Result<Tensor> {
     super::dense::demote(Tensor::from_vec(shape, data)?, dtype)

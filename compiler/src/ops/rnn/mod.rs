@@ -19,7 +19,7 @@
 mod activation;
 mod cell;
 
-use super::{Arg, OpDef, Slots};
+use super::{util, Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{checked_numel, DType, Tensor};
@@ -67,11 +67,7 @@ impl OpDef for Recurrent {
         if node.has("output_sequence") {
             bail!("the 'output_sequence' attribute (opset 1) is not supported");
         }
-        let hidden_size = match node.int_opt("hidden_size")? {
-            None => None,
-            Some(h) if h > 0 => Some(usize::try_from(h).map_err(|_| crate::Error::Op(format!("hidden_size {h} is too large")))?),
-            Some(h) => bail!("hidden_size must be positive, got {h}"),
-        };
+        let hidden_size = node.int_opt("hidden_size")?.map(|h| util::positive(h, "hidden_size")).transpose()?;
         let direction = match node.string("direction", "forward")?.as_str() {
             "forward" => Direction::Forward,
             "reverse" => Direction::Reverse,
