@@ -142,7 +142,7 @@ pub fn c(p: &Program, name: &str) -> String {
     let args: Vec<String> = all.iter().map(|(what, k, _)| format!("{what}{k}")).collect();
     let call = format!("{name}_run({})", args.join(", "));
     s.push_str(&format!(
-        "int main(int argc, char **argv) {{\n    const char *inputs[{ni}] = {{0}};\n    const char *out = NULL;\n    long bench = 0;\n    int n = 0, i;\n    \
+        "int main(int argc, char **argv) {{\n    const char *inputs[{ni}] = {{0}};\n    (void)inputs;\n    const char *out = NULL;\n    long bench = 0;\n    int n = 0, i;\n    \
          char path[4096];\n    for (i = 1; i < argc; i++) {{\n        if (strcmp(argv[i], \"-o\") == 0 && i + 1 < argc) {{\n            out = argv[++i];\n        }} \
          else if (strcmp(argv[i], \"--bench\") == 0 && i + 1 < argc) {{\n            bench = strtol(argv[++i], NULL, 10);\n        }} \
          else if (n < {n_inputs}) {{\n            inputs[n++] = argv[i];\n        }} else {{\n            n++;\n        }}\n    }}\n    \

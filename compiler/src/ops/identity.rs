@@ -15,9 +15,9 @@ pub struct Identity {
 }
 
 impl OpDef for Identity {
-    /// Pure data movement (see `back::movement`).
+    /// Pure data movement (see `back::movement`); Dropout's mask is a fill.
     fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
-        crate::back::movement::alias(cx)
+        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
     }
 
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

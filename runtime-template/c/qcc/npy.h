@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Whether the header's 'shape' tuple holds exactly the `rank` dims `shape`. */
-static int qcc_npy_shape_is(const char *header, const size_t *shape, size_t rank) {
+static inline int qcc_npy_shape_is(const char *header, const size_t *shape, size_t rank) {
     const char *p = strstr(header, "'shape':");
     size_t i;
     if (p == NULL || (p = strchr(p, '(')) == NULL) {
@@ -36,7 +36,7 @@ static int qcc_npy_shape_is(const char *header, const size_t *shape, size_t rank
 /* Reads `path` into `data` (`count` elements of `size` bytes with the
  * numpy descriptor `descr`, e.g. "<f4", and `rank` dims `shape`). Returns 0
  * on success, else prints the reason to stderr and returns -1. */
-static int qcc_npy_read(const char *path, const char *descr, size_t size, const size_t *shape, size_t rank, void *data, size_t count) {
+static inline int qcc_npy_read(const char *path, const char *descr, size_t size, const size_t *shape, size_t rank, void *data, size_t count) {
     unsigned char pre[10];
     char header[4096];
     size_t header_len, i;
@@ -76,7 +76,7 @@ static int qcc_npy_read(const char *path, const char *descr, size_t size, const 
 }
 
 /* Writes `count` elements of `size` bytes to `path` as .npy. */
-static int qcc_npy_write(const char *path, const char *descr, size_t size, const size_t *shape, size_t rank, const void *data, size_t count) {
+static inline int qcc_npy_write(const char *path, const char *descr, size_t size, const size_t *shape, size_t rank, const void *data, size_t count) {
     char header[512];
     size_t pos, i;
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
