@@ -93,14 +93,24 @@ fn small_tail64(x: f64) -> f64 {
     x * p
 }
 
+/// x P(x^2) = hi + lo for |x| < 0.84375. The last two Horner steps (the
+/// constant and x^2 terms, which nearly cancel near 0.84) are carried as
+/// pairs, so that erff stays well inside an ulp in f32 arithmetic.
 #[inline]
-fn small_tail32(x: f32) -> f32 {
-    let z = x * x;
-    let mut p = 0.0;
-    for &c in SMALL32.iter().rev() {
-        p = p * z + c;
+fn small_tail32(x: f32) -> (f32, f32) {
+    let (zh, zl) = two_prod32(x, x);
+    let mut r = 0.0;
+    for &c in SMALL32.iter().skip(2).rev() {
+        r = r * zh + c;
     }
-    x * p
+    let (c1, c3) = (SMALL32[0], SMALL32[1]);
+    // R = c3 + z r, W = z R, P = c1 + W, then x P; each as hi + lo.
+    let (rh, rl) = two_sum32(c3, zh * r);
+    let (wh, wl) = two_prod32(zh, rh);
+    let wl = wl + (zh * rl + zl * rh);
+    let (ph, pl) = two_sum32(c1, wh);
+    let (qh, ql) = two_prod32(x, ph);
+    (qh, ql + x * (pl + wl))
 }
 
 /// erfc(a) = 2^k (hi + lo) for 0.84375 <= a < BIG64 (relative error about
@@ -214,12 +224,18 @@ pub fn erfc(x: f64) -> f64 {
 pub fn erff(x: f32) -> f32 {
     let a = x.abs();
     if a < 7.888609e-31 {
+        if a == 0.0 {
+            return x;
+        }
         // |x| < 2^-100: scaled so that x P(0) is not rounded to the subnormal grid.
         let s = x * pow2_32(30);
-        return (s + small_tail32(s)) * pow2_32(-30);
+        let (th, tl) = small_tail32(s);
+        return (s + (th + tl)) * pow2_32(-30);
     }
     if a < SMALL_END as f32 {
-        return x + small_tail32(x);
+        let (th, tl) = small_tail32(x);
+        let (s, e) = two_sum32(x, th);
+        return s + (e + tl);
     }
     if a.is_nan() {
         return x + x;
@@ -237,7 +253,9 @@ pub fn erfcf(x: f32) -> f32 {
     let a = x.abs();
     if a < ERFC_SMALL_END as f32 || (x < 0.0 && a < SMALL_END as f32) {
         let (s, e) = two_sum32(1.0, -x);
-        return s + (e - small_tail32(x));
+        let (th, tl) = small_tail32(x);
+        let (s2, e2) = two_sum32(s, -th);
+        return s2 + ((e2 + e) - tl);
     }
     if a.is_nan() {
         return x + x;

@@ -267,3 +267,4 @@ mod hyper;
 mod pow;
 mod round_sqrt;
 mod trig;
+mod trigref;
