@@ -191,11 +191,41 @@ impl<'g> Builder<'g> {
             let node = format!("graph output '{}'", self.graph.value(v).name);
             self.push(node, copy_step(&loc, &dst));
         }
+        drop_unused_constants(&mut self.prog);
         Ok(self.prog)
     }
 
     fn push(&mut self, node: String, step: Step) {
         self.prog.steps.push(Annotated { step, node });
+    }
+}
+
+/// Removes the constants no step reads (operator parameters such as axes
+/// and pads that lowering consumed at compile time) and renumbers the rest.
+fn drop_unused_constants(p: &mut Program) {
+    let mut used = vec![false; p.constants.len()];
+    for a in &p.steps {
+        for op in a.step.reads() {
+            if let Operand::Const(k) = op {
+                used[k] = true;
+            }
+        }
+    }
+    let mut renumber = vec![usize::MAX; used.len()];
+    let mut kept = Vec::new();
+    for (k, c) in std::mem::take(&mut p.constants).into_iter().enumerate() {
+        if used[k] {
+            renumber[k] = kept.len();
+            kept.push(c);
+        }
+    }
+    p.constants = kept;
+    for a in &mut p.steps {
+        for op in a.step.operands_mut() {
+            if let Operand::Const(k) = op {
+                *k = renumber[*k];
+            }
+        }
     }
 }
 

@@ -83,7 +83,13 @@ pub fn lower(cx: &mut LowerCx, data: &[usize], eval: impl Fn(&[Option<&Tensor>])
         if !cx.has_output(slot) {
             continue;
         }
-        let (a, b) = (a.to_i64_vec()?, b.to_i64_vec()?);
+        if a.dtype() != DType::I64 {
+            // Not indices: an output that ignores the data (Dropout's mask).
+            if a != b {
+                crate::unsupported!("code generation: output {slot} is not a movement of input elements");
+            }
+        }
+        let (a, b) = if a.dtype() == DType::I64 { (a.to_i64_vec()?, b.to_i64_vec()?) } else { (vec![0; a.len()], vec![0; a.len()]) };
         let lens: Vec<i64> = data.iter().map(|&i| locs[i].as_ref().map_or(0, |l| l.len() as i64)).collect();
         let mut map = Vec::with_capacity(a.len());
         for (&x, &y) in a.iter().zip(&b) {
@@ -206,6 +212,20 @@ fn cover(shape: &[usize], map: &[Source], block: Block, pieces: &mut Vec<Piece>)
         pieces.push(p);
         return Ok(());
     }
+    // The dimension that splits the block into the fewest affine runs
+    // (a Concat splits along its axis), else the first one, recursively.
+    let mut best: Option<Vec<Piece>> = None;
+    for d in (0..block.extent.len()).filter(|&d| block.extent[d] > 1) {
+        if let Some(runs) = runs_along(shape, map, &block, d) {
+            if best.as_ref().is_none_or(|b| runs.len() < b.len()) {
+                best = Some(runs);
+            }
+        }
+    }
+    if let Some(runs) = best {
+        pieces.extend(runs);
+        return Ok(());
+    }
     let Some(d) = block.extent.iter().position(|&e| e > 1) else {
         return Err(Error::Op("internal error: a single element is always affine".into()));
     };
@@ -238,6 +258,36 @@ fn cover(shape: &[usize], map: &[Source], block: Block, pieces: &mut Vec<Piece>)
         j += len;
     }
     Ok(())
+}
+
+/// The block as maximal affine runs along dimension `d`, if every run of
+/// one slab is affine.
+fn runs_along(shape: &[usize], map: &[Source], block: &Block, d: usize) -> Option<Vec<Piece>> {
+    let end = block.start[d] + block.extent[d];
+    let slab = |j: usize, len: usize| {
+        let mut b = block.clone();
+        b.start[d] = j;
+        b.extent[d] = len;
+        b
+    };
+    let mut runs = Vec::new();
+    let mut j = block.start[d];
+    while j < end {
+        let mut piece = fit(shape, map, &slab(j, 1))?;
+        let mut len = 1;
+        while j + len < end {
+            match fit(shape, map, &slab(j, len + 1)) {
+                Some(p) => {
+                    piece = p;
+                    len += 1;
+                }
+                None => break,
+            }
+        }
+        runs.push(piece);
+        j += len;
+    }
+    Some(runs)
 }
 
 /// The block as one piece, if its elements are all fills or all copies

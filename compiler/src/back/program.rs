@@ -173,6 +173,23 @@ impl Step {
         }
     }
 
+    /// Every operand the step names, for renumbering.
+    pub fn operands_mut(&mut self) -> Vec<&mut Operand> {
+        match self {
+            Step::Map { inputs, output, .. } => inputs.iter_mut().map(|v| &mut v.operand).chain([&mut output.operand]).collect(),
+            Step::Copy { src, dst, .. } => vec![&mut src.operand, &mut dst.operand],
+            Step::Fill { dst, .. } => vec![&mut dst.operand],
+            Step::Call(c) => c
+                .args
+                .iter_mut()
+                .filter_map(|a| match a {
+                    Arg::In { operand, .. } | Arg::Out { operand, .. } => Some(operand),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
     /// Operands the step writes.
     pub fn writes(&self) -> Vec<Operand> {
         match self {
