@@ -1,1 +1,2 @@
 //! Kernels: one module per family, named after what they compute.
+pub mod gemm;
