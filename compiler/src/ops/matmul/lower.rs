@@ -138,3 +138,44 @@ pub fn fill_broadcast(cx: &mut LowerCx, src: &Loc, y: &Loc) -> Result<()> {
     cx.push(Step::Copy { src: view, dst: y.view(), shape: y.shape.clone(), dtype: y.dtype });
     Ok(())
 }
+
+/// Elements of im2col / col2im scratch a convolution may use.
+const COL_BUDGET: usize = 1 << 15;
+
+/// Positions per im2col chunk for `rows` rows of `len` positions: a
+/// multiple of [`NR`], at least one panel, at most the padded length.
+pub fn chunk_len(rows: usize, len: usize) -> usize {
+    let fit = COL_BUDGET / rows.max(1) / NR * NR;
+    fit.min(len.div_ceil(NR) * NR).max(NR)
+}
+
+/// Per-axis values of a window geometry with up to three spatial axes,
+/// each list left-padded to three with `fill`.
+pub fn three<T: Copy>(v: &[T], fill: T) -> Result<Vec<T>> {
+    if v.len() > 3 {
+        unsupported!("code generation for windows over {} spatial axes (at most 3)", v.len());
+    }
+    let mut out = vec![fill; 3 - v.len()];
+    out.extend_from_slice(v);
+    Ok(out)
+}
+
+/// Spatial geometry of a convolution as the runtime's `conv` kernels take it.
+pub struct ConvGeometry<'a> {
+    pub input: &'a [usize],
+    pub output: &'a [usize],
+    pub kernel: &'a [usize],
+    pub stride: Vec<usize>,
+    pub dilation: Vec<usize>,
+}
+
+/// `dims` of the runtime's `conv` / `conv_transpose`: [batch, c_in,
+/// c_out, group, input×3, output×3, kernel×3, stride×3, dilation×3, chunk].
+pub fn conv_dims(batch: usize, c_in: usize, c_out: usize, group: usize, g: &ConvGeometry, chunk: usize) -> Result<Vec<usize>> {
+    let mut d = vec![batch, c_in, c_out, group];
+    for v in [g.input, g.output, g.kernel, &g.stride, &g.dilation] {
+        d.extend(three(v, 1)?);
+    }
+    d.push(chunk);
+    Ok(d)
+}

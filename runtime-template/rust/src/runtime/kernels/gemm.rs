@@ -134,7 +134,7 @@ impl Geometry {
             dilation: three(16),
             chunk: dims[19],
         };
-        let ok = g.group > 0 && g.c_in % g.group == 0 && g.c_out % g.group == 0 && g.chunk > 0 && g.chunk % NR == 0;
+        let ok = g.group > 0 && g.c_in.is_multiple_of(g.group) && g.c_out.is_multiple_of(g.group) && g.chunk > 0 && g.chunk.is_multiple_of(NR);
         ok.then_some(g)
     }
 
@@ -372,7 +372,7 @@ mod tests {
         // x [1, 1, 2], w [1, 1, 3], stride 2, pads (1, 1): full [1, 10, 102, 20, 200] cropped to 3.
         let x = [1.0, 2.0];
         let w = [1.0, 10.0, 100.0];
-        let mut wp = vec![0.0; MR * 1 * 3];
+        let mut wp = vec![0.0; MR * 3];
         pack_a(&w, &mut wp, &[1, 3, 1, 1, 3, 0]);
         let (mut xcol, mut col) = (vec![0.0; NR], vec![0.0; 3 * NR]);
         let mut y = vec![0.0; 3];
