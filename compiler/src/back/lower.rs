@@ -191,12 +191,62 @@ impl<'g> Builder<'g> {
             let node = format!("graph output '{}'", self.graph.value(v).name);
             self.push(node, copy_step(&loc, &dst));
         }
+        drop_unread_constants(&mut self.prog);
         Ok(self.prog)
     }
 
     fn push(&mut self, node: String, step: Step) {
         self.prog.steps.push(Annotated { step, node });
     }
+}
+
+/// Removes the constants no step reads (inputs an operator replaced by a
+/// compile-time transformation, such as packed weights), renumbering the rest.
+fn drop_unread_constants(prog: &mut Program) {
+    let mut read = vec![false; prog.constants.len()];
+    for a in &prog.steps {
+        for op in a.step.reads() {
+            if let Operand::Const(k) = op {
+                read[k] = true;
+            }
+        }
+    }
+    let mut new_index = vec![0usize; read.len()];
+    let mut next = 0;
+    for (k, &r) in read.iter().enumerate() {
+        new_index[k] = next;
+        next += r as usize;
+    }
+    let renumber = |op: &mut Operand| {
+        if let Operand::Const(k) = op {
+            *k = new_index[*k];
+        }
+    };
+    for a in &mut prog.steps {
+        match &mut a.step {
+            Step::Map { inputs, output, .. } => {
+                inputs.iter_mut().for_each(|v| renumber(&mut v.operand));
+                renumber(&mut output.operand);
+            }
+            Step::Copy { src, dst, .. } => {
+                renumber(&mut src.operand);
+                renumber(&mut dst.operand);
+            }
+            Step::Fill { dst, .. } => renumber(&mut dst.operand),
+            Step::Call(c) => {
+                for arg in &mut c.args {
+                    if let Arg::In { operand, .. } | Arg::Out { operand, .. } = arg {
+                        renumber(operand);
+                    }
+                }
+            }
+        }
+    }
+    let mut k = 0;
+    prog.constants.retain(|_| {
+        k += 1;
+        read[k - 1]
+    });
 }
 
 fn copy_step(src: &Loc, dst: &Loc) -> Step {
