@@ -6,7 +6,8 @@
 //! <https://onnx.ai/onnx/operators/onnx__Gemm.html>
 
 use super::dense::{array, compute_type, demote, promote, row_major};
-use super::{util, Arg, OpDef, Slots};
+use super::matmul::lower::{self as dense_lower, Matrices, Side};
+use super::{util, Arg, LowerCx, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::{gemm, Dot};
 use crate::ir::{Dim, Shape, TensorType};
@@ -142,6 +143,40 @@ impl OpDef for Gemm {
         let k = inputs.opt(0).and_then(|a| a.shape.as_fixed()).and_then(|d| d.get(if self.trans_a { 0 } else { 1 }).copied());
         let n = outputs.first().and_then(|y| y.shape.numel());
         k.zip(n).map_or(0, |(k, n)| (k as u64).saturating_mul(n as u64))
+    }
+
+    /// Both operands packed for the runtime GEMM (constants at compile
+    /// time), C broadcast into Y first when beta is used.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let (a, b, c) = (cx.input(0)?.clone(), cx.input(1)?.clone(), cx.opt_input(2).cloned());
+        let dtype = a.dtype;
+        dense_lower::check_dtype(dtype)?;
+        if !dtype.is_float() && (self.alpha != 1.0 || (self.beta != 0.0 && self.beta != 1.0)) {
+            crate::unsupported!("code generation for integer Gemm with alpha != 1 or beta not in {{0, 1}}");
+        }
+        let (&[a0, a1], &[b0, b1]) = (&a.shape[..], &b.shape[..]) else { bail!("A and B must be 2-D") };
+        let (m, k) = if self.trans_a { (a1, a0) } else { (a0, a1) };
+        let n = if self.trans_b { b0 } else { b1 };
+        let y = cx.output(0)?;
+        if y.is_empty() {
+            return Ok(());
+        }
+        // A: lanes = rows i, depth = p; B: lanes = columns j, depth = p.
+        let (a_ls, a_ps) = if self.trans_a { (1, m) } else { (k, 1) };
+        let (b_ls, b_ps) = if self.trans_b { (k, 1) } else { (1, n) };
+        let ma = Matrices { batch: 1, lanes: m, depth: k, lane_stride: a_ls, depth_stride: a_ps, batch_stride: 0 };
+        let mb = Matrices { batch: 1, lanes: n, depth: k, lane_stride: b_ls, depth_stride: b_ps, batch_stride: 0 };
+        let ap = dense_lower::packed(cx, &a, ma, Side::A, "a_packed")?;
+        let bp = dense_lower::packed(cx, &b, mb, Side::B, "b_packed")?;
+        let beta = match &c {
+            Some(c) if self.beta != 0.0 => {
+                dense_lower::fill_broadcast(cx, c, &y)?;
+                self.beta
+            }
+            _ => 0.0,
+        };
+        dense_lower::gemm_call(cx, dtype, ap.arg_in(), bp.arg_in(), y.arg_out(), [m, n, k, n], self.alpha, beta);
+        Ok(())
     }
 }
 

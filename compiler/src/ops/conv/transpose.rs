@@ -11,8 +11,11 @@
 //! output with zeros (plus bias).
 
 use super::super::spatial::{AutoPad, Traversal, TraversalAxis, Window};
-use super::super::{Arg, OpDef, Slots};
+use super::super::matmul::lower::{self as gemm_lower, ConvGeometry, Matrices, Side};
+use super::super::{Arg, LowerCx, OpDef, Slots};
+use crate::back::program::Arg as KArg;
 use super::lower::Channels;
+use crate::tensor::DType;
 use super::{check_float_types, eval_float, group_attr, Direction};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
@@ -175,6 +178,59 @@ impl OpDef for ConvTranspose {
         let x = inputs.opt(0).and_then(|x| x.shape.numel()).map(|n| n as u64);
         let per = inputs.opt(1).and_then(|w| w.shape.as_fixed()).map(|d| d.iter().skip(1).map(|&v| v as u64).product::<u64>());
         x.zip(per).map_or(0, |(a, b)| a.saturating_mul(b))
+    }
+
+    /// Y filled with the bias (or zero), then per image, group and chunk of
+    /// input positions: the runtime GEMM of the transposed weights (packed
+    /// once, at compile time when constant) with X, scattered into Y.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let (x, w, b) = (cx.input(0)?.clone(), cx.input(1)?.clone(), cx.opt_input(2).cloned());
+        let dtype = x.dtype;
+        if !matches!(dtype, DType::F32 | DType::F64) {
+            unsupported!("code generation for ConvTranspose on {dtype} is not implemented yet");
+        }
+        let y = cx.output(0)?;
+        if y.is_empty() || x.shape.len() < 3 {
+            return Ok(());
+        }
+        let (xs, ws) = (x.shape.clone(), w.shape.clone());
+        let spatial = xs.len() - 2;
+        let mut pads = Vec::with_capacity(spatial);
+        for i in 0..spatial {
+            pads.push(self.axis(i, spatial, xs[i + 2], ws[i + 2])?.pad_begin);
+        }
+        let (c_in, og, group) = (xs[1], ws[1], self.group);
+        let (cg, c_out) = (c_in / group, og * group);
+        let rows = og * ws[2..].iter().product::<usize>();
+        let mw = Matrices { batch: group, lanes: rows, depth: cg, lane_stride: 1, depth_stride: rows, batch_stride: cg * rows };
+        let wp = gemm_lower::packed(cx, &w, mw, Side::A, "w_packed")?;
+        let chunk = gemm_lower::chunk_len(rows.max(cg), xs[2..].iter().product());
+        let xcol = cx.scratch(dtype, cg * chunk);
+        let col = cx.scratch(dtype, rows * chunk);
+        match &b {
+            Some(b) => {
+                let mut shape = vec![c_out];
+                shape.resize(y.shape.len() - 1, 1);
+                gemm_lower::fill_broadcast(cx, &b.reshaped(&shape), &y)?;
+            }
+            None => gemm_lower::fill_zero(cx, &y)?,
+        }
+        let geometry = ConvGeometry {
+            input: &xs[2..],
+            output: &y.shape[2..],
+            kernel: &ws[2..],
+            stride: (0..spatial).map(|i| self.window.stride(i)).collect(),
+            dilation: (0..spatial).map(|i| self.window.dilation(i)).collect(),
+        };
+        let dims = gemm_lower::conv_dims(xs[0], c_in, c_out, group, &geometry, chunk)?;
+        let pads = gemm_lower::three(&pads, 0)?;
+        cx.call(
+            "gemm",
+            "conv_transpose",
+            vec![dtype],
+            vec![x.arg_in(), wp.arg_in(), xcol.arg_out(), col.arg_out(), y.arg_out(), KArg::Dims(dims), KArg::Ints(pads)],
+        );
+        Ok(())
     }
 }
 

@@ -7,7 +7,8 @@
 //! <https://onnx.ai/onnx/operators/onnx__BatchNormalization.html>
 
 use super::super::dense::{array, compute_type, demote, promote, row_major};
-use super::super::{Arg, OpDef, Slots};
+use super::super::{Arg, LowerCx, OpDef, Slots};
+use crate::back::program::{Arg as KArg, Lit};
 use super::{check_float, check_nc_rank, floats, nc_shape};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
@@ -68,6 +69,51 @@ impl OpDef for BatchNormalization {
             _ => Tensor::F32(affine(xp.array::<f32>()?, &mul, &add, inner)?),
         };
         Ok(vec![demote(y, x.dtype())?])
+    }
+
+    /// A per-channel affine map: coefficients folded at compile time when
+    /// the statistics are constant, else computed by the kernel.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let dtype = x.dtype;
+        if !matches!(dtype, DType::F32 | DType::F64) {
+            unsupported!("code generation for BatchNormalization on {dtype} is not implemented yet");
+        }
+        if x.shape.len() < 2 {
+            bail!("X must have rank 2 or more ([N, C, ...])");
+        }
+        let (outer, channels, inner) = if self.spatial {
+            (x.shape[0], x.shape[1], x.shape[2..].iter().product::<usize>())
+        } else {
+            (x.shape[0], x.shape[1..].iter().product::<usize>(), 1)
+        };
+        let params = (1..=4).map(|i| cx.input(i).cloned()).collect::<Result<Vec<_>>>()?;
+        if params.iter().any(|p| p.len() != channels) {
+            bail!("scale, B, mean and var must have {channels} elements each");
+        }
+        let y = cx.output(0)?;
+        if y.is_empty() {
+            return Ok(());
+        }
+        let dims = KArg::Dims(vec![outer, channels, inner]);
+        let constants: Option<Vec<_>> = params.iter().map(|p| p.constant.clone()).collect();
+        if let Some(c) = constants {
+            let p = c.iter().map(|t| floats(t)).collect::<Result<Vec<_>>>()?;
+            let mul: Vec<f64> = p[0].iter().zip(&p[3]).map(|(s, v)| s / (v + self.epsilon).sqrt()).collect();
+            let add: Vec<f64> = p[1].iter().zip(&p[2]).zip(&mul).map(|((b, m), a)| b - m * a).collect();
+            let mul = cx.constant("mul", Tensor::from_vec(&[channels], mul)?.cast(dtype)?);
+            let add = cx.constant("add", Tensor::from_vec(&[channels], add)?.cast(dtype)?);
+            cx.call("batch_norm", "channel_affine", vec![dtype], vec![x.arg_in(), mul.arg_in(), add.arg_in(), y.arg_out(), dims]);
+            return Ok(());
+        }
+        if params.iter().any(|p| p.dtype != dtype) {
+            unsupported!("code generation for BatchNormalization with non-constant statistics of another type than X");
+        }
+        let mut args = vec![x.arg_in()];
+        args.extend(params.iter().map(|p| p.arg_in()));
+        args.extend([y.arg_out(), dims, KArg::Lit(Lit::Float(self.epsilon, DType::F64))]);
+        cx.call("batch_norm", "batch_norm", vec![dtype], args);
+        Ok(())
     }
 }
 

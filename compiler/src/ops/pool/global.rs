@@ -6,7 +6,9 @@
 //! <https://onnx.ai/onnx/operators/onnx__GlobalLpPool.html>
 
 use super::super::dense::{array, row_major};
-use super::super::{Arg, OpDef, Slots};
+use super::super::spatial::Axis;
+use super::super::{Arg, LowerCx, OpDef, Slots};
+use super::lower::{self, PoolKind};
 use super::lp_order;
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
@@ -60,6 +62,26 @@ impl OpDef for GlobalPool {
         let Some(out) = global_shape(&Shape::fixed(x.shape()))?.as_fixed() else { bail!("cannot resolve the output shape") };
         let kind = self.kind;
         Ok(vec![map_float!(x, a => reduce(a, &out, kind)?)?])
+    }
+
+    /// One window over each whole (flattened) plane.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        if x.shape.len() < 2 {
+            bail!("X must have rank 2 or more ([N, C, spatial...])");
+        }
+        let len: usize = x.shape[2..].iter().product();
+        if len == 0 {
+            crate::unsupported!("code generation for global pools over empty planes");
+        }
+        let axis = Axis { input: len, kernel: len, stride: 1, dilation: 1, pad_begin: 0, pad_end: 0, output: 1 };
+        let dims = lower::pool_dims(x.shape[0] * x.shape[1], &[axis])?;
+        let kind = match self.kind {
+            Kind::Average => PoolKind::Average { count_include_pad: false },
+            Kind::Max => PoolKind::Max { column_major: false },
+            Kind::Lp(p) => PoolKind::Lp { p },
+        };
+        lower::lower_pool(cx, &x, kind, dims)
     }
 }
 

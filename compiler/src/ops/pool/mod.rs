@@ -12,6 +12,7 @@
 //! -1), NaN (AveragePool without counted padding) or 0 (LpPool).
 
 mod global;
+mod lower;
 mod unpool;
 
 pub use global::GlobalPool;
@@ -19,7 +20,8 @@ pub use unpool::MaxUnpool;
 
 use super::dense::{array, compute_type, demote, promote, row_major};
 use super::spatial::{Axis, Traversal, Window};
-use super::{Arg, OpDef, Slots};
+use super::{Arg, LowerCx, OpDef, Slots};
+use lower::PoolKind;
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{checked_numel, DType, Num, Tensor};
@@ -120,6 +122,22 @@ impl OpDef for Pool {
                 Ok(vec![demote(y, x.dtype())?])
             }
         }
+    }
+
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        if x.shape.len() < 3 {
+            bail!("X must have rank 3 or more ([N, C, spatial...])");
+        }
+        let kernel = self.window.kernel_shape.clone().unwrap_or_default();
+        let axes = self.window.resolve(&x.shape[2..], &kernel)?;
+        let dims = lower::pool_dims(x.shape[0] * x.shape[1], &axes)?;
+        let kind = match self.kind {
+            Kind::Max { column_major } => PoolKind::Max { column_major },
+            Kind::Average { count_include_pad } => PoolKind::Average { count_include_pad },
+            Kind::Lp { p } => PoolKind::Lp { p },
+        };
+        lower::lower_pool(cx, &x, kind, dims)
     }
 }
 
