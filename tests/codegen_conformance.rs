@@ -1,5 +1,5 @@
-//! Conformance of generated code: every ONNX node test case on the
-//! interpreter's expected-pass list is compiled by qcc to Rust and to C, the
+//! Conformance of generated code: every ONNX node test case and light
+//! model on the interpreter's expected-pass lists is compiled by qcc to Rust and to C, the
 //! generated code is built and run on the case's inputs, and the outputs are
 //! compared with the expected ones (the tolerances of `conformance`).
 //!
@@ -36,6 +36,8 @@ enum Outcome {
 /// A case compiled for one language, with its data sets.
 struct Prepared {
     case: String,
+    /// The ONNX test case's directory.
+    source: PathBuf,
     ident: String,
     dir: PathBuf,
     /// Per data set: the input .npy paths and the expected outputs' .pb directory.
@@ -50,8 +52,15 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let expected_dir = workspace().join("tests/conformance/expected");
-    let mut cases: Vec<String> = read_list(&expected_dir.join("node.txt")).into_iter().collect();
-    cases.retain(|c| filter.as_ref().is_none_or(|f| c.contains(f.as_str())));
+    // Node tests and the light models, as far as the interpreter passes them.
+    let mut cases: Vec<(String, PathBuf)> = Vec::new();
+    for set in ["node", "light"] {
+        for c in read_list(&expected_dir.join(format!("{set}.txt"))) {
+            if filter.as_ref().is_none_or(|f| c.contains(f.as_str())) {
+                cases.push((c.clone(), root.join(set).join(c)));
+            }
+        }
+    }
     let work = workspace().join("target/codegen");
     let _ = std::fs::remove_dir_all(&work);
     let bless = std::env::var_os("QCC_BLESS").is_some() && filter.is_none();
@@ -60,7 +69,7 @@ fn main() -> ExitCode {
     println!("{:<20} {:>6} {:>6} {:>12} {:>7}", "language", "pass", "fail", "unsupported", "total");
     for (lang, emit) in [("rust", Emit::Rust), ("c", Emit::C)] {
         let dir = work.join(lang);
-        let results = run_language(&root.join("node"), &cases, emit, &dir);
+        let results = run_language(&cases, emit, &dir);
         let count = |f: fn(&Outcome) -> bool| results.values().filter(|o| f(o)).count();
         let pass = count(|o| matches!(o, Outcome::Pass));
         let fail = count(|o| matches!(o, Outcome::Fail(_)));
@@ -101,9 +110,9 @@ fn main() -> ExitCode {
 }
 
 /// Compiles, builds and runs every case in one language.
-fn run_language(node_dir: &Path, cases: &[String], emit: Emit, dir: &Path) -> BTreeMap<String, Outcome> {
+fn run_language(cases: &[(String, PathBuf)], emit: Emit, dir: &Path) -> BTreeMap<String, Outcome> {
     let generated: Vec<(String, Result<Prepared, Outcome>)> =
-        cases.par_iter().map(|c| (c.clone(), prepare(&node_dir.join(c), c, emit, &dir.join("cases").join(c)))).collect();
+        cases.par_iter().map(|(c, path)| (c.clone(), prepare(path, c, emit, &dir.join("cases").join(c)))).collect();
     let mut results = BTreeMap::new();
     let mut built = Vec::new();
     for (case, r) in generated {
@@ -168,7 +177,7 @@ fn prepare(case_dir: &Path, case: &str, emit: Emit, out: &Path) -> Result<Prepar
         .map_err(|_| Outcome::Fail("PANIC in code generation".into()))?
         .map_err(classify)?;
     back::write(out, &output.files).map_err(|e| Outcome::Fail(e.to_string()))?;
-    Ok(Prepared { case: case.to_string(), ident, dir: out.to_path_buf(), sets })
+    Ok(Prepared { case: case.to_string(), source: case_dir.to_path_buf(), ident, dir: out.to_path_buf(), sets })
 }
 
 fn classify(e: qcc::Error) -> Outcome {
@@ -335,7 +344,7 @@ fn first_error(stderr: &str) -> String {
 
 /// Runs a built case on each of its data sets and compares the outputs.
 fn run_case(program: &Path, p: &Prepared) -> Outcome {
-    let (rtol, atol) = tolerance(&conformance_dir().join("node").join(&p.case));
+    let (rtol, atol) = tolerance(&p.source);
     for (k, (inputs, data)) in p.sets.iter().enumerate() {
         let out_dir = p.dir.join(format!("out_{k}"));
         let run = Command::new(program).arg(&p.case).args(inputs).arg("-o").arg(&out_dir).env("ASAN_OPTIONS", "detect_leaks=0").output();
