@@ -202,6 +202,9 @@ fn instances(p: &Program) -> (Vec<Instance>, Vec<String>, Vec<String>, bool) {
     if types.contains(&DType::Bool) {
         plain.push("ops_bool.h".to_string());
     }
+    if !casts.is_empty() {
+        plain.push("convert.h".to_string());
+    }
     let mut instances = Vec::new();
     let floats_for_math: BTreeSet<DType> = types.iter().copied().filter(|d| d.is_float()).collect();
     for &d in types.iter().filter(|&&d| d != DType::Bool) {

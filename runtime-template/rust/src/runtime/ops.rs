@@ -458,3 +458,44 @@ pub fn shift_left<T: Num>(a: T, b: T) -> T {
 pub fn shift_right<T: Num>(a: T, b: T) -> T {
     shift(a, b, false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::scalar::{Convert, F16};
+
+    #[test]
+    fn shifts_match_the_interpreter() {
+        assert_eq!(shift_right(-16i8, 2), -4);
+        assert_eq!(shift_left(64i8, 1), -128);
+        assert_eq!(shift_right(-1i8, 8), -1);
+        assert_eq!(shift_left(5i8, -1), 0);
+        assert_eq!(shift_right(u64::MAX, 63), 1);
+        assert_eq!(shift_right(1u64, u64::MAX), 0);
+    }
+
+    #[test]
+    fn float_modulo_takes_the_divisor_sign() {
+        assert_eq!(modulo_float(-7.0f32, 3.0), 2.0);
+        assert_eq!(fmod(-7.0f64, 3.0), -1.0);
+        assert_eq!(modulo_float(7.5f64, -2.0), -0.5);
+    }
+
+    #[test]
+    fn clip_with_crossed_bounds_gives_the_upper() {
+        assert_eq!(clip(5i32, 3, 1), 1);
+        assert_eq!(clip(-5i32, 3, 1), 1);
+        assert!(clip(f32::NAN, 0.0, 1.0).is_nan());
+    }
+
+    #[test]
+    fn float_functions_on_halves() {
+        let x = F16::from_f64(0.5);
+        assert!((exp(x).to_f64() - 0.5f64.exp()).abs() < 1e-3);
+        assert_eq!(round(2.5f32), 2.0);
+        assert_eq!(round(-3.5f64), -4.0);
+        assert_eq!(celu(f32::NAN, 1.0), 0.0);
+        assert!(isinf(f64::NEG_INFINITY, true, false) && !isinf(f64::INFINITY, true, false));
+        assert_eq!(pow_int(3i8, 5), -13);
+    }
+}
