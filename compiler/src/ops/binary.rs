@@ -7,6 +7,7 @@
 
 use super::{LowerCx, util, Arg, OpDef, Slots};
 use crate::back::lower::Loc;
+use super::cast::cast_fn;
 use crate::back::program::{ScalarFn, Step};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Shape, TensorType};
@@ -219,11 +220,6 @@ fn converted(cx: &mut LowerCx, x: &Loc, to: DType) -> Loc {
     let dst = cx.scratch(to, x.len()).reshaped(&x.shape);
     cx.push(Step::Map { f: cast_fn(x.dtype, to), inputs: vec![x.view()], output: dst.view(), shape: x.shape.clone() });
     dst
-}
-
-/// The runtime's `cast` from one element type to another.
-fn cast_fn(from: DType, to: DType) -> ScalarFn {
-    ScalarFn { name: "cast", inputs: vec![from], output: to, params: Vec::new(), suffix: vec![from, to] }
 }
 
 fn apply<T: Num>(k: Kind, p: T, q: T) -> T {
