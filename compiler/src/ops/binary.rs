@@ -6,6 +6,9 @@
 //! division by zero gives 0. Pow keeps the base's element type.
 
 use super::{LowerCx, util, Arg, OpDef, Slots};
+use crate::back::lower::Loc;
+use super::cast::cast_fn;
+use crate::back::program::{ScalarFn, Step};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Shape, TensorType};
 use crate::tensor::{DType, Num, Tensor};
@@ -141,12 +144,16 @@ impl Binary {
             Kind::Mul => "mul",
             Kind::Div => "div",
             Kind::PRelu => "prelu",
-            Kind::Mod { fmod: false } if !float => "modulo",
-            Kind::Mod { fmod: true } if !float => "fmod_int",
+            Kind::Mod { fmod: false } if float => "modulo_float",
+            Kind::Mod { fmod: true } if float => "fmod",
+            Kind::Mod { fmod: false } => "modulo",
+            Kind::Mod { fmod: true } => "fmod_int",
             Kind::And => "bit_and",
             Kind::Or => "bit_or",
             Kind::Xor => "bit_xor",
-            k => crate::unsupported!("code generation for {k:?} on {} is not implemented yet", a.dtype),
+            Kind::ShiftLeft => "shift_left",
+            Kind::ShiftRight => "shift_right",
+            Kind::Pow => return lower_pow(cx, a, b),
         };
         cx.elementwise_of(name, Vec::new(), &[a, b])
     }
@@ -180,6 +187,39 @@ impl Binary {
         }
         Ok(())
     }
+}
+
+/// Pow as the interpreter computes it: floats of one type directly; an
+/// integer base with an integer exponent exactly (exponent as i64);
+/// anything else in f64 (base and exponent converted, the result converted
+/// back with `Cast` semantics).
+fn lower_pow(cx: &mut LowerCx, a: Loc, b: Loc) -> Result<()> {
+    let out = cx.output(0)?;
+    if a.dtype.is_float() && a.dtype == b.dtype {
+        return cx.elementwise_of("pow", Vec::new(), &[a, b]);
+    }
+    if a.dtype.is_int() && b.dtype.is_int() {
+        let e = converted(cx, &b, DType::I64);
+        return cx.map(ScalarFn::new("pow_int", vec![a.dtype, DType::I64], out.dtype), &[&a, &e], &out);
+    }
+    let base = converted(cx, &a, DType::F64);
+    let e = converted(cx, &b, DType::F64);
+    let result = if out.dtype == DType::F64 { out.clone() } else { cx.scratch(DType::F64, out.len()).reshaped(&out.shape) };
+    cx.map(ScalarFn::new("pow", vec![DType::F64, DType::F64], DType::F64), &[&base, &e], &result)?;
+    if result.operand != out.operand {
+        cx.map(cast_fn(DType::F64, out.dtype), &[&result], &out)?;
+    }
+    Ok(())
+}
+
+/// `x` converted to `to` (a new scratch buffer unless it already has that type).
+fn converted(cx: &mut LowerCx, x: &Loc, to: DType) -> Loc {
+    if x.dtype == to {
+        return x.clone();
+    }
+    let dst = cx.scratch(to, x.len()).reshaped(&x.shape);
+    cx.push(Step::Map { f: cast_fn(x.dtype, to), inputs: vec![x.view()], output: dst.view(), shape: x.shape.clone() });
+    dst
 }
 
 fn apply<T: Num>(k: Kind, p: T, q: T) -> T {

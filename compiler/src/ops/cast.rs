@@ -8,7 +8,8 @@
 //! The conversions themselves are `Tensor::cast_rounding`. The float6
 //! types of opset 28 are not supported.
 
-use super::{Arg, OpDef, Slots};
+use super::{Arg, LowerCx, OpDef, Slots};
+use crate::back::program::ScalarFn;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::small::E8m0Rounding;
@@ -61,6 +62,31 @@ impl OpDef for Cast {
         };
         Ok(vec![x.cast_rounding(to, self.saturate, self.e8m0)?])
     }
+
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let to = cx.output_type(0)?.0;
+        if x.dtype == to {
+            return cx.alias_output(0, x);
+        }
+        if !plain(x.dtype) || !plain(to) {
+            unsupported!("code generation for Cast from {} to {to} is not implemented yet", x.dtype);
+        }
+        let out = cx.output(0)?;
+        cx.map(cast_fn(x.dtype, to), &[&x], &out)
+    }
+}
+
+/// Types generated code converts with `cast`: bool, integers of 8 bits or
+/// more, float16, bfloat16, float32, float64.
+fn plain(d: DType) -> bool {
+    d == DType::Bool || d.is_int() || d.is_float()
+}
+
+/// The runtime's scalar `cast` (the interpreter's numeric Cast semantics)
+/// between two plain types.
+pub fn cast_fn(from: DType, to: DType) -> ScalarFn {
+    ScalarFn { name: "cast", inputs: vec![from], output: to, params: Vec::new(), suffix: vec![from, to] }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! Before opset 11 the bounds are float attributes; from opset 11 they are
 //! optional one-element inputs of the input's type. Integer and float types.
 
-use super::{Arg, OpDef, Slots};
+use super::{Arg, Loc, LowerCx, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::{DType, Num, Tensor};
@@ -64,6 +64,44 @@ impl OpDef for Clip {
             }
         };
         Ok(vec![out])
+    }
+
+    /// One `clip` map; a missing bound is the type's lowest or highest
+    /// value (infinities for floats), attribute bounds are constants.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        check_dtype(x.dtype)?;
+        let (lo, hi) = match self.attr_bounds {
+            Some((lo, hi)) => (lo.map(BoundSrc::Value), hi.map(BoundSrc::Value)),
+            None => (cx.opt_input(1).cloned().map(BoundSrc::Input), cx.opt_input(2).cloned().map(BoundSrc::Input)),
+        };
+        let lo = bound_loc(cx, x.dtype, "min", lo.unwrap_or(BoundSrc::Value(f64::NEG_INFINITY)))?;
+        let hi = bound_loc(cx, x.dtype, "max", hi.unwrap_or(BoundSrc::Value(f64::INFINITY)))?;
+        cx.elementwise_of("clip", Vec::new(), &[x, lo, hi])
+    }
+}
+
+/// Where a bound of the code-generated Clip comes from.
+enum BoundSrc {
+    /// A value converted to the input type (as `Num::from_f64`: saturating).
+    Value(f64),
+    Input(Loc),
+}
+
+/// A one-element location holding the bound, as the input's element type.
+fn bound_loc(cx: &mut LowerCx, dtype: DType, what: &str, b: BoundSrc) -> Result<Loc> {
+    match b {
+        BoundSrc::Input(l) => {
+            if l.dtype != dtype || l.len() != 1 {
+                bail!("Clip bound {what} must be one {dtype} element, got {} {:?}", l.dtype, l.shape);
+            }
+            // A one-element tensor broadcasts as a scalar.
+            Ok(l.reshaped(&[]))
+        }
+        BoundSrc::Value(v) => {
+            let t = Tensor::scalar(v).cast(dtype)?;
+            Ok(cx.constant(what, t))
+        }
     }
 }
 

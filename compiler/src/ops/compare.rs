@@ -5,7 +5,7 @@
 //! Both inputs have one element type: any integer or float type; Equal also
 //! compares bool and string tensors. Comparisons with NaN are false.
 
-use super::{util, Arg, OpDef, Slots};
+use super::{util, Arg, LowerCx, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::{DType, Elem, Tensor};
@@ -50,6 +50,21 @@ impl OpDef for Compare {
         self.check_dtypes(a.dtype(), b.dtype())?;
         let k = self.kind;
         Ok(vec![Tensor::Bool(for_each_array!(a, x => compare(x, b, k)?))])
+    }
+
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let dtype = cx.input(0)?.dtype;
+        if !(dtype == DType::Bool || dtype.is_int() || dtype.is_float()) {
+            crate::unsupported!("code generation for {:?} on {dtype} is not implemented yet", self.kind);
+        }
+        let name = match self.kind {
+            Kind::Equal => "equal",
+            Kind::Less => "less",
+            Kind::Greater => "greater",
+            Kind::LessOrEqual => "less_equal",
+            Kind::GreaterOrEqual => "greater_equal",
+        };
+        cx.elementwise(name, Vec::new())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Logical operators on bool tensors: And, Or, Xor (numpy broadcasting) and Not.
 //! <https://onnx.ai/onnx/operators/onnx__And.html> (and the pages of the others)
 
-use super::{util, Arg, OpDef, Slots};
+use super::{util, Arg, LowerCx, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::{DType, Tensor};
@@ -56,6 +56,17 @@ impl OpDef for Logical {
             _ => util::zip2(a, b, |p, q| p != q)?,
         };
         Ok(vec![Tensor::Bool(out)])
+    }
+
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let name = match self.kind {
+            Kind::And => "and",
+            Kind::Or => "or",
+            Kind::Xor => "xor",
+            Kind::Not => "not",
+        };
+        let inputs = (0..self.arity()).map(|i| cx.input(i).cloned()).collect::<Result<Vec<_>>>()?;
+        cx.elementwise_of(name, Vec::new(), &inputs)
     }
 }
 

@@ -156,6 +156,10 @@ impl Unary {
     fn lower_elementwise(&self, cx: &mut LowerCx) -> Result<()> {
         let dtype = cx.input(0)?.dtype;
         let float = |v: f64| Lit::Float(v, dtype);
+        // Float functions take their parameters in the compute type (f32
+        // for float16 and bfloat16).
+        let compute = if dtype == DType::F64 { DType::F64 } else { DType::F32 };
+        let c = |v: f64| Lit::Float(v, compute);
         let (name, params) = match self.kind {
             Kind::Abs => ("abs", vec![]),
             Kind::Neg => ("neg", vec![]),
@@ -163,7 +167,43 @@ impl Unary {
             Kind::Relu => ("relu", vec![]),
             Kind::LeakyRelu { alpha } => ("leaky_relu", vec![float(alpha)]),
             Kind::BitwiseNot => ("bit_not", vec![]),
-            k => crate::unsupported!("code generation for {k:?} on {dtype} is not implemented yet"),
+            k if !dtype.is_float() => crate::unsupported!("code generation for {k:?} on {dtype} is not implemented yet"),
+            Kind::Acos => ("acos", vec![]),
+            Kind::Acosh => ("acosh", vec![]),
+            Kind::Asin => ("asin", vec![]),
+            Kind::Asinh => ("asinh", vec![]),
+            Kind::Atan => ("atan", vec![]),
+            Kind::Atanh => ("atanh", vec![]),
+            Kind::Ceil => ("ceil", vec![]),
+            Kind::Cos => ("cos", vec![]),
+            Kind::Cosh => ("cosh", vec![]),
+            Kind::Elu { alpha } => ("elu", vec![c(alpha)]),
+            Kind::Erf => ("erf", vec![]),
+            Kind::Exp => ("exp", vec![]),
+            Kind::Floor => ("floor", vec![]),
+            Kind::Gelu { tanh: false } => ("gelu", vec![]),
+            Kind::Gelu { tanh: true } => ("gelu_tanh", vec![]),
+            Kind::HardSigmoid { alpha, beta } => ("hard_sigmoid", vec![c(alpha), c(beta)]),
+            Kind::HardSwish => ("hard_swish", vec![]),
+            Kind::IsInf { negative, positive } => ("isinf", vec![Lit::Bool(negative), Lit::Bool(positive)]),
+            Kind::IsNaN => ("isnan", vec![]),
+            Kind::Log => ("log", vec![]),
+            Kind::Mish => ("mish", vec![]),
+            Kind::Reciprocal => ("reciprocal", vec![]),
+            Kind::Round => ("round", vec![]),
+            Kind::Selu { alpha, gamma } => ("selu", vec![c(alpha), c(gamma)]),
+            Kind::Celu { alpha } => ("celu", vec![c(alpha)]),
+            Kind::Shrink { bias, lambd } => ("shrink", vec![c(bias), c(lambd)]),
+            Kind::Sigmoid => ("sigmoid", vec![]),
+            Kind::Sin => ("sin", vec![]),
+            Kind::Sinh => ("sinh", vec![]),
+            Kind::Softplus => ("softplus", vec![]),
+            Kind::Softsign => ("softsign", vec![]),
+            Kind::Sqrt => ("sqrt", vec![]),
+            Kind::Tan => ("tan", vec![]),
+            Kind::Tanh => ("tanh", vec![]),
+            Kind::ThresholdedRelu { alpha } => ("thresholded_relu", vec![c(alpha)]),
+            Kind::Swish { alpha } => ("swish", vec![c(alpha)]),
         };
         cx.elementwise(name, params)
     }

@@ -7,7 +7,8 @@
 //! take floats. Accumulation is in the element type, input by input (as the
 //! ONNX reference does), and Mean divides the sum by the input count.
 
-use super::{util, Arg, OpDef};
+use super::{util, Arg, LowerCx, OpDef};
+use crate::back::program::{ScalarFn, Step};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::{DType, Num, Tensor};
@@ -58,6 +59,36 @@ impl OpDef for Variadic {
             acc = map_num!(&acc, a => a.mapv(|v| v.div(Num::from_f64(n))))?;
         }
         Ok(vec![acc])
+    }
+
+    /// The first two inputs combined into the output, then every further
+    /// input into the output in place; Mean divides in place at the end.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let present: Vec<_> = (0..cx.num_inputs()).filter_map(|i| cx.opt_input(i).cloned()).collect();
+        let dtype = self.check_dtypes(present.iter().map(|l| l.dtype))?;
+        let Some((first, rest)) = present.split_first() else { bail!("{:?} needs at least one input", self.kind) };
+        if rest.is_empty() {
+            return cx.alias_output(0, first.clone());
+        }
+        let name = match self.kind {
+            Kind::Min => "min",
+            Kind::Max => "max",
+            Kind::Sum | Kind::Mean => "add",
+        };
+        let out = cx.output(0)?;
+        let f = ScalarFn::new(name, vec![dtype, dtype], dtype);
+        cx.map(f.clone(), &[first, &rest[0]], &out)?;
+        for x in &rest[1..] {
+            let view = x.broadcast_view(&out.shape)?;
+            cx.push(Step::Map { f: f.clone(), inputs: vec![out.view(), view], output: out.view(), shape: out.shape.clone() });
+        }
+        if self.kind == Kind::Mean {
+            let n = cx.constant("count", Tensor::scalar(present.len() as f64).cast(dtype)?);
+            let f = ScalarFn::new("div", vec![dtype, dtype], dtype);
+            let view = n.broadcast_view(&out.shape)?;
+            cx.push(Step::Map { f, inputs: vec![out.view(), view], output: out.view(), shape: out.shape.clone() });
+        }
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! three inputs. X and Y share one element type (any type).
 //! <https://onnx.ai/onnx/operators/onnx__Where.html>
 
-use super::{util, Arg, OpDef, Slots};
+use super::{util, Arg, LowerCx, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::{DType, Tensor};
@@ -28,6 +28,15 @@ impl OpDef for Where {
         let c = c.array::<bool>()?;
         let out = map2_array!(x, y, (a, b) => util::zip3(c, a, b, |k, p, q| if k { p } else { q })?)?;
         Ok(vec![out])
+    }
+
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let inputs = (0..3).map(|i| cx.input(i).cloned()).collect::<Result<Vec<_>>>()?;
+        let d = inputs[1].dtype;
+        if !(d == DType::Bool || d.is_int() || d.is_float()) {
+            crate::unsupported!("code generation for Where on {d} is not implemented yet");
+        }
+        cx.elementwise_of("select", Vec::new(), &inputs)
     }
 }
 

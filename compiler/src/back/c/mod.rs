@@ -29,6 +29,8 @@ pub fn emit(p: &Program, plan: &Plan, name: &str, source: &str, harness: bool, t
     ctx.insert("inputs", &ios(&p.inputs, &upper));
     ctx.insert("outputs", &ios(&p.outputs, &upper));
     ctx.insert("params", &params(p));
+    // Inputs no step reads (CastLike's, Shape's) must not warn.
+    ctx.insert("io_idents", &p.inputs.iter().chain(&p.outputs).map(|io| io.ident.clone()).collect::<Vec<_>>());
     let (instances, casts, headers, math) = instances(p);
     ctx.insert("instances", &instances);
     ctx.insert("casts", &casts);
@@ -201,6 +203,9 @@ fn instances(p: &Program) -> (Vec<Instance>, Vec<String>, Vec<String>, bool) {
     let mut plain = Vec::new();
     if types.contains(&DType::Bool) {
         plain.push("ops_bool.h".to_string());
+    }
+    if !casts.is_empty() {
+        plain.push("convert.h".to_string());
     }
     let mut instances = Vec::new();
     let floats_for_math: BTreeSet<DType> = types.iter().copied().filter(|d| d.is_float()).collect();

@@ -216,7 +216,8 @@ fn hex_of(v: f64) -> String {
 pub fn tensor_values(t: &Tensor) -> Vec<String> {
     let d = t.dtype();
     match t {
-        Tensor::F32(a) => a.iter().map(|&v| hex_float(v)).collect(),
+        // Static initializers need constant expressions: no function calls for non-finite values.
+        Tensor::F32(a) => a.iter().map(|&v| if v.is_finite() { hex_float(v) } else { format!("(float){}", hex_double(v as f64)) }).collect(),
         Tensor::F64(a) => a.iter().map(|&v| hex_double(v)).collect(),
         Tensor::F16(a) => a.iter().map(|v| format!("0x{:04x}u", v.to_bits())).collect(),
         Tensor::BF16(a) => a.iter().map(|v| format!("0x{:04x}u", v.to_bits())).collect(),

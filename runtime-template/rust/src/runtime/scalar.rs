@@ -272,6 +272,125 @@ pub fn cast<S: Convert, D: Convert>(v: S) -> D {
     }
 }
 
+/// The float types generated code computes in (f32 and f64), with the
+/// elementary functions of [`super::math`].
+pub trait Real:
+    Copy
+    + PartialOrd
+    + core::ops::Add<Output = Self>
+    + core::ops::Sub<Output = Self>
+    + core::ops::Mul<Output = Self>
+    + core::ops::Div<Output = Self>
+    + core::ops::Neg<Output = Self>
+{
+    const ZERO: Self;
+    const ONE: Self;
+    /// A constant (rounded to this type).
+    fn lit(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn abs(self) -> Self;
+    fn is_nan(self) -> bool;
+    fn is_infinite(self) -> bool;
+    fn exp(self) -> Self;
+    fn expm1(self) -> Self;
+    fn ln(self) -> Self;
+    fn ln1p(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn powf(self, e: Self) -> Self;
+    fn fmod(self, d: Self) -> Self;
+    fn erf(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn tan(self) -> Self;
+    fn asin(self) -> Self;
+    fn acos(self) -> Self;
+    fn atan(self) -> Self;
+    fn sinh(self) -> Self;
+    fn cosh(self) -> Self;
+    fn tanh(self) -> Self;
+    fn asinh(self) -> Self;
+    fn acosh(self) -> Self;
+    fn atanh(self) -> Self;
+    fn floor(self) -> Self;
+    fn ceil(self) -> Self;
+    /// Rounds half to even.
+    fn round_even(self) -> Self;
+}
+
+macro_rules! real {
+    ($t:ty, $($name:ident = $f:ident),*; pow = $pow:ident, fmod = $fmod:ident) => {
+        impl Real for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn lit(v: f64) -> Self { v as $t }
+            #[inline(always)]
+            fn to_f64(self) -> f64 { self as f64 }
+            #[inline(always)]
+            fn abs(self) -> Self { <$t>::from_bits(self.to_bits() & (!0 >> 1)) }
+            #[inline(always)]
+            #[allow(clippy::eq_op)]
+            fn is_nan(self) -> bool { self != self }
+            #[inline(always)]
+            fn is_infinite(self) -> bool { self == <$t>::INFINITY || self == <$t>::NEG_INFINITY }
+            #[inline(always)]
+            fn powf(self, e: Self) -> Self { super::math::$pow(self, e) }
+            #[inline(always)]
+            fn fmod(self, d: Self) -> Self { super::math::$fmod(self, d) }
+            $(
+                #[inline(always)]
+                fn $name(self) -> Self { super::math::$f(self) }
+            )*
+        }
+    };
+}
+real!(f32, exp = expf, expm1 = expm1f, ln = logf, ln1p = log1pf, sqrt = sqrtf, erf = erff, sin = sinf, cos = cosf,
+    tan = tanf, asin = asinf, acos = acosf, atan = atanf, sinh = sinhf, cosh = coshf, tanh = tanhf, asinh = asinhf,
+    acosh = acoshf, atanh = atanhf, floor = floorf, ceil = ceilf, round_even = roundevenf; pow = powf, fmod = fmodf);
+real!(f64, exp = exp, expm1 = expm1, ln = log, ln1p = log1p, sqrt = sqrt, erf = erf, sin = sin, cos = cos,
+    tan = tan, asin = asin, acos = acos, atan = atan, sinh = sinh, cosh = cosh, tanh = tanh, asinh = asinh,
+    acosh = acosh, atanh = atanh, floor = floor, ceil = ceil, round_even = roundeven; pow = pow, fmod = fmod);
+
+/// Float element types and the [`Real`] type they compute in (float16 and
+/// bfloat16 compute in f32 and round once when stored).
+pub trait Float: Num {
+    type C: Real;
+    fn to_c(self) -> Self::C;
+    fn from_c(v: Self::C) -> Self;
+}
+
+impl Float for f32 {
+    type C = f32;
+    #[inline(always)]
+    fn to_c(self) -> f32 { self }
+    #[inline(always)]
+    fn from_c(v: f32) -> Self { v }
+}
+
+impl Float for f64 {
+    type C = f64;
+    #[inline(always)]
+    fn to_c(self) -> f64 { self }
+    #[inline(always)]
+    fn from_c(v: f64) -> Self { v }
+}
+
+impl Float for F16 {
+    type C = f32;
+    #[inline(always)]
+    fn to_c(self) -> f32 { f16_to_f32(self) }
+    #[inline(always)]
+    fn from_c(v: f32) -> Self { f32_to_f16(v) }
+}
+
+impl Float for BF16 {
+    type C = f32;
+    #[inline(always)]
+    fn to_c(self) -> f32 { bf16_to_f32(self) }
+    #[inline(always)]
+    fn from_c(v: f32) -> Self { f32_to_bf16(v) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
