@@ -51,6 +51,16 @@ impl OpDef for Cumulative {
         let out = map_num!(x, a => self.run(a, axis))?;
         Ok(vec![out])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let Some(axis) = cx.input(1)?.constant.clone() else {
+            crate::unsupported!("code generation needs the axis of {} to be a constant", if self.product { "CumProd" } else { "CumSum" });
+        };
+        let axis = util::axis(axis_value(&axis)?, x.shape.len())?;
+        let y = cx.output(0)?;
+        super::reduce_lower::cumulative(cx, &x, &y, axis, [self.product, self.exclusive, self.reverse])
+    }
 }
 
 impl Cumulative {

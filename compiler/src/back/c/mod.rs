@@ -27,6 +27,8 @@ pub fn emit(p: &Program, plan: &Plan, name: &str, source: &str, harness: bool, t
     ctx.insert("arena_alloc", &plan.arena_bytes.max(1));
     ctx.insert("weights_bytes", &blob.bytes.len());
     ctx.insert("inputs", &ios(&p.inputs, &upper));
+    // Inputs no step reads (a shape-only input) must not warn.
+    ctx.insert("input_idents", &p.inputs.iter().map(|io| io.ident.clone()).collect::<Vec<_>>());
     ctx.insert("outputs", &ios(&p.outputs, &upper));
     ctx.insert("params", &params(p));
     let (instances, casts, headers, math) = instances(p);
