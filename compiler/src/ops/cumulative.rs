@@ -54,12 +54,16 @@ impl OpDef for Cumulative {
 
     fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
         let x = cx.input(0)?.clone();
-        let Some(axis) = cx.input(1)?.constant.clone() else {
-            crate::unsupported!("code generation needs the axis of {} to be a constant", if self.product { "CumProd" } else { "CumSum" });
-        };
-        let axis = util::axis(axis_value(&axis)?, x.shape.len())?;
+        let axis = cx.input(1)?.clone();
         let y = cx.output(0)?;
-        super::reduce_lower::cumulative(cx, &x, &y, axis, [self.product, self.exclusive, self.reverse])
+        let flags = [self.product, self.exclusive, self.reverse];
+        match &axis.constant {
+            Some(a) => {
+                let a = util::axis(axis_value(a)?, x.shape.len())?;
+                super::reduce_lower::cumulative(cx, &x, &y, a, flags)
+            }
+            None => super::reduce_lower::cumulative_runtime_axis(cx, &x, &axis, &y, flags),
+        }
     }
 }
 

@@ -120,6 +120,37 @@ pub fn cumulative(cx: &mut LowerCx, x: &Loc, y: &Loc, axis: usize, flags: [bool;
     Ok(())
 }
 
+/// Running sums or products along the axis held by the int32/int64
+/// tensor `axis`, read at run time.
+pub fn cumulative_runtime_axis(cx: &mut LowerCx, x: &Loc, axis: &Loc, y: &Loc, flags: [bool; 3]) -> Result<()> {
+    check_dtype("CumSum", x.dtype)?;
+    let name = match axis.dtype {
+        DType::I64 => "cumulative_axis_i64",
+        DType::I32 => "cumulative_axis_i32",
+        d => crate::bail!("the axis must be int32 or int64, got {d}"),
+    };
+    if axis.len() != 1 {
+        crate::bail!("the axis must hold one value, got shape {:?}", axis.shape);
+    }
+    if y.is_empty() {
+        return Ok(());
+    }
+    let [product, exclusive, reverse] = flags;
+    let mut dims = vec![x.shape.len()];
+    dims.extend(&x.shape);
+    let args = vec![
+        x.arg_in(),
+        axis.arg_in(),
+        y.arg_out(),
+        Arg::Dims(dims),
+        Arg::Lit(Lit::Bool(product)),
+        Arg::Lit(Lit::Bool(exclusive)),
+        Arg::Lit(Lit::Bool(reverse)),
+    ];
+    cx.call(MODULE, name, vec![x.dtype], args);
+    Ok(())
+}
+
 /// TopK along `axis`: `values` and int64 `indices`, sorted.
 pub fn top_k(cx: &mut LowerCx, x: &Loc, values: &Loc, indices: &Loc, axis: usize, k: usize, largest: bool) -> Result<()> {
     check_dtype("TopK", x.dtype)?;

@@ -326,6 +326,48 @@ static inline void QCC_RFN(cumulative)(const QCC_T *x, QCC_T *y, const size_t *d
     }
 }
 
+/* Cumulative along an axis known at run time (negative from the end) of
+ * the shape dims = {rank, d0, d1, ...}; an axis out of range copies x. */
+static inline void QCC_RFN(cumulative_at)(const QCC_T *x, QCC_T *y, const size_t *dims, int64_t axis, bool product,
+                                          bool exclusive, bool reverse) {
+    size_t rank = dims[0], outer = 1, inner = 1, k, a;
+    size_t d[3];
+    if (axis < 0) {
+        axis += (int64_t)rank;
+    }
+    if (axis < 0 || axis >= (int64_t)rank) {
+        size_t len = 1;
+        for (k = 0; k < rank; k++) {
+            len *= dims[1 + k];
+        }
+        for (k = 0; k < len; k++) {
+            y[k] = x[k];
+        }
+        return;
+    }
+    a = (size_t)axis;
+    for (k = 0; k < a; k++) {
+        outer *= dims[1 + k];
+    }
+    for (k = a + 1; k < rank; k++) {
+        inner *= dims[1 + k];
+    }
+    d[0] = outer;
+    d[1] = dims[1 + a];
+    d[2] = inner;
+    QCC_RFN(cumulative)(x, y, d, product, exclusive, reverse);
+}
+
+static inline void QCC_RFN(cumulative_axis_i64)(const QCC_T *x, const int64_t *axis, QCC_T *y, const size_t *dims, bool product,
+                                                bool exclusive, bool reverse) {
+    QCC_RFN(cumulative_at)(x, y, dims, axis[0], product, exclusive, reverse);
+}
+
+static inline void QCC_RFN(cumulative_axis_i32)(const QCC_T *x, const int32_t *axis, QCC_T *y, const size_t *dims, bool product,
+                                                bool exclusive, bool reverse) {
+    QCC_RFN(cumulative_at)(x, y, dims, (int64_t)axis[0], product, exclusive, reverse);
+}
+
 /* Whether a ranks strictly before b in TopK order (NaN above every number). */
 static inline int QCC_RFN(rtop_before)(QCC_C a, QCC_C b, bool largest) {
     int an = QCC_RFN(racc_isnan)(a), bn = QCC_RFN(racc_isnan)(b);

@@ -344,6 +344,36 @@ pub fn cumulative<T: Reduce>(x: &[T], y: &mut [T], dims: &[usize], product: bool
     }
 }
 
+/// [`cumulative`] along an axis known at run time (`axis[0]`, negative
+/// from the end) of the shape `dims = [rank, d0, d1, ...]`; an axis out of
+/// range copies `x`.
+fn cumulative_at<T: Reduce>(x: &[T], y: &mut [T], dims: &[usize], axis: i64, flags: [bool; 3]) {
+    let rank = dims.first().copied().unwrap_or(0);
+    let shape = dims.get(1..1 + rank).unwrap_or(&[]);
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    if a < 0 || a >= rank as i64 {
+        for (o, &i) in y.iter_mut().zip(x) {
+            *o = i;
+        }
+        return;
+    }
+    let a = a as usize;
+    let outer = shape[..a].iter().product();
+    let inner = shape[a + 1..].iter().product();
+    let [product, exclusive, reverse] = flags;
+    cumulative(x, y, &[outer, shape[a], inner], product, exclusive, reverse);
+}
+
+/// [`cumulative`] along the int64 axis `axis[0]` (see `cumulative_at`).
+pub fn cumulative_axis_i64<T: Reduce>(x: &[T], axis: &[i64], y: &mut [T], dims: &[usize], product: bool, exclusive: bool, reverse: bool) {
+    cumulative_at(x, y, dims, axis.first().copied().unwrap_or(0), [product, exclusive, reverse]);
+}
+
+/// [`cumulative`] along the int32 axis `axis[0]` (see `cumulative_at`).
+pub fn cumulative_axis_i32<T: Reduce>(x: &[T], axis: &[i32], y: &mut [T], dims: &[usize], product: bool, exclusive: bool, reverse: bool) {
+    cumulative_at(x, y, dims, axis.first().copied().unwrap_or(0) as i64, [product, exclusive, reverse]);
+}
+
 /// Whether `a` ranks strictly before `b` in TopK order: NaN above every
 /// number, all NaNs equal.
 #[inline(always)]
@@ -461,6 +491,11 @@ mod tests {
         let mut y = [0i32; 4];
         cumulative(&x, &mut y, &[1, 4, 1], false, true, true);
         assert_eq!(y, [9, 7, 4, 0]);
+        let mut z = [0i32; 4];
+        cumulative_axis_i64(&x, &[-2], &mut z, &[2, 2, 2], false, false, false);
+        assert_eq!(z, [1, 2, 4, 6]);
+        cumulative_axis_i32(&x, &[5], &mut z, &[2, 2, 2], false, false, false);
+        assert_eq!(z, x);
         let x = [3.0f32, 1.0, 3.0, f32::NAN, 2.0];
         let (mut v, mut i) = ([0.0f32; 3], [0i64; 3]);
         top_k(&x, &mut v, &mut i, &[1, 5, 1, 3], true);
