@@ -71,6 +71,13 @@ impl OpDef for ArgExtremum {
         }
         Ok(vec![Tensor::I64(out)])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let axis = util::axis(self.axis, x.shape.len())?;
+        let y = cx.output(0)?;
+        super::reduce_lower::arg_extremum(cx, &x, &y, axis, self.max, self.last)
+    }
 }
 
 fn check_dtype(d: DType) -> Result<()> {

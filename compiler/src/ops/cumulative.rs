@@ -51,6 +51,20 @@ impl OpDef for Cumulative {
         let out = map_num!(x, a => self.run(a, axis))?;
         Ok(vec![out])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let axis = cx.input(1)?.clone();
+        let y = cx.output(0)?;
+        let flags = [self.product, self.exclusive, self.reverse];
+        match &axis.constant {
+            Some(a) => {
+                let a = util::axis(axis_value(a)?, x.shape.len())?;
+                super::reduce_lower::cumulative(cx, &x, &y, a, flags)
+            }
+            None => super::reduce_lower::cumulative_runtime_axis(cx, &x, &axis, &y, flags),
+        }
+    }
 }
 
 impl Cumulative {

@@ -160,6 +160,44 @@ impl OpDef for Reduce {
         };
         Ok(vec![out])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let list = match &self.axes {
+            Axes::Attr(a) => a.clone(),
+            Axes::Input { .. } => match cx.opt_input(1) {
+                None => None,
+                Some(l) => match &l.constant {
+                    Some(c) => Some(c.to_i64_vec()?),
+                    // No axes whatever the data.
+                    None if l.is_empty() => Some(Vec::new()),
+                    None => crate::unsupported!("code generation needs the axes of a reduction to be a constant"),
+                },
+            },
+        };
+        let axes = match self.plan(list.as_deref(), x.shape.len())? {
+            Plan::Identity => {
+                let (_, shape) = cx.output_type(0)?;
+                let loc = x.reshaped(shape);
+                return cx.alias_output(0, loc);
+            }
+            Plan::Axes(axes) => axes,
+        };
+        let kind = match self.kind {
+            Kind::Sum => 0,
+            Kind::Mean => 1,
+            Kind::Max => 2,
+            Kind::Min => 3,
+            Kind::Prod => 4,
+            Kind::L1 => 5,
+            Kind::L2 => 6,
+            Kind::LogSum => 7,
+            Kind::LogSumExp => 8,
+            Kind::SumSquare => 9,
+        };
+        let y = cx.output(0)?;
+        super::reduce_lower::reduce(cx, &x, &y, &axes, kind)
+    }
 }
 
 impl Reduce {

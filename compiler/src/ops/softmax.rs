@@ -61,6 +61,23 @@ impl OpDef for Softmax {
         let out = map_float!(x, a => self.run(a, axis)?)?;
         Ok(vec![out])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let axis = self.normalised_axis(x.shape.len())?;
+        let dims = if self.flatten {
+            [x.shape[..axis].iter().product(), x.shape[axis..].iter().product(), 1]
+        } else {
+            super::reduce_lower::around(&x.shape, axis)
+        };
+        let kind = match self.kind {
+            Kind::Softmax => 0,
+            Kind::LogSoftmax => 1,
+            Kind::Hardmax => 2,
+        };
+        let y = cx.output(0)?;
+        super::reduce_lower::softmax(cx, &x, &y, dims, kind)
+    }
 }
 
 impl Softmax {

@@ -80,6 +80,24 @@ impl OpDef for TopK {
         })?;
         Ok(vec![values, Tensor::I64(indices)])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let k = match self.k_attr {
+            Some(k) => k,
+            None => match &cx.input(1)?.constant {
+                Some(t) => k_value(t)?,
+                None => crate::unsupported!("code generation needs K of TopK to be a constant"),
+            },
+        };
+        let axis = util::axis(self.axis, x.shape.len())?;
+        let k = check_k(k, Some(x.shape[axis]))?;
+        // Both outputs are written; an unused one goes to scratch.
+        let len = x.len() / x.shape[axis].max(1) * k;
+        let values = if cx.has_output(0) { cx.output(0)? } else { cx.scratch(x.dtype, len) };
+        let indices = if cx.has_output(1) { cx.output(1)? } else { cx.scratch(DType::I64, len) };
+        super::reduce_lower::top_k(cx, &x, &values, &indices, axis, k, self.largest)
+    }
 }
 
 fn check_dtype(d: DType) -> Result<()> {

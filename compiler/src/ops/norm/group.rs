@@ -85,6 +85,32 @@ impl OpDef for GroupNorm {
         }
         Ok(vec![output(shape, y, x.dtype())?])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        if x.shape.len() < 2 {
+            bail!("X must have rank 2 or more ([N, C, ...]), got {:?}", x.shape);
+        }
+        let c = x.shape[1];
+        let groups = self.groups.unwrap_or(c);
+        if groups == 0 || c % groups != 0 {
+            bail!("{c} channels are not divisible into {groups} groups");
+        }
+        let (scale, bias) = (cx.input(1)?.clone(), cx.input(2)?.clone());
+        let by_group = self.per_group_params && scale.len() == groups && scale.len() != c;
+        let params = if by_group { groups } else { c };
+        if scale.len() != params || bias.len() != params {
+            bail!("scale and B have {} and {} elements, expected {params}", scale.len(), bias.len());
+        }
+        let dims = [x.shape[0] * groups, groups, c / groups, x.shape[2..].iter().product()];
+        let (scale, bias) = (scale.reshaped(&[params]), bias.reshaped(&[params]));
+        for p in [&scale, &bias] {
+            if p.dtype != x.dtype {
+                crate::unsupported!("code generation for {} parameters of a {} normalisation is not implemented yet", p.dtype, x.dtype);
+            }
+        }
+        super::lower::group_norm(cx, &x, &scale, Some(&bias), dims, self.epsilon, by_group, false)
+    }
 }
 
 #[cfg(test)]

@@ -44,6 +44,12 @@ impl OpDef for LpNormalization {
         }
         Ok(vec![crate::ops::dense::demote(Tensor::F64(y), x.dtype())?])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let a = util::axis(self.axis, x.shape.len())?;
+        super::lower::lp_norm(cx, &x, crate::ops::reduce_lower::around(&x.shape, a), self.p)
+    }
 }
 
 #[cfg(test)]

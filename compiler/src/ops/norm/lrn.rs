@@ -61,6 +61,15 @@ impl OpDef for Lrn {
         }
         Ok(vec![output(shape, y, x.dtype())?])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        if x.shape.len() < 2 {
+            bail!("X must have rank 2 or more ([N, C, ...]), got {:?}", x.shape);
+        }
+        let dims = [x.shape[0], x.shape[1], x.shape[2..].iter().product(), self.size];
+        super::lower::lrn(cx, &x, dims, self.alpha, self.beta, self.bias)
+    }
 }
 
 #[cfg(test)]

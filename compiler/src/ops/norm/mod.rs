@@ -9,6 +9,7 @@
 mod batch;
 mod group;
 mod layer;
+mod lower;
 mod lp;
 mod lrn;
 mod mvn;

@@ -57,6 +57,12 @@ impl OpDef for MeanVarianceNormalization {
         let y = y.permuted_axes(IxDyn(&inverse)).as_standard_layout().into_owned();
         Ok(vec![crate::ops::dense::demote(Tensor::F64(y), x.dtype())?])
     }
+
+    fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let axes = util::axes(&self.axes, x.shape.len())?;
+        super::lower::mvn(cx, &x, &axes, EPSILON)
+    }
 }
 
 #[cfg(test)]

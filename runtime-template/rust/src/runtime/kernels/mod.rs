@@ -1,4 +1,7 @@
 //! Kernels: one module per family, named after what they compute.
-pub mod gemm;
-pub mod pool;
+
 pub mod batch_norm;
+pub mod gemm;
+pub mod norm;
+pub mod pool;
+pub mod reduce;
