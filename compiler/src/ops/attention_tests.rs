@@ -1,3 +1,5 @@
+//! Unit tests of Attention: shapes, masks, GQA, softcap and the KV cache against hand-computed values.
+
 use crate::front::onnx::Attr;
 use crate::ir::{Shape, TensorType};
 use crate::ops::testing::{f32s, i64s, node, run};

@@ -1,3 +1,5 @@
+//! Unit tests of DFT and its FFT plans against direct sums.
+
 use super::{Complex, Plan};
 use crate::front::onnx::Attr;
 use crate::ops::testing::{f32s, i64s, node, run};

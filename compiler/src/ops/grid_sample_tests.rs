@@ -1,3 +1,5 @@
+//! Unit tests of GridSample: modes, padding modes and align_corners against hand-computed values.
+
 use crate::front::onnx::Attr;
 use crate::ops::testing::{f32s, run};
 use crate::tensor::Tensor;
