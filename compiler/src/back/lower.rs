@@ -376,11 +376,7 @@ impl Idents {
     /// A lower-case identifier from `name` (non-alphanumerics become `_`),
     /// made unique with a numeric suffix.
     pub fn fresh(&mut self, name: &str) -> String {
-        let mut base: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
-        base = base.trim_matches('_').to_string();
-        while base.contains("__") {
-            base = base.replace("__", "_");
-        }
+        let mut base = identifier_base(name);
         if base.is_empty() || base.starts_with(|c: char| c.is_ascii_digit()) {
             base = format!("v_{base}");
         }
@@ -395,6 +391,17 @@ impl Idents {
         }
         ident
     }
+}
+
+/// `name` in lower-case ASCII letters, digits and single `_` (every other
+/// character becomes `_`), without leading or trailing `_`. May be empty or
+/// start with a digit; callers decide what to do then.
+pub fn identifier_base(name: &str) -> String {
+    let mut base: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    while base.contains("__") {
+        base = base.replace("__", "_");
+    }
+    base.trim_matches('_').to_string()
 }
 
 /// Words that are keywords in Rust or C, or names the generated code uses.

@@ -84,6 +84,8 @@ pub struct Output {
 
 /// Generates code for a prepared graph.
 pub fn generate(graph: &Graph, opts: &Options) -> Result<Output> {
+    let name = check_name(&opts.name)?;
+    let opts = &Options { name, ..opts.clone() };
     let program = lower::lower(graph, &opts.name)?;
     let plan = plan::plan(&program);
     let files = match opts.emit {
@@ -101,12 +103,11 @@ pub fn generate(graph: &Graph, opts: &Options) -> Result<Output> {
     Ok(Output { files, stats })
 }
 
-/// The base of generated names made from `name`: lower-case ASCII
-/// letters, digits and `_` (other characters become `_`), not starting
-/// with a digit.
+/// The base of generated names made from `name` (see
+/// [`lower::identifier_base`]); an error when nothing usable remains or it
+/// starts with a digit.
 pub fn check_name(name: &str) -> Result<String> {
-    let ident: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
-    let ident = ident.trim_matches('_').to_string();
+    let ident = lower::identifier_base(name);
     if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(Error::Usage(format!(
             "'{name}' cannot name generated code: give --name with a letter first, then letters, digits or '_'"
@@ -212,14 +213,14 @@ pub fn collapse(shape: &[usize], views: &[&View]) -> (Vec<usize>, Vec<View>) {
 
 /// Runtime modules a program uses.
 pub struct RuntimeModules {
-    /// Top-level modules (`scalar`, `ops`, `math`).
+    /// Top-level modules (`scalar`, `ops`, `math`, `index`).
     pub base: BTreeSet<&'static str>,
     /// Kernel modules.
     pub kernels: BTreeSet<&'static str>,
 }
 
 pub fn runtime_modules(p: &Program) -> RuntimeModules {
-    let mut base: BTreeSet<&'static str> = ["scalar", "ops", "math"].into_iter().collect();
+    let mut base: BTreeSet<&'static str> = ["scalar", "ops", "math", "index"].into_iter().collect();
     let mut kernels = BTreeSet::new();
     for a in &p.steps {
         if let Step::Call(c) = &a.step {

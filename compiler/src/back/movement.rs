@@ -202,8 +202,9 @@ fn block_view(out: &Loc, strides: &[isize], b: &Block) -> View {
 }
 
 /// Covers `block` with pieces: the whole block when its map is affine,
-/// else maximal affine runs along its first non-unit dimension, recursing
-/// into runs of one.
+/// else the affine runs along the dimension that needs the fewest (a
+/// Concat splits along its axis), else the runs along its first non-unit
+/// dimension with the slabs that are not affine covered recursively.
 fn cover(shape: &[usize], map: &[Source], block: Block, pieces: &mut Vec<Piece>) -> Result<()> {
     if pieces.len() > MAX_PIECES {
         crate::unsupported!("code generation: the element map needs more than {MAX_PIECES} strided copies");
@@ -212,57 +213,23 @@ fn cover(shape: &[usize], map: &[Source], block: Block, pieces: &mut Vec<Piece>)
         pieces.push(p);
         return Ok(());
     }
-    // The dimension that splits the block into the fewest affine runs
-    // (a Concat splits along its axis), else the first one, recursively.
-    let mut best: Option<Vec<Piece>> = None;
-    for d in (0..block.extent.len()).filter(|&d| block.extent[d] > 1) {
-        if let Some(runs) = runs_along(shape, map, &block, d) {
-            if best.as_ref().is_none_or(|b| runs.len() < b.len()) {
-                best = Some(runs);
-            }
-        }
-    }
-    if let Some(runs) = best {
-        pieces.extend(runs);
-        return Ok(());
-    }
-    let Some(d) = block.extent.iter().position(|&e| e > 1) else {
+    let mut cuts: Vec<_> = (0..block.extent.len()).filter(|&d| block.extent[d] > 1).map(|d| runs_along(shape, map, &block, d)).collect();
+    if cuts.is_empty() {
         return Err(Error::Op("internal error: a single element is always affine".into()));
-    };
-    let end = block.start[d] + block.extent[d];
-    let mut j = block.start[d];
-    while j < end {
-        let slab = |len: usize| {
-            let mut b = block.clone();
-            b.start[d] = j;
-            b.extent[d] = len;
-            b
-        };
-        let mut len = 1;
-        let mut best = fit(shape, map, &slab(1));
-        if best.is_some() {
-            while j + len < end {
-                match fit(shape, map, &slab(len + 1)) {
-                    Some(p) => {
-                        best = Some(p);
-                        len += 1;
-                    }
-                    None => break,
-                }
-            }
+    }
+    let best = (0..cuts.len()).filter(|&k| cuts[k].iter().all(Result::is_ok)).min_by_key(|&k| cuts[k].len()).unwrap_or(0);
+    for run in cuts.swap_remove(best) {
+        match run {
+            Ok(p) => pieces.push(p),
+            Err(slab) => cover(shape, map, slab, pieces)?,
         }
-        match best {
-            Some(p) => pieces.push(p),
-            None => cover(shape, map, slab(1), pieces)?,
-        }
-        j += len;
     }
     Ok(())
 }
 
-/// The block as maximal affine runs along dimension `d`, if every run of
-/// one slab is affine.
-fn runs_along(shape: &[usize], map: &[Source], block: &Block, d: usize) -> Option<Vec<Piece>> {
+/// The block cut along dimension `d` into maximal affine runs, with each
+/// slab that is not affine on its own given back as a block.
+fn runs_along(shape: &[usize], map: &[Source], block: &Block, d: usize) -> Vec<std::result::Result<Piece, Block>> {
     let end = block.start[d] + block.extent[d];
     let slab = |j: usize, len: usize| {
         let mut b = block.clone();
@@ -273,7 +240,11 @@ fn runs_along(shape: &[usize], map: &[Source], block: &Block, d: usize) -> Optio
     let mut runs = Vec::new();
     let mut j = block.start[d];
     while j < end {
-        let mut piece = fit(shape, map, &slab(j, 1))?;
+        let Some(mut piece) = fit(shape, map, &slab(j, 1)) else {
+            runs.push(Err(slab(j, 1)));
+            j += 1;
+            continue;
+        };
         let mut len = 1;
         while j + len < end {
             match fit(shape, map, &slab(j, len + 1)) {
@@ -284,10 +255,10 @@ fn runs_along(shape: &[usize], map: &[Source], block: &Block, d: usize) -> Optio
                 None => break,
             }
         }
-        runs.push(piece);
+        runs.push(Ok(piece));
         j += len;
     }
-    Some(runs)
+    runs
 }
 
 /// The block as one piece, if its elements are all fills or all copies

@@ -69,11 +69,25 @@ fn command_line_error(e: clap::Error) -> ExitCode {
         let _ = e.print();
         return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
     }
-    let text = e.render().to_string();
-    let message = text.split("\n\n").next().unwrap_or_default();
-    let message = one_line(message.strip_prefix("error: ").unwrap_or(message));
+    let message = match unknown_first_word() {
+        Some(word) => format!("'{word}' is neither a subcommand (run, inspect) nor an existing model file"),
+        None => {
+            let text = e.render().to_string();
+            let first = text.split("\n\n").next().unwrap_or_default();
+            one_line(first.strip_prefix("error: ").unwrap_or(first))
+        }
+    };
     eprintln!("error: {message} (see qcc --help)");
     ExitCode::from(2)
+}
+
+/// The first command-line word when it is neither a flag, a subcommand nor
+/// an existing file: `qcc frobnicate model.onnx` is a mistyped subcommand,
+/// which clap would otherwise report as a conflict with `<MODEL>`.
+fn unknown_first_word() -> Option<String> {
+    let word = std::env::args_os().nth(1)?.to_string_lossy().into_owned();
+    let known = ["run", "inspect", "help"].contains(&word.as_str());
+    (!word.starts_with('-') && !known && !std::path::Path::new(&word).exists()).then_some(word)
 }
 
 /// Joins a message's lines, trimmed, with single spaces.

@@ -1,4 +1,4 @@
-//! Unit tests of Attention: shapes, masks, GQA, softcap and the KV cache against hand-computed values.
+//! Unit tests of Attention against hand-computed values.
 
 use crate::front::onnx::Attr;
 use crate::ir::{Shape, TensorType};

@@ -17,6 +17,20 @@ typedef uint16_t qcc_bf16;
 #define QCC_CAT(a, b) QCC_CAT2(a, b)
 #define QCC_CAT3(a, b, c) QCC_CAT(QCC_CAT(a, b), c)
 
+/* Offset of element `flat` (row-major over the `rank` dims) under strides;
+ * a zero-sized dimension contributes nothing. */
+static inline size_t qcc_strided_offset(size_t flat, size_t rank, const size_t *dims, const size_t *strides) {
+    size_t off = 0;
+    while (rank > 0) {
+        rank--;
+        if (dims[rank] != 0) {
+            off += (flat % dims[rank]) * strides[rank];
+            flat /= dims[rank];
+        }
+    }
+    return off;
+}
+
 static inline float qcc_f32_from_bits(uint32_t b) {
     float f;
     memcpy(&f, &b, sizeof f);

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 /// Renders the C sources.
 pub fn emit(p: &Program, plan: &Plan, name: &str, source: &str, harness: bool, target: &crate::target::Target) -> Result<Vec<OutputFile>> {
-    let name = c_name(name);
+    let name = name.to_string();
     let upper = name.to_uppercase();
     let blob = super::weights::layout(p);
     let mut ctx = tera::Context::new();
@@ -73,15 +73,6 @@ pub fn emit(p: &Program, plan: &Plan, name: &str, source: &str, harness: bool, t
         }
     }
     Ok(files)
-}
-
-/// A C identifier from the model name.
-pub fn c_name(name: &str) -> String {
-    let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
-        s.insert_str(0, "m_");
-    }
-    s
 }
 
 fn render(template: &str, ctx: &tera::Context) -> Result<String> {

@@ -119,24 +119,8 @@ pub(crate) fn batched<T: Dot>(a: &[T], a_shape: &[usize], b: &[T], b_shape: &[us
     let batch = broadcast_batch(&fixed(a_batch), &fixed(b_batch))?;
     let batch: Vec<usize> = batch.into_iter().map(|d| d.unwrap_or(1)).collect();
     let count: usize = batch.iter().product();
-    let offset = |idx: usize, dims: &[usize]| -> usize {
-        // Flat batch index into an operand's own (right-aligned) batch dims.
-        let mut rest = idx;
-        let (mut flat, mut scale) = (0usize, 1usize);
-        for (i, &d) in batch.iter().enumerate().rev() {
-            let pos = rest % d.max(1);
-            rest /= d.max(1);
-            let back = batch.len() - 1 - i;
-            if back < dims.len() {
-                let own = dims[dims.len() - 1 - back];
-                flat += if own == 1 { 0 } else { pos } * scale;
-                scale *= own;
-            }
-        }
-        flat
-    };
     for idx in 0..count {
-        let (ao, bo) = (offset(idx, a_batch) * m * k, offset(idx, b_batch) * k * n);
+        let (ao, bo) = (batch_index(idx, &batch, a_batch) * m * k, batch_index(idx, &batch, b_batch) * k * n);
         let av = ArrayView2::from_shape((m, k), a.get(ao..ao + m * k).unwrap_or(&[])).map_err(err)?;
         let bv = ArrayView2::from_shape((k, n), b.get(bo..bo + k * n).unwrap_or(&[])).map_err(err)?;
         let yo = idx * m * n;

@@ -22,18 +22,6 @@
 #define QCC_NMATH2(fn, x, y) \
     (sizeof(QCC_C) == sizeof(double) ? (QCC_C)fn((double)(x), (double)(y)) : (QCC_C)fn##f((float)(x), (float)(y)))
 
-/* Offset of element `flat` (row-major over dims) under strides. */
-static inline size_t qcc_norm_offset(size_t flat, size_t rank, const size_t *dims, const size_t *strides) {
-    size_t off = 0;
-    while (rank > 0) {
-        rank--;
-        if (dims[rank] != 0) {
-            off += (flat % dims[rank]) * strides[rank];
-            flat /= dims[rank];
-        }
-    }
-    return off;
-}
 #endif
 
 #if QCC_KIND == QCC_FLOAT
@@ -129,20 +117,20 @@ static inline void QCC_NFN(mvn)(const QCC_T *x, QCC_T *y, const size_t *dims, do
         len *= red[k];
     }
     for (k = 0; k < count; k++) {
-        size_t base = qcc_norm_offset(k, kr, kept, ks);
+        size_t base = qcc_strided_offset(k, kr, kept, ks);
         QCC_C sum = (QCC_C)0, sq = (QCC_C)0, m, var, sd;
         for (j = 0; j < len; j++) {
-            sum += QCC_IN(x[base + qcc_norm_offset(j, rr, red, rs)]);
+            sum += QCC_IN(x[base + qcc_strided_offset(j, rr, red, rs)]);
         }
         m = sum / (QCC_C)len;
         for (j = 0; j < len; j++) {
-            QCC_C d = QCC_IN(x[base + qcc_norm_offset(j, rr, red, rs)]) - m;
+            QCC_C d = QCC_IN(x[base + qcc_strided_offset(j, rr, red, rs)]) - m;
             sq += d * d;
         }
         var = sq / (QCC_C)len;
         sd = QCC_NMATH(sqrt, var > (QCC_C)0 ? var : (QCC_C)0) + eps;
         for (j = 0; j < len; j++) {
-            size_t at = base + qcc_norm_offset(j, rr, red, rs);
+            size_t at = base + qcc_strided_offset(j, rr, red, rs);
             y[at] = QCC_OUT((QCC_IN(x[at]) - m) / sd);
         }
     }

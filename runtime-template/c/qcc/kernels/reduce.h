@@ -41,19 +41,6 @@
  * float one. */
 #define QCC_RMATH(fn, x) (sizeof(QCC_C) == sizeof(double) ? (QCC_C)fn((double)(x)) : (QCC_C)fn##f((float)(x)))
 
-/* Offset of element `flat` (row-major over dims) under strides. */
-static inline size_t qcc_reduce_offset(size_t flat, size_t rank, const size_t *dims, const size_t *strides) {
-    size_t off = 0;
-    while (rank > 0) {
-        rank--;
-        if (dims[rank] != 0) {
-            off += (flat % dims[rank]) * strides[rank];
-            flat /= dims[rank];
-        }
-    }
-    return off;
-}
-
 static inline size_t qcc_reduce_count(size_t rank, const size_t *dims) {
     size_t n = 1;
     size_t k;
@@ -69,7 +56,7 @@ static inline size_t qcc_reduce_count(size_t rank, const size_t *dims) {
     do { \
         size_t r_, j_; \
         for (r_ = 0; r_ < rows; r_++) { \
-            size_t start_ = base + qcc_reduce_offset(r_, rr - 1, red, rs); \
+            size_t start_ = base + qcc_strided_offset(r_, rr - 1, red, rs); \
             for (j_ = 0; j_ < last_n; j_++) { \
                 QCC_C v = QCC_IN(x[start_ + j_ * last_s]); \
                 STMT; \
@@ -158,7 +145,7 @@ static inline void QCC_RFN(reduce)(const QCC_T *x, QCC_T *y, int64_t kind, const
         rr = 1;
     }
     for (k = 0; k < count; k++) {
-        size_t base = qcc_reduce_offset(k, kr, kept, ks);
+        size_t base = qcc_strided_offset(k, kr, kept, ks);
         QCC_C acc = (QCC_C)0;
         switch (kind) {
         case QCC_REDUCE_SUM:

@@ -4,6 +4,7 @@
 //! computed in [`Norm::A`] (f32 for f32, f16 and bf16; f64 for f64) with
 //! two-pass mean and variance, rounded once when stored.
 
+use super::super::index::strided_offset;
 use super::super::math;
 use super::super::scalar::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16, Convert, Num, BF16, F16};
 
@@ -169,19 +170,6 @@ pub fn lrn<T: Norm>(x: &[T], y: &mut [T], dims: &[usize], alpha: f64, beta: f64,
     }
 }
 
-/// Offset of element `flat` (row-major over `dims`) under `strides`.
-#[inline(always)]
-fn offset_of(mut flat: usize, dims: &[usize], strides: &[usize]) -> usize {
-    let mut off = 0;
-    for (&d, &s) in dims.iter().zip(strides).rev() {
-        if d != 0 {
-            off += (flat % d) * s;
-            flat /= d;
-        }
-    }
-    off
-}
-
 /// MeanVarianceNormalization: `y = (x - mean) / (sqrt(var) + epsilon)`
 /// over lanes described as in `reduce` (`dims = [kr, rr, kept, kept
 /// strides, reduced, reduced strides]`); `y` has the layout of `x`.
@@ -194,22 +182,22 @@ pub fn mvn<T: Norm>(x: &[T], y: &mut [T], dims: &[usize], epsilon: f64) {
     let n = T::A::from_f64(len as f64);
     let eps = T::A::from_f64(epsilon);
     for k in 0..count {
-        let base = offset_of(k, kept, kept_strides);
+        let base = strided_offset(k, kept, kept_strides);
         let mut sum = T::A::ZERO;
         for j in 0..len {
-            sum = sum.add(x[base + offset_of(j, red, red_strides)].to_a());
+            sum = sum.add(x[base + strided_offset(j, red, red_strides)].to_a());
         }
         let mean = sum.div(n);
         let mut sq = T::A::ZERO;
         for j in 0..len {
-            let d = x[base + offset_of(j, red, red_strides)].to_a().sub(mean);
+            let d = x[base + strided_offset(j, red, red_strides)].to_a().sub(mean);
             sq = sq.add(d.mul(d));
         }
         let var = sq.div(n);
         let var = if var > T::A::ZERO { var } else { T::A::ZERO };
         let std = var.sqrt().add(eps);
         for j in 0..len {
-            let at = base + offset_of(j, red, red_strides);
+            let at = base + strided_offset(j, red, red_strides);
             y[at] = T::from_a(x[at].to_a().sub(mean).div(std));
         }
     }

@@ -12,6 +12,7 @@
 //! their own type, as the interpreter does (Mean, L2 and LogSum of integers
 //! go through f64 and truncate; LogSumExp of integers runs in f64).
 
+use super::super::index::strided_offset;
 use super::super::math;
 use super::super::scalar::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16, Num, BF16, F16};
 
@@ -120,19 +121,6 @@ fn is_finite<A: Acc>(v: A) -> bool {
     !is_nan(d)
 }
 
-/// Offset of element `flat` (row-major over `dims`) under `strides`.
-#[inline(always)]
-fn offset_of(mut flat: usize, dims: &[usize], strides: &[usize]) -> usize {
-    let mut off = 0;
-    for (&d, &s) in dims.iter().zip(strides).rev() {
-        if d != 0 {
-            off += (flat % d) * s;
-            flat /= d;
-        }
-    }
-    off
-}
-
 /// Calls `f` with the offset of every element of a lane (row-major over
 /// `dims`, from `base`).
 #[inline(always)]
@@ -143,7 +131,7 @@ fn for_lane(base: usize, dims: &[usize], strides: &[usize], mut f: impl FnMut(us
     };
     let rows: usize = head.iter().product();
     for r in 0..rows {
-        let start = base + offset_of(r, head, head_strides);
+        let start = base + strided_offset(r, head, head_strides);
         for j in 0..n {
             f(start + j * s);
         }
@@ -186,7 +174,7 @@ fn log_sum_exp<A: Acc>(lane: impl Fn(&mut dyn FnMut(A))) -> A {
 /// `y[k] = reduce(x over the lane of output k)`. `dims` is `[kr, rr,
 /// kept (kr), kept strides (kr), reduced (rr), reduced strides (rr)]`:
 /// output `k` (row-major over the kept dims) starts at
-/// `offset_of(k, kept, kept_strides)`, its lane walks the reduced dims.
+/// `strided_offset(k, kept, kept_strides)`, its lane walks the reduced dims.
 /// An empty lane gives the identity.
 pub fn reduce<T: Reduce>(x: &[T], y: &mut [T], kind: i64, dims: &[usize]) {
     let (kr, rr) = (dims.first().copied().unwrap_or(0), dims.get(1).copied().unwrap_or(0));
@@ -194,7 +182,7 @@ pub fn reduce<T: Reduce>(x: &[T], y: &mut [T], kind: i64, dims: &[usize]) {
     let (kept, kept_strides, red, red_strides) = (part(0, kr), part(kr, kr), part(2 * kr, rr), part(2 * kr + rr, rr));
     let n: usize = red.iter().product();
     for (k, out) in y.iter_mut().enumerate() {
-        let base = offset_of(k, kept, kept_strides);
+        let base = strided_offset(k, kept, kept_strides);
         let sum = |f: &dyn Fn(T::A) -> T::A| fold(x, base, red, red_strides, T::A::ZERO, |s, v| s.add(f(v)));
         let abs = |v: T::A| if v < T::A::ZERO { T::A::ZERO.sub(v) } else { v };
         let r = match kind {
