@@ -9,11 +9,13 @@
 //! unsupported counts per language and fails if any case on
 //! `tests/conformance/expected/codegen-{rust,c}.txt` stops passing
 //! (`QCC_BLESS=1` adds new passes). A filter argument runs only matching
-//! cases; the report goes to `target/codegen-report.txt`.
+//! cases; the report goes to `target/codegen-report.txt`. Cases whose output
+//! shapes depend on input values run with inputs 1 onward frozen (see
+//! [`prepare`]); the counts say how many.
 
 use qcc::back::{self, Emit, Options};
 use qcc::target::Target;
-use qcc::tensor::npy;
+use qcc::tensor::{npy, Tensor};
 use qcc_tests::{compare, conformance_dir, read_list, read_numbered, tolerance, workspace};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +44,8 @@ struct Prepared {
     dir: PathBuf,
     /// Per data set: the input .npy paths and the expected outputs' .pb directory.
     sets: Vec<(Vec<PathBuf>, PathBuf)>,
+    /// Inputs 1 onward were frozen as initializers.
+    frozen: bool,
 }
 
 fn main() -> ExitCode {
@@ -72,14 +76,17 @@ fn main() -> ExitCode {
     println!("{:<20} {:>6} {:>6} {:>12} {:>7}", "language", "pass", "fail", "unsupported", "total");
     for (lang, emit) in [("rust", Emit::Rust), ("c", Emit::C)] {
         let dir = work.join(lang);
-        let results = run_language(&cases, emit, &dir);
+        let (results, frozen) = run_language(&cases, emit, &dir);
         let count = |f: fn(&Outcome) -> bool| results.values().filter(|o| f(o)).count();
         let pass = count(|o| matches!(o, Outcome::Pass));
         let fail = count(|o| matches!(o, Outcome::Fail(_)));
         let unsup = count(|o| matches!(o, Outcome::Unsupported(_)));
         println!("{lang:<20} {pass:>6} {fail:>6} {unsup:>12} {:>7}", results.len());
+        let frozen_passes = results.iter().filter(|(n, o)| matches!(o, Outcome::Pass) && frozen.contains(*n)).count();
+        println!("  {frozen_passes} of the passes with inputs 1 onward frozen as initializers");
         for (name, o) in &results {
-            let _ = writeln!(report, "{lang}/{name}: {o:?}");
+            let note = if frozen.contains(name) { " (inputs 1 onward frozen)" } else { "" };
+            let _ = writeln!(report, "{lang}/{name}: {o:?}{note}");
         }
         let list_path = expected_dir.join(format!("codegen-{lang}.txt"));
         let expected = read_list(&list_path);
@@ -113,7 +120,8 @@ fn main() -> ExitCode {
 }
 
 /// Compiles, builds and runs every case in one language.
-fn run_language(cases: &[(String, PathBuf)], emit: Emit, dir: &Path) -> BTreeMap<String, Outcome> {
+/// Also returns the cases compiled with frozen inputs.
+fn run_language(cases: &[(String, PathBuf)], emit: Emit, dir: &Path) -> (BTreeMap<String, Outcome>, BTreeSet<String>) {
     let generated: Vec<(String, Result<Prepared, Outcome>)> =
         cases.par_iter().map(|(c, path)| (c.clone(), prepare(path, c, emit, &dir.join("cases").join(c)))).collect();
     let mut results = BTreeMap::new();
@@ -142,35 +150,71 @@ fn run_language(cases: &[(String, PathBuf)], emit: Emit, dir: &Path) -> BTreeMap
         })
         .collect();
     results.extend(runs);
-    results
+    let frozen = built.iter().filter(|p| p.frozen).map(|p| p.case.clone()).collect();
+    (results, frozen)
 }
 
-/// Generates a case's code and its .npy inputs.
+/// Generates a case's code and its .npy inputs. A case whose output shapes
+/// depend on input values (Slice's starts, Reshape's shape, Resize's scales,
+/// the axes of the opset-18 reductions ...) is compiled again with inputs 1
+/// onward frozen to the test's values as initializers, as they are in real
+/// models; generated code needs static shapes. Input 0 stays an input, so
+/// the case still runs the kernel on runtime data.
 fn prepare(case_dir: &Path, case: &str, emit: Emit, out: &Path) -> Result<Prepared, Outcome> {
-    let model = case_dir.join("model.onnx");
-    let mut sets = Vec::new();
     let mut data_dirs: Vec<PathBuf> = std::fs::read_dir(case_dir)
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect())
         .unwrap_or_default();
     data_dirs.sort();
+    let inputs: Vec<Vec<Tensor>> = data_dirs.iter().map(|d| read_numbered(d, "input").map_err(Outcome::Fail)).collect::<Result<_, _>>()?;
+    match prepare_with(case_dir, case, emit, out, &data_dirs, &inputs, false) {
+        Err(Outcome::Unsupported(why)) if why.contains("depends on input data") => {
+            prepare_with(case_dir, case, emit, out, &data_dirs, &inputs, true).map_err(|o| match o {
+                Outcome::Unsupported(_) => Outcome::Unsupported(why),
+                other => other,
+            })
+        }
+        other => other,
+    }
+}
+
+fn prepare_with(
+    case_dir: &Path,
+    case: &str,
+    emit: Emit,
+    out: &Path,
+    data_dirs: &[PathBuf],
+    inputs: &[Vec<Tensor>],
+    freeze: bool,
+) -> Result<Prepared, Outcome> {
+    let mut graph = qcc::front::onnx::load(&case_dir.join("model.onnx")).map_err(classify)?;
+    let kept = if freeze { 1 } else { usize::MAX };
+    if freeze {
+        let first = inputs.first().ok_or_else(|| Outcome::Unsupported("no data set".into()))?;
+        if inputs.iter().any(|set| set.get(1..) != first.get(1..)) || graph.inputs.len() != first.len() {
+            return Err(Outcome::Unsupported("data sets differ in the inputs that decide shapes".into()));
+        }
+        for (v, t) in graph.inputs.clone().into_iter().zip(first).skip(1) {
+            graph.value_mut(v).constant = Some(std::sync::Arc::new(t.clone()));
+        }
+        graph.inputs.truncate(1);
+    }
+    let mut sets = Vec::new();
     let mut shapes = Vec::new();
-    for (k, data) in data_dirs.iter().enumerate() {
-        let inputs = read_numbered(data, "input").map_err(Outcome::Fail)?;
+    for (k, (data, set)) in data_dirs.iter().zip(inputs).enumerate() {
         let mut paths = Vec::new();
-        for (i, t) in inputs.iter().enumerate() {
+        for (i, t) in set.iter().take(kept).enumerate() {
             let path = out.join(format!("data_{k}/input_{i}.npy"));
             std::fs::create_dir_all(path.parent().unwrap()).map_err(|e| Outcome::Fail(e.to_string()))?;
             npy::save_npy(&path, t).map_err(|e| Outcome::Unsupported(format!("input as .npy: {e}")))?;
             paths.push(path);
         }
-        let this: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+        let this: Vec<Vec<usize>> = set.iter().take(kept).map(|t| t.shape().to_vec()).collect();
         if k > 0 && this != shapes {
             return Err(Outcome::Unsupported("data sets of different shapes need one compilation each".into()));
         }
         shapes = this;
         sets.push((paths, data.clone()));
     }
-    let mut graph = qcc::front::onnx::load(&model).map_err(classify)?;
     let named: Vec<(String, Vec<usize>)> = graph.inputs.iter().zip(&shapes).map(|(&i, s)| (graph.value(i).name.clone(), s.clone())).collect();
     qcc::passes::pipeline::prepare(&mut graph, &named).map_err(classify)?;
     let ident = back::check_name(case).map_err(classify)?;
@@ -180,7 +224,7 @@ fn prepare(case_dir: &Path, case: &str, emit: Emit, out: &Path) -> Result<Prepar
         .map_err(|_| Outcome::Fail("PANIC in code generation".into()))?
         .map_err(classify)?;
     back::write(out, &output.files).map_err(|e| Outcome::Fail(e.to_string()))?;
-    Ok(Prepared { case: case.to_string(), source: case_dir.to_path_buf(), ident, dir: out.to_path_buf(), sets })
+    Ok(Prepared { case: case.to_string(), source: case_dir.to_path_buf(), ident, dir: out.to_path_buf(), sets, frozen: freeze })
 }
 
 fn classify(e: qcc::Error) -> Outcome {

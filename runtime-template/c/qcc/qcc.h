@@ -9,6 +9,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Weights are stored little-endian, as every supported target is. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "qcc: the generated weights are little-endian and this target is big-endian"
+#endif
+
 /* float16 and bfloat16 are stored as their bit patterns. */
 typedef uint16_t qcc_f16;
 typedef uint16_t qcc_bf16;

@@ -4,7 +4,7 @@ use super::{c_type, const_symbol, pool_ident};
 use crate::back::plan::Plan;
 use crate::back::program::*;
 use crate::back::{collapse, lit_value, type_suffix, LitValue};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::DType;
 use crate::Result;
 
 /// The body of one step (indented for the run function).
@@ -115,8 +115,13 @@ fn index(v: &View) -> String {
     s
 }
 
+/// `body` inside one loop per dimension; nothing for an empty shape, whose
+/// loop would never run (and would warn under -Wtype-limits).
 fn nest(shape: &[usize], body: &str) -> String {
     let mut out = String::new();
+    if shape.contains(&0) {
+        return format!("{}/* no elements */\n", "    ".repeat(2));
+    }
     let depth = shape.len();
     for (k, n) in shape.iter().enumerate() {
         out.push_str(&format!("{}for (size_t i{k} = 0; i{k} < {n}u; i{k}++) {{\n", "    ".repeat(k + 2)));
@@ -209,21 +214,6 @@ fn hex_of(v: f64) -> String {
         format!("{sign}0x{lead}p{e:+}")
     } else {
         format!("{sign}0x{lead}.{frac}p{e:+}")
-    }
-}
-
-/// Every element of a constant as a C literal.
-pub fn tensor_values(t: &Tensor) -> Vec<String> {
-    let d = t.dtype();
-    match t {
-        // Static initializers need constant expressions: no function calls for non-finite values.
-        Tensor::F32(a) => a.iter().map(|&v| if v.is_finite() { hex_float(v) } else { format!("(float){}", hex_double(v as f64)) }).collect(),
-        Tensor::F64(a) => a.iter().map(|&v| hex_double(v)).collect(),
-        Tensor::F16(a) => a.iter().map(|v| format!("0x{:04x}u", v.to_bits())).collect(),
-        Tensor::BF16(a) => a.iter().map(|v| format!("0x{:04x}u", v.to_bits())).collect(),
-        Tensor::Bool(a) => a.iter().map(|&b| if b { "1".into() } else { "0".into() }).collect(),
-        Tensor::Small(_, a) => a.iter().map(|b| format!("0x{b:02x}u")).collect(),
-        _ => t.to_i64_vec().map(|v| v.into_iter().map(|x| int(x, d)).collect()).unwrap_or_default(),
     }
 }
 

@@ -290,6 +290,9 @@ fn weight_statics(p: &Program, blob: &super::weights::Blob, path: &str) -> Token
         quote! { static #id: &[#ty] = view::<#ty>(#off, #len); }
     });
     quote! {
+        #[cfg(target_endian = "big")]
+        compile_error!("qcc: the generated weights are little-endian and this target is big-endian");
+
         #[repr(C, align(64))]
         struct Blob<const N: usize>([u8; N]);
 
