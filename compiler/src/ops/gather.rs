@@ -15,9 +15,14 @@ pub struct Gather {
 }
 
 impl OpDef for Gather {
-    /// Pure data movement (see `back::movement`).
+    /// Data movement (see `back::movement`) with constant indices, else the
+    /// `gather` kernel.
     fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
-        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+        if cx.input(1)?.constant.is_some() {
+            return crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs));
+        }
+        let axis = util::axis(self.axis, cx.input(0)?.shape.len())?;
+        super::gather_lower::gather(cx, axis)
     }
 
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

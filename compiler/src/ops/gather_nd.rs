@@ -16,9 +16,13 @@ pub struct GatherND {
 }
 
 impl OpDef for GatherND {
-    /// Pure data movement (see `back::movement`).
+    /// Data movement (see `back::movement`) with constant indices, else the
+    /// `gather` kernel.
     fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
-        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+        if cx.input(1)?.constant.is_some() {
+            return crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs));
+        }
+        super::gather_lower::gather_nd(cx, self.batch_dims)
     }
 
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

@@ -61,6 +61,7 @@ mod quant;
 mod quantize;
 mod range;
 mod reduce;
+mod gather_lower;
 mod reduce_lower;
 mod reshape;
 mod resize;

@@ -293,17 +293,22 @@ fn weights_c(name: &str, blob: &super::weights::Blob) -> String {
          #include \"qcc/qcc.h\"\n\n{}\nconst union {name}_weights {name}_weights = {{\n    \"",
         weights_union(name, blob.bytes.len())
     );
+    // Octal escapes always take three digits, so no following character
+    // extends them; '?' is escaped against trigraphs.
+    let spelling: Vec<String> = (0..=255u8)
+        .map(|b| match b {
+            b' ' => " ".to_string(),
+            b'"' | b'\\' | b'?' => format!("\\{b:03o}"),
+            b if b.is_ascii_graphic() => (b as char).to_string(),
+            b => format!("\\{b:03o}"),
+        })
+        .collect();
+    s.reserve(blob.bytes.len() * 3);
     let mut line = 0;
     for &b in &blob.bytes {
-        // Octal escapes always take three digits, so no following character
-        // extends them; '?' is escaped against trigraphs.
-        if b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b'?') || b == b' ' {
-            s.push(b as char);
-            line += 1;
-        } else {
-            s.push_str(&format!("\\{b:03o}"));
-            line += 4;
-        }
+        let text = &spelling[b as usize];
+        s.push_str(text);
+        line += text.len();
         if line >= 96 {
             s.push_str("\"\n    \"");
             line = 0;

@@ -109,7 +109,7 @@ impl OpDef for GroupNorm {
                 crate::unsupported!("code generation for {} parameters of a {} normalisation is not implemented yet", p.dtype, x.dtype);
             }
         }
-        super::lower::group_norm(cx, &x, &scale, Some(&bias), dims, self.epsilon, by_group, false)
+        super::lower::group_norm(cx, &x, &scale, Some(&bias), dims, self.epsilon, super::lower::NormKind { by_group, stats: false, centered: true })
     }
 }
 

@@ -108,20 +108,17 @@ impl OpDef for LayerNorm {
     }
 
     fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
-        if self.rms {
-            crate::unsupported!("code generation for RMSNormalization is not implemented yet");
-        }
         let x = cx.input(0)?.clone();
         let a = util::axis(self.axis, x.shape.len())?;
         let block = x.shape[a..].to_vec();
         let len: usize = block.iter().product();
         let count: usize = x.shape[..a].iter().product();
         let scale = super::lower::contiguous_param(cx, &cx.input(1)?.clone(), &block, x.dtype)?;
-        let bias = match cx.opt_input(2).cloned() {
+        let bias = match cx.opt_input(2).cloned().filter(|_| !self.rms) {
             Some(b) => Some(super::lower::contiguous_param(cx, &b, &block, x.dtype)?),
             None => None,
         };
-        super::lower::group_norm(cx, &x, &scale, bias.as_ref(), [count, 1, len, 1], self.epsilon, false, true)
+        super::lower::group_norm(cx, &x, &scale, bias.as_ref(), [count, 1, len, 1], self.epsilon, super::lower::NormKind { by_group: false, stats: !self.rms, centered: !self.rms })
     }
 }
 

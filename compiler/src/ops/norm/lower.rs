@@ -4,7 +4,7 @@
 //! scratch copy first.
 
 use crate::back::lower::{Loc, LowerCx};
-use crate::back::program::{Arg, Lit, ScalarFn, Step};
+use crate::back::program::{Arg, Lit, Step};
 use crate::tensor::DType;
 use crate::Result;
 
@@ -60,11 +60,21 @@ fn stat(cx: &mut LowerCx, slot: usize, dtype: DType, count: usize) -> Result<Sta
     Ok(Stat { buf: cx.scratch(dtype, count).reshaped(&out.shape), cast_to: Some(out) })
 }
 
+/// How [`group_norm`] normalises a block.
+#[derive(Clone, Copy)]
+pub struct NormKind {
+    /// One scale and bias per group rather than per channel.
+    pub by_group: bool,
+    /// Outputs 1 and 2 receive each block's mean and inverse deviation.
+    pub stats: bool,
+    /// Subtract the mean (false for RMSNormalization).
+    pub centered: bool,
+}
+
 /// Block normalisation (see the kernel): `dims = [count, groups,
-/// per_channel, spatial]`, `scale` and `bias` contiguous; outputs 1 and 2
-/// (when used) receive each block's mean and inverse standard deviation.
-#[allow(clippy::too_many_arguments)]
-pub fn group_norm(cx: &mut LowerCx, x: &Loc, scale: &Loc, bias: Option<&Loc>, dims: [usize; 4], epsilon: f64, by_group: bool, stats: bool) -> Result<()> {
+/// per_channel, spatial]`, `scale` and `bias` contiguous.
+pub fn group_norm(cx: &mut LowerCx, x: &Loc, scale: &Loc, bias: Option<&Loc>, dims: [usize; 4], epsilon: f64, kind: NormKind) -> Result<()> {
+    let NormKind { by_group, stats, centered } = kind;
     check_dtype("a normalisation", x.dtype)?;
     let y = cx.output(0)?;
     let count = dims[0];
@@ -87,12 +97,12 @@ pub fn group_norm(cx: &mut LowerCx, x: &Loc, scale: &Loc, bias: Option<&Loc>, di
         Arg::Lit(Lit::Float(epsilon, DType::F64)),
         Arg::Lit(Lit::Bool(by_group)),
         Arg::Lit(Lit::Bool(bias.is_some())),
+        Arg::Lit(Lit::Bool(centered)),
     ];
     cx.call(MODULE, "group_norm", vec![x.dtype], args);
     for s in [mean, inv] {
         if let Some(out) = s.cast_to {
-            let f = ScalarFn { name: "cast", inputs: vec![s.buf.dtype], output: out.dtype, params: Vec::new(), suffix: vec![s.buf.dtype, out.dtype] };
-            cx.map(f, &[&s.buf], &out)?;
+            cx.map(crate::ops::cast::cast_fn(s.buf.dtype, out.dtype), &[&s.buf], &out)?;
         }
     }
     Ok(())

@@ -27,9 +27,11 @@
 #if QCC_KIND == QCC_FLOAT
 /* Blocks of per_channel * spatial elements, dims = {count, groups,
  * per_channel, spatial}: y = (x - mean) * inv_std * scale[p] + bias[p],
- * p = g (by_group) or g * per_channel + i / spatial with g = block % groups. */
+ * p = g (by_group) or g * per_channel + i / spatial with g = block % groups.
+ * Uncentred (RMSNormalization), the mean is 0 and the variance the mean square. */
 static inline void QCC_NFN(group_norm)(const QCC_T *x, const QCC_T *scale, const QCC_T *bias, QCC_T *y, QCC_T *mean,
-                                       QCC_T *inv_std, const size_t *dims, double epsilon, bool by_group, bool has_bias) {
+                                       QCC_T *inv_std, const size_t *dims, double epsilon, bool by_group, bool has_bias,
+                                       bool centered) {
     size_t count = dims[0], groups = dims[1] ? dims[1] : 1, per_channel = dims[2], spatial = dims[3] ? dims[3] : 1;
     size_t len = per_channel * spatial, b, i;
     QCC_C n = (QCC_C)len, eps = (QCC_C)epsilon;
@@ -37,7 +39,7 @@ static inline void QCC_NFN(group_norm)(const QCC_T *x, const QCC_T *scale, const
         const QCC_T *xb = x + b * len;
         QCC_C sum = (QCC_C)0, sq = (QCC_C)0, m, inv;
         size_t g = b % groups;
-        for (i = 0; i < len; i++) {
+        for (i = 0; i < len && centered; i++) {
             sum += QCC_IN(xb[i]);
         }
         m = sum / n;

@@ -68,13 +68,16 @@ fn at(dims: &[usize], i: usize) -> usize {
     dims.get(i).copied().unwrap_or(0)
 }
 
-/// Mean and population variance of `len` elements `x[start + j * step]`.
+/// Mean and population variance of `len` elements `x[start + j * step]`;
+/// uncentred, the mean is taken as 0 and the variance is the mean square.
 #[inline(always)]
-fn mean_var<T: Norm>(x: &[T], start: usize, len: usize, step: usize) -> (T::A, T::A) {
+fn mean_var<T: Norm>(x: &[T], start: usize, len: usize, step: usize, centered: bool) -> (T::A, T::A) {
     let n = T::A::from_f64(len as f64);
     let mut sum = T::A::ZERO;
-    for j in 0..len {
-        sum = sum.add(x[start + j * step].to_a());
+    if centered {
+        for j in 0..len {
+            sum = sum.add(x[start + j * step].to_a());
+        }
     }
     let mean = sum.div(n);
     let mut sq = T::A::ZERO;
@@ -90,7 +93,8 @@ fn mean_var<T: Norm>(x: &[T], start: usize, len: usize, step: usize) -> (T::A, T
 /// groups, per_channel, spatial]`; block `b` is group `g = b % groups`,
 /// its element `i` takes parameter `p = g` (`by_group`) or
 /// `g * per_channel + i / spatial`. `mean` and `inv_std` receive each
-/// block's statistics; `bias` is read only with `has_bias`.
+/// block's statistics; `bias` is read only with `has_bias`. Uncentred
+/// (RMSNormalization), the mean is 0 and the variance the mean square.
 #[allow(clippy::too_many_arguments)]
 pub fn group_norm<T: Norm>(
     x: &[T],
@@ -103,13 +107,14 @@ pub fn group_norm<T: Norm>(
     epsilon: f64,
     by_group: bool,
     has_bias: bool,
+    centered: bool,
 ) {
     let (count, groups, per_channel, spatial) = (at(dims, 0), at(dims, 1).max(1), at(dims, 2), at(dims, 3).max(1));
     let len = per_channel * spatial;
     let eps = T::A::from_f64(epsilon);
     for b in 0..count {
         let start = b * len;
-        let (m, var) = mean_var(x, start, len, 1);
+        let (m, var) = mean_var(x, start, len, 1, centered);
         let inv = T::A::ONE.div(var.add(eps).sqrt());
         mean[b] = T::from_a(m);
         inv_std[b] = T::from_a(inv);
@@ -211,7 +216,7 @@ mod tests {
     fn layer_norm_rows_with_stats() {
         let x = [1.0f32, 3.0, -2.0, 2.0];
         let (mut y, mut m, mut inv) = ([0.0f32; 4], [0.0f32; 2], [0.0f32; 2]);
-        group_norm(&x, &[1.0, 2.0], &[0.5, 0.5], &mut y, &mut m, &mut inv, &[2, 1, 2, 1], 0.0, false, true);
+        group_norm(&x, &[1.0, 2.0], &[0.5, 0.5], &mut y, &mut m, &mut inv, &[2, 1, 2, 1], 0.0, false, true, true);
         assert_eq!(y, [-0.5, 2.5, -0.5, 2.5]);
         assert_eq!((m, inv), ([2.0, 0.0], [1.0, 0.5]));
     }

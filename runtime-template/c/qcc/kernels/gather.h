@@ -1,0 +1,92 @@
+/* Gather and GatherElements with indices known only at run time, with the
+ * semantics of runtime/kernels/gather.rs: int64 indices, negatives count
+ * from the end, an index outside [-len, len) selects zeros.
+ *
+ * Included once per element type (QCC_T, QCC_S); defines
+ * qcc_{gather,gather_elements,gather_nd}_<suffix>. */
+
+#ifndef QCC_KERNELS_GATHER_ONCE
+#define QCC_KERNELS_GATHER_ONCE
+/* Whether i is a position on an axis of len elements; the position in *at. */
+static inline bool qcc_wrap_index(int64_t i, size_t len, size_t *at) {
+    int64_t n = (int64_t)len;
+    if (i < 0) {
+        i += n;
+    }
+    if (i < 0 || i >= n) {
+        return false;
+    }
+    *at = (size_t)i;
+    return true;
+}
+#endif
+
+#define QCC_GFN(name) QCC_CAT(qcc_##name, QCC_S)
+
+/* dims = {outer, axis_len, inner, count}: row k of block o of y is row
+ * idx[k] of block o of x. */
+static inline void QCC_GFN(gather)(const QCC_T *x, const int64_t *idx, QCC_T *y, const size_t *dims) {
+    size_t outer = dims[0], axis_len = dims[1], inner = dims[2], count = dims[3], o, k, j;
+    for (o = 0; o < outer; o++) {
+        for (k = 0; k < count; k++) {
+            QCC_T *dst = y + (o * count + k) * inner;
+            if (qcc_wrap_index(idx[k], axis_len, &j)) {
+                memcpy(dst, x + (o * axis_len + j) * inner, inner * sizeof(QCC_T));
+            } else {
+                memset(dst, 0, inner * sizeof(QCC_T));
+            }
+        }
+    }
+}
+
+/* dims = {rank, axis, idx dims (rank), x dims (rank)}: y has idx's shape;
+ * element e is x at e's coordinates with the one on axis replaced by idx[e]. */
+static inline void QCC_GFN(gather_elements)(const QCC_T *x, const int64_t *idx, QCC_T *y, const size_t *dims) {
+    size_t rank = dims[0], axis = dims[1], count = 1, e, d;
+    const size_t *idx_dims = dims + 2, *x_dims = dims + 2 + rank;
+    for (d = 0; d < rank; d++) {
+        count *= idx_dims[d];
+    }
+    for (e = 0; e < count; e++) {
+        size_t rest = e, offset = 0, stride = 1, c;
+        bool inside = true;
+        for (d = rank; d-- > 0;) {
+            c = rest % idx_dims[d];
+            rest /= idx_dims[d];
+            if (d == axis) {
+                inside = inside && qcc_wrap_index(idx[e], x_dims[d], &c);
+            }
+            offset += c * stride;
+            stride *= x_dims[d];
+        }
+        if (inside) {
+            y[e] = x[offset];
+        } else {
+            memset(&y[e], 0, sizeof(QCC_T));
+        }
+    }
+}
+
+/* dims = {batch, count, slice, k, d_1..d_k}: per batch entry b, x holds a
+ * [d_1, .., d_k, slice] block and idx count tuples of k indices; tuple c
+ * selects the slice at (i_1, .., i_k), which becomes slice b * count + c of y. */
+static inline void QCC_GFN(gather_nd)(const QCC_T *x, const int64_t *idx, QCC_T *y, const size_t *dims) {
+    size_t batch = dims[0], count = dims[1], slice = dims[2], k = dims[3], block = slice, t, a, j;
+    const size_t *axes = dims + 4;
+    for (a = 0; a < k; a++) {
+        block *= axes[a];
+    }
+    for (t = 0; t < batch * count; t++) {
+        size_t offset = 0;
+        bool inside = true;
+        for (a = 0; a < k && inside; a++) {
+            inside = qcc_wrap_index(idx[t * k + a], axes[a], &j);
+            offset = offset * axes[a] + j;
+        }
+        if (inside) {
+            memcpy(y + t * slice, x + (t / count) * block + offset * slice, slice * sizeof(QCC_T));
+        } else {
+            memset(y + t * slice, 0, slice * sizeof(QCC_T));
+        }
+    }
+}
