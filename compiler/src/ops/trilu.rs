@@ -4,6 +4,7 @@
 //! <https://onnx.ai/onnx/operators/onnx__Trilu.html>
 
 use super::{Arg, OpDef, Slots};
+use crate::back::program::{Arg as KernelArg, Lit};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::{Elem, Tensor};
@@ -16,9 +17,21 @@ pub struct Trilu {
 }
 
 impl OpDef for Trilu {
-    /// Pure data movement (see `back::movement`).
+    /// Data movement (see `back::movement`) with a constant `k`, else the
+    /// `trilu` kernel.
     fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
-        crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs))
+        let Some(k) = cx.opt_input(1).filter(|k| k.constant.is_none()).cloned() else {
+            return crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs));
+        };
+        let x = cx.input(0)?.clone();
+        let y = cx.output(0)?;
+        if !y.is_empty() {
+            let r = x.shape.len();
+            let dims = vec![x.shape[..r - 2].iter().product(), x.shape[r - 2], x.shape[r - 1]];
+            let args = vec![x.arg_in(), k.arg_in(), y.arg_out(), KernelArg::Dims(dims), KernelArg::Lit(Lit::Bool(self.upper))];
+            cx.call("trilu", "trilu", vec![x.dtype], args);
+        }
+        Ok(())
     }
 
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

@@ -6,3 +6,4 @@ pub mod gemm;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod trilu;
