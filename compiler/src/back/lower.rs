@@ -229,7 +229,7 @@ fn drop_unused_constants(p: &mut Program) {
     }
 }
 
-fn copy_step(src: &Loc, dst: &Loc) -> Step {
+pub fn copy_step(src: &Loc, dst: &Loc) -> Step {
     Step::Copy { src: src.view(), dst: dst.view(), shape: dst.shape.clone(), dtype: dst.dtype }
 }
 

@@ -162,7 +162,6 @@ pub fn lit_value(l: &Lit) -> LitValue {
     match l {
         Lit::Bool(b) => LitValue::Bool(*b),
         Lit::Int(v) => LitValue::Int(*v, DType::I64),
-        Lit::Usize(v) => LitValue::Int(*v as i64, DType::U64),
         Lit::Float(v, d) => LitValue::Float(*v, *d),
         Lit::Elem(e) => {
             let t = &e.value;

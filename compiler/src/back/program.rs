@@ -33,7 +33,6 @@ pub struct View {
 pub enum Lit {
     Bool(bool),
     Int(i64),
-    Usize(usize),
     /// A float rendered in the given float type (f16/bf16 as their f32 value).
     Float(f64, DType),
     /// A value of an element type, stored as the tensor element (for fills).

@@ -22,7 +22,7 @@ impl OpDef for Gather {
             return crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs));
         }
         let axis = util::axis(self.axis, cx.input(0)?.shape.len())?;
-        super::gather_lower::gather(cx, axis)
+        super::runtime_index::gather(cx, axis)
     }
 
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

@@ -24,7 +24,7 @@ impl OpDef for GatherElements {
             return crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs));
         }
         let axis = util::axis(self.axis, cx.input(0)?.shape.len())?;
-        super::gather_lower::gather_elements(cx, axis)
+        super::runtime_index::gather_elements(cx, axis)
     }
 
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

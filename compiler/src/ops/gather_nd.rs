@@ -22,7 +22,7 @@ impl OpDef for GatherND {
         if cx.input(1)?.constant.is_some() {
             return crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs));
         }
-        super::gather_lower::gather_nd(cx, self.batch_dims)
+        super::runtime_index::gather_nd(cx, self.batch_dims)
     }
 
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

@@ -22,9 +22,14 @@ pub struct ScatterElements {
 }
 
 impl OpDef for ScatterElements {
-    /// Pure data movement (see `back::movement`).
+    /// Data movement (see `back::movement`) with constant indices, else the
+    /// `scatter` kernel.
     fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
-        crate::back::movement::lower(cx, &[0, 2], |inputs| self.eval(inputs))
+        if cx.input(1)?.constant.is_some() {
+            return crate::back::movement::lower(cx, &[0, 2], |inputs| self.eval(inputs));
+        }
+        let axis = util::axis(self.axis, cx.input(0)?.shape.len())?;
+        super::runtime_index::scatter_elements(cx, axis, self.reduction)
     }
 
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

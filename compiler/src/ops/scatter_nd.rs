@@ -26,6 +26,17 @@ pub enum Reduction {
 }
 
 impl Reduction {
+    /// The `reduction` argument of the `scatter` kernels.
+    pub fn code(self) -> i64 {
+        match self {
+            Reduction::None => 0,
+            Reduction::Add => 1,
+            Reduction::Mul => 2,
+            Reduction::Max => 3,
+            Reduction::Min => 4,
+        }
+    }
+
     /// Reads the `reduction` attribute (add/mul from opset 16, max/min from 18).
     pub fn from_onnx(node: &OnnxNode) -> Result<Reduction> {
         let r = match node.string("reduction", "none")?.as_str() {
@@ -54,9 +65,13 @@ pub struct ScatterND {
 }
 
 impl OpDef for ScatterND {
-    /// Pure data movement (see `back::movement`).
+    /// Data movement (see `back::movement`) with constant indices, else the
+    /// `scatter` kernel.
     fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
-        crate::back::movement::lower(cx, &[0, 2], |inputs| self.eval(inputs))
+        if cx.input(1)?.constant.is_some() {
+            return crate::back::movement::lower(cx, &[0, 2], |inputs| self.eval(inputs));
+        }
+        super::runtime_index::scatter_nd(cx, self.reduction)
     }
 
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

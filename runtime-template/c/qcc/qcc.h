@@ -36,6 +36,53 @@ static inline size_t qcc_strided_offset(size_t flat, size_t rank, const size_t *
     return off;
 }
 
+/* Whether i is a position on an axis of len elements (negatives count from
+ * the end); the position in *at. */
+static inline bool qcc_wrap_index(int64_t i, size_t len, size_t *at) {
+    int64_t n = (int64_t)len;
+    if (i < 0) {
+        i += n;
+    }
+    if (i < 0 || i >= n) {
+        return false;
+    }
+    *at = (size_t)i;
+    return true;
+}
+
+/* The row-major offset in a tensor of dims of element e of a tensor of
+ * idx_dims (same rank), its coordinate on axis replaced by index i
+ * (GatherElements, ScatterElements); false when i is out of range. */
+static inline bool qcc_element_offset(size_t e, size_t rank, const size_t *idx_dims, const size_t *dims, size_t axis, int64_t i,
+                                      size_t *at) {
+    size_t offset = 0, stride = 1, c, d;
+    for (d = rank; d-- > 0;) {
+        c = idx_dims[d] ? e % idx_dims[d] : 0;
+        e = idx_dims[d] ? e / idx_dims[d] : e;
+        if (d == axis && !qcc_wrap_index(i, dims[d], &c)) {
+            return false;
+        }
+        offset += c * stride;
+        stride *= dims[d];
+    }
+    *at = offset;
+    return true;
+}
+
+/* The row-major position of the k-index tuple in axes (GatherND,
+ * ScatterND); false when an index is out of range. */
+static inline bool qcc_tuple_offset(const int64_t *tuple, size_t k, const size_t *axes, size_t *at) {
+    size_t offset = 0, j, a;
+    for (a = 0; a < k; a++) {
+        if (!qcc_wrap_index(tuple[a], axes[a], &j)) {
+            return false;
+        }
+        offset = offset * axes[a] + j;
+    }
+    *at = offset;
+    return true;
+}
+
 static inline float qcc_f32_from_bits(uint32_t b) {
     float f;
     memcpy(&f, &b, sizeof f);

@@ -6,7 +6,7 @@ mod step;
 
 use super::plan::Plan;
 use super::program::*;
-use super::{runtime_modules, type_suffix, OutputFile};
+use super::{type_suffix, OutputFile};
 use crate::tensor::DType;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -186,6 +186,8 @@ fn instances(p: &Program) -> (Vec<Instance>, Vec<String>, Vec<String>, bool) {
                 }
             }
             Step::Call(c) => {
+                // Kernels may use the scalar ops of their element types.
+                types.extend(c.types.iter().copied());
                 kernel_types.insert((c.module, c.types.clone()));
                 math |= c.types.iter().any(|t| t.is_float());
             }
@@ -209,17 +211,11 @@ fn instances(p: &Program) -> (Vec<Instance>, Vec<String>, Vec<String>, bool) {
         instances.push(instance(d, headers));
     }
     // Kernel headers instantiated for their element types (first type).
-    let modules = runtime_modules(p);
     for (module, ts) in &kernel_types {
         if let Some(&d) = ts.first() {
-            let mut inst = instance(d, vec![format!("kernels/{module}.h")]);
-            if ts.len() > 1 {
-                inst.headers = vec![format!("kernels/{module}.h")];
-            }
-            instances.push(inst);
+            instances.push(instance(d, vec![format!("kernels/{module}.h")]));
         }
     }
-    let _ = modules;
     let cast_lines = casts
         .iter()
         .map(|&(f, t)| {

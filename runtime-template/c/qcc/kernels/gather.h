@@ -5,22 +5,6 @@
  * Included once per element type (QCC_T, QCC_S); defines
  * qcc_{gather,gather_elements,gather_nd}_<suffix>. */
 
-#ifndef QCC_KERNELS_GATHER_ONCE
-#define QCC_KERNELS_GATHER_ONCE
-/* Whether i is a position on an axis of len elements; the position in *at. */
-static inline bool qcc_wrap_index(int64_t i, size_t len, size_t *at) {
-    int64_t n = (int64_t)len;
-    if (i < 0) {
-        i += n;
-    }
-    if (i < 0 || i >= n) {
-        return false;
-    }
-    *at = (size_t)i;
-    return true;
-}
-#endif
-
 #define QCC_GFN(name) QCC_CAT(qcc_##name, QCC_S)
 
 /* dims = {outer, axis_len, inner, count}: row k of block o of y is row
@@ -48,19 +32,9 @@ static inline void QCC_GFN(gather_elements)(const QCC_T *x, const int64_t *idx, 
         count *= idx_dims[d];
     }
     for (e = 0; e < count; e++) {
-        size_t rest = e, offset = 0, stride = 1, c;
-        bool inside = true;
-        for (d = rank; d-- > 0;) {
-            c = rest % idx_dims[d];
-            rest /= idx_dims[d];
-            if (d == axis) {
-                inside = inside && qcc_wrap_index(idx[e], x_dims[d], &c);
-            }
-            offset += c * stride;
-            stride *= x_dims[d];
-        }
-        if (inside) {
-            y[e] = x[offset];
+        size_t at;
+        if (qcc_element_offset(e, rank, idx_dims, x_dims, axis, idx[e], &at)) {
+            y[e] = x[at];
         } else {
             memset(&y[e], 0, sizeof(QCC_T));
         }
@@ -71,19 +45,14 @@ static inline void QCC_GFN(gather_elements)(const QCC_T *x, const int64_t *idx, 
  * [d_1, .., d_k, slice] block and idx count tuples of k indices; tuple c
  * selects the slice at (i_1, .., i_k), which becomes slice b * count + c of y. */
 static inline void QCC_GFN(gather_nd)(const QCC_T *x, const int64_t *idx, QCC_T *y, const size_t *dims) {
-    size_t batch = dims[0], count = dims[1], slice = dims[2], k = dims[3], block = slice, t, a, j;
+    size_t batch = dims[0], count = dims[1], slice = dims[2], k = dims[3], block = slice, t, a;
     const size_t *axes = dims + 4;
     for (a = 0; a < k; a++) {
         block *= axes[a];
     }
     for (t = 0; t < batch * count; t++) {
-        size_t offset = 0;
-        bool inside = true;
-        for (a = 0; a < k && inside; a++) {
-            inside = qcc_wrap_index(idx[t * k + a], axes[a], &j);
-            offset = offset * axes[a] + j;
-        }
-        if (inside) {
+        size_t offset;
+        if (qcc_tuple_offset(idx + t * k, k, axes, &offset)) {
             memcpy(y + t * slice, x + (t / count) * block + offset * slice, slice * sizeof(QCC_T));
         } else {
             memset(y + t * slice, 0, slice * sizeof(QCC_T));

@@ -4,13 +4,7 @@
 //! (ONNX leaves it undefined; generated code neither panics nor reads
 //! outside the data).
 
-/// `i` as a position on an axis of `len` elements, if it is one.
-#[inline(always)]
-fn wrap(i: i64, len: usize) -> Option<usize> {
-    let n = len as i64;
-    let j = if i < 0 { i.wrapping_add(n) } else { i };
-    (0..n).contains(&j).then_some(j as usize)
-}
+use super::super::index::{element_offset, tuple_offset, wrap_index};
 
 /// Gather along the middle axis of `x` = `[outer, axis_len, inner]` with
 /// `dims = [outer, axis_len, inner, count]`: row `k` of block `o` of `y`
@@ -21,7 +15,7 @@ pub fn gather<T: Copy + Default>(x: &[T], idx: &[i64], y: &mut [T], dims: &[usiz
         for (k, &i) in idx.iter().enumerate().take(count) {
             let at = (o * count + k) * inner;
             let Some(dst) = y.get_mut(at..at + inner) else { return };
-            let from = wrap(i, axis_len).map(|j| (o * axis_len + j) * inner);
+            let from = wrap_index(i, axis_len).map(|j| (o * axis_len + j) * inner);
             match from.and_then(|f| x.get(f..f + inner)) {
                 Some(src) => dst.copy_from_slice(src),
                 None => dst.fill(T::default()),
@@ -37,15 +31,7 @@ pub fn gather_elements<T: Copy + Default>(x: &[T], idx: &[i64], y: &mut [T], dim
     let (rank, axis) = (dims.first().copied().unwrap_or(0), dims.get(1).copied().unwrap_or(0));
     let (Some(idx_dims), Some(x_dims)) = (dims.get(2..2 + rank), dims.get(2 + rank..2 + 2 * rank)) else { return };
     for (e, (out, &i)) in y.iter_mut().zip(idx).enumerate() {
-        let (mut rest, mut offset, mut stride) = (e, Some(0usize), 1usize);
-        for d in (0..rank).rev() {
-            let coord = if idx_dims[d] == 0 { 0 } else { rest % idx_dims[d] };
-            rest /= idx_dims[d].max(1);
-            let c = if d == axis { wrap(i, x_dims[d]) } else { Some(coord) };
-            offset = offset.zip(c).map(|(o, c)| o + c * stride);
-            stride *= x_dims[d];
-        }
-        *out = offset.and_then(|o| x.get(o)).copied().unwrap_or_default();
+        *out = element_offset(e, idx_dims, x_dims, axis, i).and_then(|o| x.get(o)).copied().unwrap_or_default();
     }
 }
 
@@ -59,11 +45,7 @@ pub fn gather_nd<T: Copy + Default>(x: &[T], idx: &[i64], y: &mut [T], dims: &[u
     let block = axes.iter().product::<usize>() * slice;
     for t in 0..batch * count {
         let Some(tuple) = idx.get(t * k..t * k + k) else { return };
-        let mut offset = Some(0usize);
-        for (&i, &d) in tuple.iter().zip(axes) {
-            offset = offset.zip(wrap(i, d)).map(|(o, j)| o * d + j);
-        }
-        let from = offset.map(|o| (t / count.max(1)) * block + o * slice);
+        let from = tuple_offset(tuple, axes).map(|o| (t / count.max(1)) * block + o * slice);
         let Some(dst) = y.get_mut(t * slice..t * slice + slice) else { return };
         match from.and_then(|f| x.get(f..f + slice)) {
             Some(src) => dst.copy_from_slice(src),

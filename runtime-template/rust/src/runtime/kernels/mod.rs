@@ -6,4 +6,5 @@ pub mod gemm;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod scatter;
 pub mod trilu;

@@ -1,15 +1,18 @@
-//! Code generation for Gather, GatherElements and GatherND whose indices are known
-//! only at run time: a call of the `gather` kernels (an index outside its
-//! axis selects zeros there). Constant indices are data movement instead
-//! (`back::movement`), resolved at compile time.
+//! Code generation for the Gather and Scatter families when their indices
+//! are known only at run time: calls of the `gather` and `scatter` kernels
+//! (an index outside its axis selects zeros, or skips its update).
+//! Constant indices are data movement instead (`back::movement`), resolved
+//! at compile time.
 
 use super::cast::cast_fn;
-use crate::back::lower::{Loc, LowerCx};
-use crate::back::program::Arg;
+use super::scatter_nd::Reduction;
+use crate::back::lower::{copy_step, Loc, LowerCx};
+use crate::back::program::{Arg, Lit};
 use crate::tensor::DType;
 use crate::Result;
 
 const MODULE: &str = "gather";
+const SCATTER: &str = "scatter";
 
 /// The indices as int64, converted into a scratch buffer when int32.
 fn indices_i64(cx: &mut LowerCx, idx: &Loc) -> Result<Loc> {
@@ -65,5 +68,44 @@ pub fn gather_nd(cx: &mut LowerCx, batch_dims: usize) -> Result<()> {
     let mut dims = vec![batch, count, slice, k];
     dims.extend(axes);
     cx.call(MODULE, "gather_nd", vec![x.dtype], vec![x.arg_in(), idx.arg_in(), y.arg_out(), Arg::Dims(dims)]);
+    Ok(())
+}
+
+/// The output as a copy of `data` (input 0) for a scatter to update, with
+/// the indices as int64; `None` when the output is empty.
+fn scatter_start(cx: &mut LowerCx) -> Result<Option<(Loc, Loc, Loc)>> {
+    let (x, idx, upd) = (cx.input(0)?.clone(), cx.input(1)?.clone(), cx.input(2)?.clone());
+    if x.dtype == DType::Bool || x.dtype.is_small() || x.dtype == DType::Str {
+        crate::unsupported!("code generation for a scatter of {} data with runtime indices is not implemented", x.dtype);
+    }
+    let y = cx.output(0)?;
+    if y.is_empty() {
+        return Ok(None);
+    }
+    cx.push(copy_step(&x, &y));
+    Ok(Some((y, indices_i64(cx, &idx)?, upd)))
+}
+
+/// ScatterElements along `axis` (normalised) at runtime indices.
+pub fn scatter_elements(cx: &mut LowerCx, axis: usize, reduction: Reduction) -> Result<()> {
+    let Some((y, idx, upd)) = scatter_start(cx)? else { return Ok(()) };
+    let mut dims = vec![y.shape.len(), axis];
+    dims.extend(&idx.shape);
+    dims.extend(&y.shape);
+    let args = vec![y.arg_out(), idx.arg_in(), upd.arg_in(), Arg::Dims(dims), Arg::Lit(Lit::Int(reduction.code()))];
+    cx.call(SCATTER, "scatter_elements", vec![y.dtype], args);
+    Ok(())
+}
+
+/// ScatterND at runtime indices.
+pub fn scatter_nd(cx: &mut LowerCx, reduction: Reduction) -> Result<()> {
+    let Some((y, idx, upd)) = scatter_start(cx)? else { return Ok(()) };
+    let k = idx.shape.last().copied().unwrap_or(0);
+    let count = idx.len() / k.max(1);
+    let slice: usize = y.shape[k..].iter().product();
+    let mut dims = vec![count, slice, k];
+    dims.extend(&y.shape[..k]);
+    let args = vec![y.arg_out(), idx.arg_in(), upd.arg_in(), Arg::Dims(dims), Arg::Lit(Lit::Int(reduction.code()))];
+    cx.call(SCATTER, "scatter_nd", vec![y.dtype], args);
     Ok(())
 }
