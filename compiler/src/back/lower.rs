@@ -195,7 +195,14 @@ impl<'g> Builder<'g> {
         Ok(self.prog)
     }
 
+    /// Appends a step; a Map, Copy or Fill over no elements is dropped, so
+    /// the backends never see an empty loop or a function nothing calls.
     fn push(&mut self, node: String, step: Step) {
+        if let Step::Map { shape, .. } | Step::Copy { shape, .. } | Step::Fill { shape, .. } = &step {
+            if shape.contains(&0) {
+                return;
+            }
+        }
         self.prog.steps.push(Annotated { step, node });
     }
 }

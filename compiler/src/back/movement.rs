@@ -138,6 +138,8 @@ fn element(t: &Tensor, at: usize, dtype: DType) -> Result<ElemLit> {
         Tensor::scalar(t.to_f64_vec()?[at]).cast(dtype)?
     } else if dtype == DType::U64 {
         Tensor::scalar(t.array::<u64>()?.iter().nth(at).copied().unwrap_or(0))
+    } else if dtype == DType::Bool {
+        Tensor::scalar(t.array::<bool>()?.iter().nth(at).copied().unwrap_or(false))
     } else {
         Tensor::scalar(t.to_i64_vec()?[at]).cast(dtype)?
     };

@@ -115,13 +115,9 @@ fn index(v: &View) -> String {
     s
 }
 
-/// `body` inside one loop per dimension; nothing for an empty shape, whose
-/// loop would never run (and would warn under -Wtype-limits).
+/// `body` inside one loop per dimension (never empty: see `Builder::push`).
 fn nest(shape: &[usize], body: &str) -> String {
     let mut out = String::new();
-    if shape.contains(&0) {
-        return format!("{}/* no elements */\n", "    ".repeat(2));
-    }
     let depth = shape.len();
     for (k, n) in shape.iter().enumerate() {
         out.push_str(&format!("{}for (size_t i{k} = 0; i{k} < {n}u; i{k}++) {{\n", "    ".repeat(k + 2)));
