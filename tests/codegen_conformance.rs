@@ -312,9 +312,12 @@ fn build_rust_crate(dir: &Path, cases: &[&Prepared]) -> Built {
 }
 
 /// Builds every C case into one program with sanitizers and `-Werror`; on
-/// failure, each case is compiled alone to find the culprits.
+/// failure, each case is compiled alone to find the culprits. Each source
+/// must also pass the second compiler (`QCC_CC2`, default clang) with
+/// `-Werror`, so the generated C is warning-free under gcc and clang.
 fn build_c(dir: &Path, cases: &[Prepared]) -> BTreeMap<String, Built> {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let cc2 = std::env::var("QCC_CC2").unwrap_or_else(|_| "clang".into());
     let flags = ["-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"];
     // Compile each case's sources to objects (in parallel), renaming the harness's main.
     let objects: Vec<(String, Result<Vec<PathBuf>, String>)> = cases
@@ -339,6 +342,12 @@ fn build_c(dir: &Path, cases: &[Prepared]) -> BTreeMap<String, Built> {
                     Ok(o) if o.status.success() => objs.push(obj),
                     Ok(o) => return (p.case.clone(), Err(format!("the generated C does not compile: {}", first_error(&String::from_utf8_lossy(&o.stderr))))),
                     Err(e) => return (p.case.clone(), Err(format!("{cc}: {e}"))),
+                }
+                let check = Command::new(&cc2).args(&flags[..5]).arg("-fsyntax-only").arg(&src).current_dir(&p.dir).output();
+                match check {
+                    Ok(o) if o.status.success() => {}
+                    Ok(o) => return (p.case.clone(), Err(format!("{cc2} rejects the generated C: {}", first_error(&String::from_utf8_lossy(&o.stderr))))),
+                    Err(e) => return (p.case.clone(), Err(format!("{cc2} (set QCC_CC2 to another C compiler): {e}"))),
                 }
             }
             (p.case.clone(), Ok(objs))
