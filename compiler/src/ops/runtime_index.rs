@@ -24,14 +24,20 @@ fn indices_i64(cx: &mut LowerCx, idx: &Loc) -> Result<Loc> {
     Ok(out)
 }
 
-/// Gather of `data` (input 0) along `axis` (normalised) at runtime indices.
-pub fn gather(cx: &mut LowerCx, axis: usize) -> Result<()> {
+/// Data (input 0), the indices (input 1) as int64 and the output of a
+/// gather; `None` when the output is empty.
+fn gather_start(cx: &mut LowerCx) -> Result<Option<(Loc, Loc, Loc)>> {
     let (x, idx) = (cx.input(0)?.clone(), cx.input(1)?.clone());
     let y = cx.output(0)?;
     if y.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let idx = indices_i64(cx, &idx)?;
+    Ok(Some((x, indices_i64(cx, &idx)?, y)))
+}
+
+/// Gather of `data` (input 0) along `axis` (normalised) at runtime indices.
+pub fn gather(cx: &mut LowerCx, axis: usize) -> Result<()> {
+    let Some((x, idx, y)) = gather_start(cx)? else { return Ok(()) };
     let dims = vec![x.shape[..axis].iter().product(), x.shape[axis], x.shape[axis + 1..].iter().product(), idx.len()];
     cx.call(MODULE, "gather", vec![x.dtype], vec![x.arg_in(), idx.arg_in(), y.arg_out(), Arg::Dims(dims)]);
     Ok(())
@@ -39,12 +45,7 @@ pub fn gather(cx: &mut LowerCx, axis: usize) -> Result<()> {
 
 /// GatherElements of `data` (input 0) along `axis` (normalised) at runtime indices.
 pub fn gather_elements(cx: &mut LowerCx, axis: usize) -> Result<()> {
-    let (x, idx) = (cx.input(0)?.clone(), cx.input(1)?.clone());
-    let y = cx.output(0)?;
-    if y.is_empty() {
-        return Ok(());
-    }
-    let idx = indices_i64(cx, &idx)?;
+    let Some((x, idx, y)) = gather_start(cx)? else { return Ok(()) };
     let mut dims = vec![x.shape.len(), axis];
     dims.extend(&idx.shape);
     dims.extend(&x.shape);
@@ -54,12 +55,7 @@ pub fn gather_elements(cx: &mut LowerCx, axis: usize) -> Result<()> {
 
 /// GatherND of `data` (input 0) with `batch_dims` at runtime indices.
 pub fn gather_nd(cx: &mut LowerCx, batch_dims: usize) -> Result<()> {
-    let (x, idx) = (cx.input(0)?.clone(), cx.input(1)?.clone());
-    let y = cx.output(0)?;
-    if y.is_empty() {
-        return Ok(());
-    }
-    let idx = indices_i64(cx, &idx)?;
+    let Some((x, idx, y)) = gather_start(cx)? else { return Ok(()) };
     let k = idx.shape.last().copied().unwrap_or(0);
     let batch: usize = x.shape[..batch_dims].iter().product();
     let count = idx.len() / (batch * k).max(1);

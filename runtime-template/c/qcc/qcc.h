@@ -36,6 +36,15 @@ static inline size_t qcc_strided_offset(size_t flat, size_t rank, const size_t *
     return off;
 }
 
+/* The product of the n sizes in dims (1 for none). */
+static inline size_t qcc_product(const size_t *dims, size_t n) {
+    size_t p = 1;
+    while (n > 0) {
+        p *= dims[--n];
+    }
+    return p;
+}
+
 /* Whether i is a position on an axis of len elements (negatives count from
  * the end); the position in *at. */
 static inline bool qcc_wrap_index(int64_t i, size_t len, size_t *at) {

@@ -26,11 +26,8 @@ static inline void QCC_GFN(gather)(const QCC_T *x, const int64_t *idx, QCC_T *y,
 /* dims = {rank, axis, idx dims (rank), x dims (rank)}: y has idx's shape;
  * element e is x at e's coordinates with the one on axis replaced by idx[e]. */
 static inline void QCC_GFN(gather_elements)(const QCC_T *x, const int64_t *idx, QCC_T *y, const size_t *dims) {
-    size_t rank = dims[0], axis = dims[1], count = 1, e, d;
+    size_t rank = dims[0], axis = dims[1], count = qcc_product(dims + 2, rank), e;
     const size_t *idx_dims = dims + 2, *x_dims = dims + 2 + rank;
-    for (d = 0; d < rank; d++) {
-        count *= idx_dims[d];
-    }
     for (e = 0; e < count; e++) {
         size_t at;
         if (qcc_element_offset(e, rank, idx_dims, x_dims, axis, idx[e], &at)) {
@@ -45,11 +42,9 @@ static inline void QCC_GFN(gather_elements)(const QCC_T *x, const int64_t *idx, 
  * [d_1, .., d_k, slice] block and idx count tuples of k indices; tuple c
  * selects the slice at (i_1, .., i_k), which becomes slice b * count + c of y. */
 static inline void QCC_GFN(gather_nd)(const QCC_T *x, const int64_t *idx, QCC_T *y, const size_t *dims) {
-    size_t batch = dims[0], count = dims[1], slice = dims[2], k = dims[3], block = slice, t, a;
+    size_t batch = dims[0], count = dims[1], slice = dims[2], k = dims[3], t;
     const size_t *axes = dims + 4;
-    for (a = 0; a < k; a++) {
-        block *= axes[a];
-    }
+    size_t block = slice * qcc_product(axes, k);
     for (t = 0; t < batch * count; t++) {
         size_t offset;
         if (qcc_tuple_offset(idx + t * k, k, axes, &offset)) {

@@ -26,11 +26,8 @@ static inline QCC_T QCC_SFN(scatter_combine)(QCC_T old, QCC_T update, int64_t re
 /* dims = {rank, axis, idx dims (rank), y dims (rank)}: update e goes to e's
  * coordinates in y with the one on axis replaced by idx[e]. */
 static inline void QCC_SFN(scatter_elements)(QCC_T *y, const int64_t *idx, const QCC_T *upd, const size_t *dims, int64_t reduction) {
-    size_t rank = dims[0], axis = dims[1], count = 1, e, d;
+    size_t rank = dims[0], axis = dims[1], count = qcc_product(dims + 2, rank), e;
     const size_t *idx_dims = dims + 2, *y_dims = dims + 2 + rank;
-    for (d = 0; d < rank; d++) {
-        count *= idx_dims[d];
-    }
     for (e = 0; e < count; e++) {
         size_t at;
         if (qcc_element_offset(e, rank, idx_dims, y_dims, axis, idx[e], &at)) {
