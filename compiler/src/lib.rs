@@ -19,6 +19,7 @@ pub mod interp;
 pub mod ir;
 pub mod ops;
 pub mod passes;
+pub mod quant;
 pub mod target;
 pub mod tensor;
 

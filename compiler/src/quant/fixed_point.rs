@@ -1,0 +1,207 @@
+//! The fixed-point requantization of NUMERICS.md, as the compiler and the
+//! integer oracle compute it: a real multiplier split into a Q0.31 integer
+//! and an exponent at compile time, and the two run-time rounding modes.
+//! The generated kernels implement the same functions; tests compare them
+//! bit for bit.
+
+/// A positive real multiplier `M ≈ m · 2^(exponent − 31)`, `m` in
+/// [2^30, 2^31) (or 0 for multipliers too small to represent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Multiplier {
+    pub m: i32,
+    pub exponent: i32,
+}
+
+/// How the run-time step rounds (`--rounding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rounding {
+    /// Rounding high multiply (ties toward +∞) then rounding shift (ties
+    /// away from zero): gemmlowp's, bit-exact with TFLite reference kernels
+    /// and CMSIS-NN.
+    Double,
+    /// One 64-bit multiply and one shift, ties toward +∞.
+    Single,
+}
+
+/// Splits `real` (finite, >= 0) into a [`Multiplier`]; `None` when it is
+/// negative, not finite, or so large that the exponent would pass 30.
+pub fn quantize_multiplier(real: f64) -> Option<Multiplier> {
+    if !(real.is_finite() && real >= 0.0) {
+        return None;
+    }
+    if real == 0.0 {
+        return Some(Multiplier { m: 0, exponent: 0 });
+    }
+    let (fraction, mut exponent) = frexp(real);
+    // fraction in [0.5, 1): the product is in [2^30, 2^31], exact in f64.
+    let mut m = (fraction * (1u64 << 31) as f64).round() as i64;
+    if m == 1 << 31 {
+        m /= 2;
+        exponent += 1;
+    }
+    if exponent < -31 {
+        return Some(Multiplier { m: 0, exponent: 0 });
+    }
+    if exponent > 30 {
+        return None;
+    }
+    Some(Multiplier { m: m as i32, exponent })
+}
+
+/// `x = fraction · 2^exponent` with `fraction` in [0.5, 1), for finite `x > 0`.
+fn frexp(x: f64) -> (f64, i32) {
+    let bits = x.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        // Subnormal: scale into the normal range first.
+        let (f, e) = frexp(x * (1u64 << 54) as f64);
+        return (f, e - 54);
+    }
+    let fraction = f64::from_bits((bits & !(0x7ff << 52)) | (1022 << 52));
+    (fraction, biased - 1022)
+}
+
+/// `round(a · b / 2^31)`, ties toward +∞ (Arm's SQRDMULH); the one
+/// overflowing case (`a = b = −2^31`) saturates to `i32::MAX`.
+pub fn high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let p = a as i64 * b as i64;
+    let nudge = if p >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    ((p + nudge) / (1 << 31)) as i32
+}
+
+/// `round(x / 2^n)`, ties away from zero, for `n` in [0, 31].
+pub fn round_div_pow2(x: i32, n: u32) -> i32 {
+    let mask = ((1i64 << n) - 1) as i32;
+    let rem = x & mask;
+    let limit = (mask >> 1) + i32::from(x < 0);
+    (x >> n) + i32::from(rem > limit)
+}
+
+/// The accumulator `acc` scaled by `mul` under `rounding`. With
+/// [`Rounding::Double`] and a positive exponent, `acc · 2^exponent` must fit
+/// in i32 (the compiler proves it from the weights).
+pub fn requantize(acc: i32, mul: Multiplier, rounding: Rounding) -> i32 {
+    match rounding {
+        Rounding::Double => {
+            let left = mul.exponent.max(0) as u32;
+            let right = (-mul.exponent).max(0) as u32;
+            round_div_pow2(high_mul(acc.wrapping_shl(left), mul.m), right)
+        }
+        Rounding::Single => {
+            let shift = (31 - mul.exponent) as u32;
+            ((acc as i64 * mul.m as i64 + (1i64 << (shift - 1))) >> shift) as i32
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift64*).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+    }
+
+    /// `num / 2^shift` rounded to the nearest integer, ties by `ties_up`
+    /// (toward +∞) or away from zero, in exact integer arithmetic.
+    fn exact_round(num: i128, shift: u32, ties_up: bool) -> i128 {
+        let d = 1i128 << shift;
+        let floor = num.div_euclid(d);
+        let rem2 = 2 * num.rem_euclid(d);
+        if rem2 > d || (rem2 == d && (ties_up || num > 0)) {
+            floor + 1
+        } else {
+            floor
+        }
+    }
+
+    #[test]
+    fn multipliers_are_normalised_and_close() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..100_000 {
+            let real = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * 2f64.powi((rng.next() % 60) as i32 - 40);
+            let Some(mul) = quantize_multiplier(real) else { continue };
+            if mul.m == 0 {
+                assert!(real < 2f64.powi(-32), "{real}");
+                continue;
+            }
+            assert!((1 << 30..=i32::MAX).contains(&mul.m), "{real}: {mul:?}");
+            let back = mul.m as f64 * 2f64.powi(mul.exponent - 31);
+            assert!((back - real).abs() <= real * 2f64.powi(-31), "{real}: {back}");
+        }
+        assert_eq!(quantize_multiplier(0.5), Some(Multiplier { m: 1 << 30, exponent: 0 }));
+        assert_eq!(quantize_multiplier(1.0), Some(Multiplier { m: 1 << 30, exponent: 1 }));
+        // Rounds up to 2^31: halved, exponent raised.
+        assert_eq!(quantize_multiplier(1.0 - 2f64.powi(-40)), Some(Multiplier { m: 1 << 30, exponent: 1 }));
+        assert_eq!(quantize_multiplier(2f64.powi(-40)), Some(Multiplier { m: 0, exponent: 0 }));
+        assert_eq!(quantize_multiplier(2f64.powi(31)), None);
+        assert_eq!(quantize_multiplier(-1.0), None);
+        assert_eq!(quantize_multiplier(f64::NAN), None);
+        assert_eq!(quantize_multiplier(f64::MIN_POSITIVE / 4.0), Some(Multiplier { m: 0, exponent: 0 }));
+    }
+
+    #[test]
+    fn high_mul_rounds_ties_up_and_the_shift_away_from_zero() {
+        let mut rng = Rng(42);
+        for _ in 0..200_000 {
+            let (a, b) = (rng.next() as i32, rng.next() as i32);
+            if a == i32::MIN && b == i32::MIN {
+                continue;
+            }
+            let p = a as i128 * b as i128;
+            assert_eq!(high_mul(a, b) as i128, exact_round(p, 31, true), "{a} * {b}");
+            let n = (rng.next() % 32) as u32;
+            let x = rng.next() as i32;
+            let away = if x >= 0 { exact_round(x as i128, n, false) } else { -exact_round(-(x as i128), n, false) };
+            assert_eq!(round_div_pow2(x, n) as i128, away, "{x} / 2^{n}");
+        }
+        assert_eq!(high_mul(i32::MIN, i32::MIN), i32::MAX);
+        assert_eq!(high_mul(-5, 1 << 30), -2);
+        assert_eq!(high_mul(5, 1 << 30), 3);
+        assert_eq!(round_div_pow2(-3, 1), -2);
+        assert_eq!(round_div_pow2(3, 1), 2);
+        assert_eq!(round_div_pow2(-5, 2), -1);
+    }
+
+    #[test]
+    fn requantization_modes_match_exact_arithmetic() {
+        let mut rng = Rng(7);
+        for _ in 0..200_000 {
+            let mul = Multiplier { m: (1 << 30) + (rng.next() % (1 << 30)) as i32, exponent: -((rng.next() % 20) as i32) };
+            let acc = (rng.next() % (1 << 24)) as i32 - (1 << 23);
+            let exact = acc as i128 * mul.m as i128;
+            let shift = (31 - mul.exponent) as u32;
+            // Single: one rounding of the exact product, ties toward +∞.
+            assert_eq!(requantize(acc, mul, Rounding::Single) as i128, exact_round(exact, shift, true), "{acc} {mul:?}");
+            // Double: at most one unit from the exact result, and equal to
+            // the two roundings composed.
+            let double = requantize(acc, mul, Rounding::Double) as i128;
+            let once = exact_round(exact, shift, true);
+            assert!((double - once).abs() <= 1, "{acc} {mul:?}: {double} vs {once}");
+        }
+        // Positive exponents scale up before the high multiply.
+        let two = quantize_multiplier(2.0).unwrap();
+        assert_eq!(requantize(1000, two, Rounding::Double), 2000);
+        assert_eq!(requantize(1000, two, Rounding::Single), 2000);
+        // Ties in the high multiply go up in both modes; a tie in the final
+        // shift goes away from zero with double rounding: -1.5 gives -2
+        // there and -1 with single rounding.
+        let half = quantize_multiplier(0.5).unwrap();
+        assert_eq!(requantize(-5, half, Rounding::Double), -2);
+        assert_eq!(requantize(-5, half, Rounding::Single), -2);
+        assert_eq!(requantize(5, half, Rounding::Double), 3);
+        let quarter = quantize_multiplier(0.25).unwrap();
+        assert_eq!(requantize(-6, quarter, Rounding::Double), -2);
+        assert_eq!(requantize(-6, quarter, Rounding::Single), -1);
+    }
+}
