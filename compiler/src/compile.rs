@@ -12,6 +12,7 @@
 //! ```
 
 use crate::back::{self, Emit, Options, Stats};
+use crate::quant::Quantization;
 use crate::target::Target;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub struct Builder {
     input_shapes: Vec<(String, Vec<usize>)>,
     harness: bool,
     out_dir: Option<PathBuf>,
+    quantization: Option<Quantization>,
 }
 
 impl Builder {
@@ -41,6 +43,7 @@ impl Builder {
             input_shapes: Vec::new(),
             harness: false,
             out_dir: None,
+            quantization: None,
         }
     }
 
@@ -75,6 +78,12 @@ impl Builder {
         self
     }
 
+    /// Quantizes the model (calibrated on the given data) before generating code.
+    pub fn quantize(mut self, q: Quantization) -> Builder {
+        self.quantization = Some(q);
+        self
+    }
+
     /// Where the files go (default: `OUT_DIR`).
     pub fn out_dir(mut self, dir: impl AsRef<Path>) -> Builder {
         self.out_dir = Some(dir.as_ref().to_path_buf());
@@ -86,6 +95,9 @@ impl Builder {
         let in_build_script = std::env::var_os("OUT_DIR").is_some() && std::env::var_os("TARGET").is_some();
         if in_build_script {
             println!("cargo:rerun-if-changed={}", self.model.display());
+            if let Some(q) = &self.quantization {
+                println!("cargo:rerun-if-changed={}", q.calibration.display());
+            }
         }
         let out_dir = match (&self.out_dir, std::env::var_os("OUT_DIR")) {
             (Some(d), _) => d.clone(),
@@ -109,7 +121,10 @@ impl Builder {
         if self.harness && !target.hosted {
             return Err(Error::Usage(format!("--harness needs a hosted target; '{}' is bare metal", target.name)));
         }
-        let graph = crate::load_model(&self.model, &self.input_shapes)?;
+        let mut graph = crate::load_model(&self.model, &self.input_shapes)?;
+        if let Some(q) = &self.quantization {
+            graph = q.apply(&graph).map_err(|e| e.in_file(&self.model))?.graph;
+        }
         let source = self.model.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let opts = Options { emit, name, target, harness: self.harness, source };
         let output = back::generate(&graph, &opts).map_err(|e| e.in_file(&self.model))?;

@@ -13,12 +13,14 @@
 
 pub mod back;
 mod compile;
+pub mod dataset;
 pub mod error;
 pub mod front;
 pub mod interp;
 pub mod ir;
 pub mod ops;
 pub mod passes;
+pub mod progress;
 pub mod quant;
 pub mod target;
 pub mod tensor;

@@ -219,7 +219,7 @@ pub struct RuntimeModules {
 }
 
 pub fn runtime_modules(p: &Program) -> RuntimeModules {
-    let mut base: BTreeSet<&'static str> = ["scalar", "ops", "math", "index"].into_iter().collect();
+    let mut base: BTreeSet<&'static str> = ["scalar", "ops", "math", "index", "fixed_point"].into_iter().collect();
     let mut kernels = BTreeSet::new();
     for a in &p.steps {
         if let Step::Call(c) = &a.step {

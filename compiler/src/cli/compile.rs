@@ -2,6 +2,7 @@
 //! its memory figures.
 
 use super::parse_input_shape;
+use super::quant::QuantArgs;
 use clap::{Args, ValueEnum};
 use qcc::back::Emit;
 use qcc::{Builder, Result};
@@ -31,6 +32,8 @@ pub struct CompileArgs {
     /// Also generate a program that runs the model on .npy files (hosted targets).
     #[arg(long)]
     harness: bool,
+    #[command(flatten)]
+    quant: QuantArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -56,6 +59,9 @@ pub fn compile(args: CompileArgs) -> Result<()> {
     }
     for (name, dims) in &args.input_shapes {
         b = b.input_shape(name, dims);
+    }
+    if let Some(q) = args.quant.request()? {
+        b = b.quantize(q);
     }
     let stats = b.compile()?;
     println!("wrote {}", out.display());

@@ -4,6 +4,7 @@
 
 mod compile;
 mod inspect;
+mod quant;
 mod run;
 
 use clap::{Parser, Subcommand};

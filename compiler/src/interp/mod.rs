@@ -41,6 +41,12 @@ impl<'g> Interpreter<'g> {
 
     /// Runs the graph on `inputs`, given in graph-input order.
     pub fn run(&self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+        self.run_observed(inputs, &mut |_, _| {})
+    }
+
+    /// [`Interpreter::run`], showing `observe` every graph input and every
+    /// computed value once, as soon as it exists (calibration).
+    pub fn run_observed(&self, inputs: Vec<Tensor>, observe: &mut dyn FnMut(ValueId, &Tensor)) -> Result<Vec<Tensor>> {
         let g = self.graph;
         if inputs.len() != g.inputs.len() {
             return Err(Error::Usage(format!("the model has {} input(s), but {} were given", g.inputs.len(), inputs.len())));
@@ -57,10 +63,16 @@ impl<'g> Interpreter<'g> {
                     t.shape()
                 )));
             }
+            observe(id, &t);
             env.insert(id, Arc::new(t));
         }
         for (pos, &n) in self.order.iter().enumerate() {
             self.step(n, &mut env).map_err(|e| e.at_node(&g.node_ref(n)))?;
+            for v in g.node_outputs(n).into_iter().flatten() {
+                if let Some(t) = env.get(&v) {
+                    observe(v, t);
+                }
+            }
             for v in g.node_inputs(n).into_iter().flatten() {
                 if self.last_use.get(&v) == Some(&pos) {
                     env.remove(&v);

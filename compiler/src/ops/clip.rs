@@ -15,7 +15,7 @@ use ndarray::ArrayD;
 #[derive(Debug, Clone)]
 pub struct Clip {
     /// Bounds given as attributes (opset < 11); later opsets read inputs.
-    attr_bounds: Option<(Option<f64>, Option<f64>)>,
+    pub(crate) attr_bounds: Option<(Option<f64>, Option<f64>)>,
 }
 
 impl OpDef for Clip {

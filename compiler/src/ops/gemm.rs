@@ -17,10 +17,10 @@ use ndarray::{Array2, ArrayD, ArrayView2, Ix2};
 
 #[derive(Debug, Clone)]
 pub struct Gemm {
-    alpha: f64,
-    beta: f64,
-    trans_a: bool,
-    trans_b: bool,
+    pub(crate) alpha: f64,
+    pub(crate) beta: f64,
+    pub(crate) trans_a: bool,
+    pub(crate) trans_b: bool,
 }
 
 impl Gemm {

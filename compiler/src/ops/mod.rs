@@ -16,19 +16,19 @@ mod arg_extrema;
 mod attention;
 mod attention_layout;
 mod attention_mask;
-mod binary;
+pub mod binary;
 mod bitcast;
 mod cast;
 mod causal_conv;
 mod center_crop_pad;
-mod clip;
+pub mod clip;
 mod col2im;
 mod compare;
 mod compress;
 mod concat;
 mod constant;
 mod constant_of_shape;
-mod conv;
+pub mod conv;
 mod cumulative;
 mod deform_conv;
 mod dense;
@@ -42,7 +42,7 @@ mod flatten;
 mod gather;
 mod gather_elements;
 mod gather_nd;
-mod gemm;
+pub mod gemm;
 mod grid_sample;
 mod identity;
 mod linear_attention;
@@ -55,10 +55,11 @@ mod nonzero;
 mod norm;
 mod one_hot;
 mod pad;
-mod pool;
+pub mod pool;
 mod precision;
 mod quant;
-mod quantize;
+pub mod qint;
+pub mod quantize;
 mod range;
 mod reduce;
 mod reduce_lower;
@@ -76,7 +77,7 @@ mod shape;
 mod size;
 mod slice;
 mod softmax;
-mod spatial;
+pub mod spatial;
 mod split;
 mod squeeze;
 mod stft;
@@ -89,7 +90,7 @@ mod tile;
 mod top_k;
 mod transpose;
 mod trilu;
-mod unary;
+pub mod unary;
 mod unique;
 mod unsupported;
 mod variadic;
@@ -160,12 +161,16 @@ impl<T: Copy> Slots<T> for [Option<T>] {
 }
 
 macro_rules! ops {
-    ($( $variant:ident($ty:ty) = [$($name:literal),+ $(,)?] ),+ $(,)?) => {
+    (
+        $( $variant:ident($ty:ty) = [$($name:literal),+ $(,)?] ),+ $(,)?
+        ; internal: $( $ivariant:ident($ity:ty) ),+ $(,)?
+    ) => {
         /// An operator with its attributes: the closed set qcc supports,
         /// plus [`Op::Unsupported`] for ONNX nodes it cannot handle.
         #[derive(Debug, Clone)]
         pub enum Op {
             $( $variant($ty), )+
+            $( $ivariant($ity), )+
             Unsupported(unsupported::Unsupported),
         }
 
@@ -186,23 +191,23 @@ macro_rules! ops {
             }
 
             pub fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
-                match self { $( Op::$variant(o) => o.infer(inputs), )+ Op::Unsupported(o) => o.infer(inputs) }
+                match self { $( Op::$variant(o) => o.infer(inputs), )+ $( Op::$ivariant(o) => o.infer(inputs), )+ Op::Unsupported(o) => o.infer(inputs) }
             }
 
             pub fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-                match self { $( Op::$variant(o) => o.eval(inputs), )+ Op::Unsupported(o) => o.eval(inputs) }
+                match self { $( Op::$variant(o) => o.eval(inputs), )+ $( Op::$ivariant(o) => o.eval(inputs), )+ Op::Unsupported(o) => o.eval(inputs) }
             }
 
             pub fn fold_from_types(&self, inputs: &[Option<Arg>]) -> Option<Vec<Tensor>> {
-                match self { $( Op::$variant(o) => o.fold_from_types(inputs), )+ Op::Unsupported(o) => o.fold_from_types(inputs) }
+                match self { $( Op::$variant(o) => o.fold_from_types(inputs), )+ $( Op::$ivariant(o) => o.fold_from_types(inputs), )+ Op::Unsupported(o) => o.fold_from_types(inputs) }
             }
 
             pub fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
-                match self { $( Op::$variant(o) => o.macs(inputs, outputs), )+ Op::Unsupported(o) => o.macs(inputs, outputs) }
+                match self { $( Op::$variant(o) => o.macs(inputs, outputs), )+ $( Op::$ivariant(o) => o.macs(inputs, outputs), )+ Op::Unsupported(o) => o.macs(inputs, outputs) }
             }
 
             pub fn lower(&self, cx: &mut LowerCx) -> Result<()> {
-                match self { $( Op::$variant(o) => o.lower(cx), )+ Op::Unsupported(o) => o.lower(cx) }
+                match self { $( Op::$variant(o) => o.lower(cx), )+ $( Op::$ivariant(o) => o.lower(cx), )+ Op::Unsupported(o) => o.lower(cx) }
             }
         }
     };
@@ -320,4 +325,10 @@ ops! {
     StringConcat(strings::StringConcat) = ["StringConcat"],
     StringSplit(strings::StringSplit) = ["StringSplit"],
     StringNormalizer(string_normalizer::StringNormalizer) = ["StringNormalizer"],
+    ; internal:
+    IntConv(qint::IntConv),
+    IntBinary(qint::IntBinary),
+    IntRescale(qint::IntRescale),
+    IntLut(qint::IntLut),
+    IntAvgPool(qint::IntAvgPool),
 }

@@ -21,7 +21,8 @@
 //! (`output_dtype`, else the scale's type). DynamicQuantizeLinear follows
 //! the ONNX float32 formula step by step.
 
-use super::{util, Arg, OpDef, Slots};
+use super::{util, Arg, LowerCx, OpDef, Slots};
+use crate::back::program::Lit;
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Shape, TensorType};
 use crate::tensor::{small, DType, Tensor};
@@ -150,9 +151,40 @@ impl OpDef for QuantizeLinear {
         });
         Ok(vec![Tensor::F64(values).cast_with(out, self.saturate)?])
     }
+
+    /// Generated code covers the boundary the quantizer inserts: float32 to
+    /// int8/uint8 with a constant per-tensor scale and zero point.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let (scale, zero) = boundary_params(cx)?;
+        let (x, out) = (cx.input(0)?.clone(), cx.output_type(0)?.0);
+        if x.dtype != DType::F32 || !matches!(out, DType::I8 | DType::U8) {
+            crate::unsupported!("code generation of QuantizeLinear from {} to {out}", x.dtype);
+        }
+        let y = cx.output(0)?;
+        let mut f = crate::back::program::ScalarFn::new("quantize_linear", vec![DType::F32], out);
+        f.suffix = vec![out];
+        cx.map(f.with_params(vec![Lit::Float(scale, DType::F32), Lit::Int(zero)]), &[&x], &y)
+    }
+}
+
+/// The constant per-tensor scale and zero point (inputs 1 and 2) of a
+/// QuantizeLinear or DequantizeLinear that generated code supports.
+fn boundary_params(cx: &LowerCx) -> Result<(f64, i64)> {
+    let scale = cx.input(1)?.constant.as_ref().filter(|s| s.len() == 1 && s.dtype() == DType::F32);
+    let zero = cx.opt_input(2).and_then(|z| z.constant.as_ref()).filter(|z| z.len() == 1);
+    match (scale, zero) {
+        (Some(s), Some(z)) => Ok((s.scalar_f64()?, z.scalar_i64()?)),
+        _ => crate::unsupported!("code generation of (De)QuantizeLinear needs a constant float32 scale and zero point per tensor"),
+    }
 }
 
 impl QuantizeLinear {
+    /// Per-tensor quantization with saturation (the zero point's type is
+    /// the output type), as the quantizer inserts at float boundaries.
+    pub fn per_tensor() -> QuantizeLinear {
+        QuantizeLinear { layout: Granularity { axis: 1, block_size: 0 }, saturate: true, output_dtype: None, precision: None }
+    }
+
     fn out_dtype(&self, zp: Option<DType>) -> Result<DType> {
         let out = match (zp, self.output_dtype) {
             (Some(z), Some(o)) if z != o => bail!("output_dtype {o} differs from the zero point's type {z}"),
@@ -209,9 +241,25 @@ impl OpDef for DequantizeLinear {
         ndarray::Zip::from(&mut values).and(&scales).and(&zps).for_each(|v, &s, &z| *v = (*v - z) * s);
         Ok(vec![Tensor::F64(values).cast(out)?])
     }
+
+    /// Generated code covers int8/uint8 to float32 with a constant
+    /// per-tensor scale and zero point.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let (scale, zero) = boundary_params(cx)?;
+        let (x, out) = (cx.input(0)?.clone(), cx.output_type(0)?.0);
+        if !matches!(x.dtype, DType::I8 | DType::U8) || out != DType::F32 {
+            crate::unsupported!("code generation of DequantizeLinear from {} to {out}", x.dtype);
+        }
+        cx.elementwise_of("dequantize_linear", vec![Lit::Float(scale, DType::F32), Lit::Int(zero)], &[x])
+    }
 }
 
 impl DequantizeLinear {
+    /// Per-tensor dequantization to the scale's float type.
+    pub fn per_tensor() -> DequantizeLinear {
+        DequantizeLinear { layout: Granularity { axis: 1, block_size: 0 }, output_dtype: None }
+    }
+
     fn check_dtypes(&self, x: DType, zp: Option<DType>) -> Result<()> {
         if !(is_quantized(x) || x == DType::I32) {
             bail!("DequantizeLinear does not accept {x} inputs");

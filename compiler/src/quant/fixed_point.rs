@@ -97,6 +97,23 @@ pub fn requantize(acc: i32, mul: Multiplier, rounding: Rounding) -> i32 {
     }
 }
 
+/// The output stage: `clamp(y + zero, lo, hi)`.
+pub fn output_stage(y: i32, zero: i32, lo: i32, hi: i32) -> i32 {
+    (y as i64 + zero as i64).clamp(lo as i64, hi as i64) as i32
+}
+
+/// `sum / count` rounded half away from zero (0 when `count` is 0): the
+/// integer average pool.
+pub fn rounded_average(sum: i32, count: i32) -> i32 {
+    if count == 0 {
+        0
+    } else if sum >= 0 {
+        (sum + count / 2) / count
+    } else {
+        (sum - count / 2) / count
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

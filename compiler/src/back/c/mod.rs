@@ -153,6 +153,9 @@ pub fn c_type(d: DType) -> &'static str {
     }
 }
 
+/// The scalar functions of quantized models (`ops_quant.h`, on 8-bit codes).
+const QUANT_FNS: &[&str] = &["quantize_linear", "dequantize_linear", "q_rescale", "q_add", "q_mul"];
+
 /// One instantiation of the templated runtime headers for an element type.
 #[derive(Serialize)]
 struct Instance {
@@ -201,12 +204,23 @@ fn instances(p: &Program) -> (Vec<Instance>, Vec<String>, Vec<String>, bool) {
     if !casts.is_empty() {
         plain.push("convert.h".to_string());
     }
+    let quantized = p.steps.iter().any(|a| match &a.step {
+        Step::Map { f, .. } => QUANT_FNS.contains(&f.name),
+        Step::Call(c) => c.module == "qint",
+        _ => false,
+    });
+    if quantized {
+        plain.push("fixed_point.h".to_string());
+    }
     let mut instances = Vec::new();
     let floats_for_math: BTreeSet<DType> = types.iter().copied().filter(|d| d.is_float()).collect();
     for &d in types.iter().filter(|&&d| d != DType::Bool) {
         let mut headers = vec!["ops_num.h".to_string()];
         if math && floats_for_math.contains(&d) {
             headers.push("ops_float.h".to_string());
+        }
+        if quantized && matches!(d, DType::I8 | DType::U8) {
+            headers.push("ops_quant.h".to_string());
         }
         instances.push(instance(d, headers));
     }

@@ -7,7 +7,7 @@
 //! ConvTranspose in `transpose.rs`; all lower to the GEMM of `lower.rs`.
 
 mod integer;
-mod lower;
+pub(super) mod lower;
 mod transpose;
 
 pub use integer::{ConvInteger, QLinearConv};
@@ -26,8 +26,8 @@ use lower::Channels;
 
 #[derive(Debug, Clone)]
 pub struct Conv {
-    window: Window,
-    group: usize,
+    pub(crate) window: Window,
+    pub(crate) group: usize,
 }
 
 /// Reads the `group` attribute (a positive count).

@@ -17,7 +17,7 @@ use crate::{bail, map_float, Result};
 use ndarray::ArrayD;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Average,
     Max,
     Lp(i32),
@@ -25,7 +25,7 @@ enum Kind {
 
 #[derive(Debug, Clone)]
 pub struct GlobalPool {
-    kind: Kind,
+    pub(crate) kind: Kind,
 }
 
 fn global_shape(x: &Shape) -> Result<Shape> {

@@ -11,7 +11,7 @@
 //! A window entirely in the padding gives the lowest value (MaxPool, index
 //! -1), NaN (AveragePool without counted padding) or 0 (LpPool).
 
-mod global;
+pub(crate) mod global;
 mod lower;
 mod unpool;
 
@@ -29,7 +29,7 @@ use crate::{bail, map_num, unsupported, Result};
 use ndarray::ArrayD;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// `column_major`: storage_order 1 for the indices.
     Max { column_major: bool },
     Average { count_include_pad: bool },
@@ -38,8 +38,8 @@ enum Kind {
 
 #[derive(Debug, Clone)]
 pub struct Pool {
-    kind: Kind,
-    window: Window,
+    pub(crate) kind: Kind,
+    pub(crate) window: Window,
 }
 
 /// Reads LpPool's `p` (a positive integer).

@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 pub use super::scalar::cast;
+use super::fixed_point::{self, Code};
 use super::scalar::{Float, Num, Real};
 
 #[inline(always)]
@@ -457,6 +458,64 @@ pub fn shift_left<T: Num>(a: T, b: T) -> T {
 #[inline(always)]
 pub fn shift_right<T: Num>(a: T, b: T) -> T {
     shift(a, b, false)
+}
+
+/// Quantizes a float with ONNX QuantizeLinear semantics: `x / scale`
+/// rounded half to even, plus `zero`, saturated (NaN gives `zero`).
+#[inline(always)]
+pub fn quantize_linear<Q: Code>(x: f32, scale: f32, zero: i64) -> Q {
+    let v = x / scale;
+    // Clamped first, so the rounding below works on small magnitudes only.
+    let v = if v > 1024.0 { 1024.0 } else if v < -1024.0 { -1024.0 } else if v != v { 0.0 } else { v };
+    let r = round_half_even_small(v) as i32;
+    fixed_point::output(r, zero as i32, Q::MIN, Q::MAX)
+}
+
+/// `scale · (q − zero)` in f32.
+#[inline(always)]
+pub fn dequantize_linear<Q: Code>(q: Q, scale: f32, zero: i64) -> f32 {
+    (q.to_i32() - zero as i32) as f32 * scale
+}
+
+/// Rounds half to even for `|v| <= 2^22` (adding and removing 1.5 · 2^23
+/// leaves the rounded value under round-to-nearest-even arithmetic).
+#[inline(always)]
+fn round_half_even_small(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (v + MAGIC) - MAGIC
+}
+
+/// A code moved to other quantization parameters: `(a − za)` scaled by
+/// `(m, e)`, then the output stage.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn q_rescale<Q: Code>(a: Q, za: i64, m: i64, e: i64, zo: i64, lo: i64, hi: i64, single: bool) -> Q {
+    let y = fixed_point::requantize(a.to_i32() - za as i32, m as i32, e as i32, single);
+    fixed_point::output(y, zo as i32, lo as i32, hi as i32)
+}
+
+/// Quantized Add (or Sub): both operands brought to a common scale with
+/// 20 bits of headroom, summed, and requantized to the output.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn q_add<Q: Code>(
+    a: Q, b: Q, za: i64, zb: i64, ma: i64, ea: i64, mb: i64, eb: i64, mo: i64, eo: i64, zo: i64, lo: i64, hi: i64,
+    single: bool, subtract: bool,
+) -> Q {
+    let x = fixed_point::requantize((a.to_i32() - za as i32) << 20, ma as i32, ea as i32, single);
+    let y = fixed_point::requantize((b.to_i32() - zb as i32) << 20, mb as i32, eb as i32, single);
+    let s = if subtract { x - y } else { x + y };
+    let r = fixed_point::requantize(s, mo as i32, eo as i32, single);
+    fixed_point::output(r, zo as i32, lo as i32, hi as i32)
+}
+
+/// Quantized Mul: the product of the centred codes, requantized.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn q_mul<Q: Code>(a: Q, b: Q, za: i64, zb: i64, mo: i64, eo: i64, zo: i64, lo: i64, hi: i64, single: bool) -> Q {
+    let p = (a.to_i32() - za as i32) * (b.to_i32() - zb as i32);
+    let r = fixed_point::requantize(p, mo as i32, eo as i32, single);
+    fixed_point::output(r, zo as i32, lo as i32, hi as i32)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod gather;
 pub mod gemm;
 pub mod norm;
 pub mod pool;
+pub mod qint;
 pub mod reduce;
 pub mod scatter;
 pub mod trilu;

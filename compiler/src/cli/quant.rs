@@ -1,0 +1,83 @@
+//! The quantization options shared by `qcc MODEL` and `qcc run`.
+
+use clap::{Args, ValueEnum};
+use qcc::quant::fixed_point::Rounding;
+use qcc::quant::{Method, Options, Quantization, Quantized};
+use qcc::{Error, Result};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct QuantArgs {
+    /// Quantize to integers (calibrated on --calibration).
+    #[arg(long, value_enum, value_name = "PRECISION")]
+    quantize: Option<Precision>,
+    /// Calibration data: a .npz with one array per input name (samples along
+    /// the first axis), a .npy for single-input models, or a directory of them.
+    #[arg(long, value_name = "DATA")]
+    calibration: Option<PathBuf>,
+    /// How activation ranges are chosen: minmax, percentile[=P] (default
+    /// P = 99.99) or mse.
+    #[arg(long, value_name = "METHOD", default_value = "minmax")]
+    calibrate: Method,
+    /// One weight scale per tensor instead of per output channel.
+    #[arg(long)]
+    per_tensor: bool,
+    /// Requantization rounding (NUMERICS.md): double (gemmlowp, TFLite,
+    /// CMSIS-NN) or single (one 64-bit multiply).
+    #[arg(long, value_enum, default_value = "double")]
+    rounding: RoundingArg,
+    /// Model inputs and outputs as float (quantized inside) or as int8 codes.
+    #[arg(long, value_enum, default_value = "float")]
+    io: Io,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Precision {
+    Int8,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RoundingArg {
+    Double,
+    Single,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+enum Io {
+    Float,
+    Int8,
+}
+
+impl QuantArgs {
+    /// The requested quantization, if any; options without `--quantize`
+    /// and `--quantize` without data are usage errors.
+    pub fn request(&self) -> Result<Option<Quantization>> {
+        let Some(Precision::Int8) = self.quantize else {
+            if self.calibration.is_some() || self.per_tensor || self.io == Io::Int8 {
+                return Err(Error::Usage("--calibration, --per-tensor and --io int8 need --quantize int8".into()));
+            }
+            return Ok(None);
+        };
+        let Some(calibration) = self.calibration.clone() else {
+            return Err(Error::Usage("--quantize int8 needs calibration data: --calibration DATA (.npz, .npy or a directory)".into()));
+        };
+        let rounding = match self.rounding {
+            RoundingArg::Double => Rounding::Double,
+            RoundingArg::Single => Rounding::Single,
+        };
+        let options = Options { per_tensor: self.per_tensor, rounding, int8_io: self.io == Io::Int8 };
+        Ok(Some(Quantization { calibration, method: self.calibrate, options }))
+    }
+}
+
+/// Prints what quantization left in float and the int8 I/O parameters.
+pub fn summary(q: &Quantized, out: &mut dyn std::io::Write) {
+    let integer = q.graph.nodes().iter().filter(|&&n| q.graph.node(n).op_type.starts_with("Int")).count();
+    let _ = writeln!(out, "quantized: {integer} integer operators, {} left in float", q.float_nodes.len());
+    for (name, op, why) in &q.float_nodes {
+        let _ = writeln!(out, "  float: '{name}' ({op}): {why}");
+    }
+    for (name, p) in &q.io_params {
+        let _ = writeln!(out, "  int8 '{name}': scale {:e}, zero point {}", p.scale, p.zero);
+    }
+}

@@ -1,0 +1,106 @@
+//! IntAvgPool: average pooling of codes over up to two spatial axes, with
+//! the input's scale and zero point kept: each window's sum divided by its
+//! count, rounded half away from zero. Padding counts as the zero point
+//! when `include_pad`, else not at all. Global average pooling is the
+//! window that covers the whole plane.
+
+use super::super::spatial::Axis;
+use super::super::{Arg, LowerCx, OpDef, Slots};
+use super::{codes, int_values};
+use crate::back::program::{Arg as KArg, Lit};
+use crate::front::onnx::OnnxNode;
+use crate::ir::TensorType;
+use crate::quant::fixed_point::rounded_average;
+use crate::tensor::Tensor;
+use crate::{bail, Result};
+
+#[derive(Debug, Clone)]
+pub struct IntAvgPool {
+    /// The spatial axes (one or two; no dilation).
+    pub axes: Vec<Axis>,
+    pub include_pad: bool,
+    pub x_zero: i32,
+}
+
+/// `[H, W]` of up to two axes (a missing leading axis has size 1).
+fn hw(axes: &[Axis]) -> Result<(Axis, Axis)> {
+    let unit = Axis { input: 1, kernel: 1, stride: 1, dilation: 1, pad_begin: 0, pad_end: 0, output: 1 };
+    match axes {
+        [a] => Ok((unit, *a)),
+        [a, b] => Ok((*a, *b)),
+        _ => bail!("integer average pooling over {} spatial axes", axes.len()),
+    }
+}
+
+impl IntAvgPool {
+    fn out_shape(&self, x: &[usize]) -> Result<Vec<usize>> {
+        if x.len() != self.axes.len() + 2 {
+            bail!("IntAvgPool: X {x:?} does not have {} spatial axes", self.axes.len());
+        }
+        let mut out = x[..2].to_vec();
+        out.extend(self.axes.iter().map(|a| a.output));
+        Ok(out)
+    }
+}
+
+impl OpDef for IntAvgPool {
+    fn from_onnx(_: &OnnxNode) -> Result<Self> {
+        bail!("IntAvgPool is internal to qcc")
+    }
+
+    fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
+        let x = inputs.req(0)?.ty;
+        let Some(xs) = x.shape.as_fixed() else { bail!("IntAvgPool needs a fixed shape") };
+        Ok(vec![TensorType::fixed(x.dtype, &self.out_shape(&xs)?)])
+    }
+
+    fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let x = inputs.req(0)?;
+        let out = self.out_shape(x.shape())?;
+        let (h, w) = hw(&self.axes)?;
+        let xs = int_values(x)?;
+        let planes = out[0] * out[1];
+        let mut y = Vec::with_capacity(planes * h.output * w.output);
+        for p in 0..planes {
+            let plane = &xs[p * h.input * w.input..][..h.input * w.input];
+            for oh in 0..h.output {
+                for ow in 0..w.output {
+                    let (mut sum, mut count) = (0i32, 0i32);
+                    for kh in 0..h.kernel {
+                        let ih = (oh * h.stride + kh) as isize - h.pad_begin as isize;
+                        for kw in 0..w.kernel {
+                            let iw = (ow * w.stride + kw) as isize - w.pad_begin as isize;
+                            if ih >= 0 && (ih as usize) < h.input && iw >= 0 && (iw as usize) < w.input {
+                                sum += plane[ih as usize * w.input + iw as usize];
+                                count += 1;
+                            } else if self.include_pad {
+                                sum += self.x_zero;
+                                count += 1;
+                            }
+                        }
+                    }
+                    y.push(rounded_average(sum, count));
+                }
+            }
+        }
+        Ok(vec![codes(x.dtype(), &out, y)?])
+    }
+
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let y = cx.output(0)?;
+        let (h, w) = hw(&self.axes)?;
+        let dims = vec![x.shape[0] * x.shape[1], h.input, w.input, h.output, w.output];
+        let geom = vec![h.kernel, w.kernel, h.stride, w.stride, h.pad_begin, w.pad_begin];
+        let args = vec![
+            x.arg_in(),
+            y.arg_out(),
+            KArg::Dims(dims),
+            KArg::Dims(geom),
+            KArg::Lit(Lit::Int(self.x_zero as i64)),
+            KArg::Lit(Lit::Bool(self.include_pad)),
+        ];
+        cx.call("qint", "avg_pool", vec![x.dtype], args);
+        Ok(())
+    }
+}

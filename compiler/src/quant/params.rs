@@ -1,0 +1,97 @@
+//! Quantization parameters (NUMERICS.md, "Quantized values"): activation
+//! scales and zero points from calibrated ranges, symmetric int8 weights
+//! per output channel (or per tensor), int32 biases.
+
+use super::calibrate::Range;
+use crate::tensor::DType;
+
+/// `r = scale · (q − zero)` for the codes of `dtype` (int8 or uint8).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QParams {
+    pub scale: f32,
+    pub zero: i32,
+    pub dtype: DType,
+}
+
+/// The smallest scale qcc gives an activation (a constant tensor still
+/// gets a usable range).
+const MIN_SCALE: f32 = 1e-8;
+
+impl QParams {
+    /// Asymmetric int8 parameters covering `range` widened to include 0,
+    /// with 0 exactly representable.
+    pub fn for_range(range: Range) -> QParams {
+        let (lo, hi) = (range.lo.min(0.0) as f64, range.hi.max(0.0) as f64);
+        let scale = (((hi - lo) / 255.0) as f32).max(MIN_SCALE);
+        let zero = ((-lo / scale as f64).round_ties_even() - 128.0).clamp(-128.0, 127.0) as i32;
+        QParams { scale, zero, dtype: DType::I8 }
+    }
+
+    /// The lowest and highest code.
+    pub fn code_range(&self) -> (i32, i32) {
+        if self.dtype == DType::U8 {
+            (0, 255)
+        } else {
+            (-128, 127)
+        }
+    }
+
+    /// The code of real `r` (rounded half to even, saturated).
+    pub fn quantize(&self, r: f64) -> i32 {
+        let (lo, hi) = self.code_range();
+        let q = (r / self.scale as f64).round_ties_even() + self.zero as f64;
+        if q.is_nan() {
+            self.zero
+        } else {
+            q.clamp(lo as f64, hi as f64) as i32
+        }
+    }
+
+    /// The real value of code `q`.
+    pub fn real(&self, q: i32) -> f64 {
+        self.scale as f64 * (q - self.zero) as f64
+    }
+}
+
+/// Symmetric int8 weights: codes in [−127, 127] and one scale per output
+/// channel (`rows` of `w`), or a single scale for all when `per_tensor`.
+pub fn quantize_weights(w: &[f32], rows: usize, per_tensor: bool) -> (Vec<i8>, Vec<f32>) {
+    let per_row = w.len() / rows.max(1);
+    let absmax = |s: &[f32]| s.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let scales: Vec<f32> = if per_tensor {
+        vec![(absmax(w) / 127.0).max(MIN_SCALE); rows]
+    } else {
+        w.chunks(per_row.max(1)).map(|c| (absmax(c) / 127.0).max(MIN_SCALE)).collect()
+    };
+    let codes = w
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v as f64 / scales[i / per_row.max(1)] as f64).round_ties_even().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (codes, scales)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_is_exact_and_ranges_cover() {
+        let p = QParams::for_range(Range { lo: -1.0, hi: 3.0 });
+        assert_eq!(p.real(p.quantize(0.0)), 0.0);
+        assert_eq!(p.quantize(3.0), 127);
+        assert_eq!(p.quantize(-1.0), -128);
+        // A range above zero still includes it.
+        let p = QParams::for_range(Range { lo: 2.0, hi: 6.0 });
+        assert_eq!(p.zero, -128);
+    }
+
+    #[test]
+    fn weights_per_channel_use_the_full_range() {
+        let (q, s) = quantize_weights(&[1.0, -0.5, 0.25, 0.125], 2, false);
+        assert_eq!(q, vec![127, -64, 127, 64]);
+        assert_eq!(s, vec![1.0 / 127.0, 0.25 / 127.0]);
+        let (q, _) = quantize_weights(&[1.0, -0.5, 0.25, 0.125], 2, true);
+        assert_eq!(q, vec![127, -64, 32, 16]);
+    }
+}

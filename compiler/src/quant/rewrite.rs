@@ -1,0 +1,609 @@
+//! The quantizing rewrite: a prepared float graph and calibrated ranges in,
+//! a graph of integer operators (`ops::qint`) out, with the numerics of
+//! NUMERICS.md. Conv, Gemm and MatMul with constant weights become IntConv
+//! (absorbing a following bias Add and a Relu or Clip); Add, Sub and Mul
+//! become IntBinary; Mul and Div by a positive constant become IntRescale;
+//! unary activations become lookup tables; pools, Concat and data
+//! movement run on the codes. Everything else stays float between a
+//! DequantizeLinear and a QuantizeLinear, and is listed.
+
+use super::calibrate::Range;
+use super::fixed_point::{quantize_multiplier, Multiplier, Rounding};
+use super::params::{quantize_weights, QParams};
+use crate::ir::{Graph, Node, NodeId, TensorType, Value, ValueId};
+use crate::ops::binary::Kind as BinKind;
+use crate::ops::pool::{global::Kind as GlobalKind, Kind as PoolKind};
+use crate::ops::qint::{BinaryKind, ADD_SHIFT, IntAvgPool, IntBinary, IntConv, IntLut, IntRescale, Stage};
+use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
+use crate::ops::spatial::Axis;
+use crate::ops::unary::Kind as UnaryKind;
+use crate::ops::Op;
+use crate::tensor::{DType, Tensor};
+use crate::{passes, Error, Result};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Choices of the user (`--per-tensor`, `--rounding`, `--io`).
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub per_tensor: bool,
+    pub rounding: Rounding,
+    /// Graph inputs and outputs as int8 codes instead of float.
+    pub int8_io: bool,
+}
+
+/// The quantized graph and what the user needs to know about it.
+pub struct Quantized {
+    pub graph: Graph,
+    /// Parameters of every int8 graph input and output, by name.
+    pub io_params: Vec<(String, QParams)>,
+    /// Nodes left in float: (node name, op type, reason).
+    pub float_nodes: Vec<(String, String, String)>,
+    /// Parameters of every quantized value of the source graph, by name.
+    pub value_params: HashMap<String, QParams>,
+}
+
+/// Quantizes the prepared float graph `src` with calibrated `ranges`.
+pub fn quantize(src: &Graph, ranges: &HashMap<ValueId, Range>, opts: Options) -> Result<Quantized> {
+    let mut r = Rewriter {
+        src,
+        ranges,
+        opts,
+        dst: Graph::new(src.name.clone()),
+        float: HashMap::new(),
+        int: HashMap::new(),
+        consumed: HashSet::new(),
+        float_nodes: Vec::new(),
+    };
+    let mut io_params = Vec::new();
+    for &v in &src.inputs {
+        let value = src.value(v);
+        let ty = src.ty(v)?.clone();
+        if opts.int8_io && ty.dtype == DType::F32 {
+            let p = r.params(v)?;
+            let id = r.dst.add_value(Value { name: value.name.clone(), ty: Some(TensorType::new(p.dtype, ty.shape)), constant: None });
+            r.int.insert(v, (id, p));
+            io_params.push((value.name.clone(), p));
+        } else {
+            let id = r.dst.add_value(Value { name: value.name.clone(), ty: Some(ty), constant: None });
+            r.float.insert(v, id);
+        }
+        r.dst.inputs.push(r.float.get(&v).or(r.int.get(&v).map(|x| &x.0)).copied().ok_or_else(|| Error::Op("input".into()))?);
+    }
+    for n in src.topo_order()? {
+        if !r.consumed.contains(&n) {
+            r.node(n).map_err(|e| e.at_node(&src.node_ref(n)))?;
+        }
+    }
+    for &v in &src.outputs {
+        let name = src.value(v).name.clone();
+        let id = if opts.int8_io && src.ty(v)?.dtype == DType::F32 {
+            let (id, p) = r.as_int(v)?;
+            io_params.push((name.clone(), p));
+            id
+        } else {
+            r.as_float(v)?
+        };
+        r.dst.value_mut(id).name = name;
+        r.dst.outputs.push(id);
+    }
+    let value_params = r.int.iter().map(|(&v, &(_, p))| (src.value(v).name.clone(), p)).collect();
+    let mut graph = r.dst;
+    passes::infer_shapes::run(&mut graph)?;
+    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, value_params })
+}
+
+struct Rewriter<'a> {
+    src: &'a Graph,
+    ranges: &'a HashMap<ValueId, Range>,
+    opts: Options,
+    dst: Graph,
+    /// Source values available as float in `dst`.
+    float: HashMap<ValueId, ValueId>,
+    /// Source values available as codes in `dst`, with their parameters.
+    int: HashMap<ValueId, (ValueId, QParams)>,
+    /// Activation nodes fused into the operator before them.
+    consumed: HashSet<NodeId>,
+    float_nodes: Vec<(String, String, String)>,
+}
+
+/// What the rewrite of one node decided.
+enum Plan {
+    Done,
+    /// Keep the node in float, for this reason.
+    Float(String),
+}
+
+impl Rewriter<'_> {
+    /// Calibrated parameters of a source value (constants: their own range).
+    fn params(&self, v: ValueId) -> Result<QParams> {
+        if let Some(c) = &self.src.value(v).constant {
+            let values = c.to_f64_vec()?;
+            let (lo, hi) = values.iter().fold((0f64, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+            return Ok(QParams::for_range(Range { lo: lo as f32, hi: hi as f32 }));
+        }
+        match self.ranges.get(&v) {
+            Some(&r) => Ok(QParams::for_range(r)),
+            None => Err(Error::Op(format!("no calibration range for '{}'", self.src.value(v).name))),
+        }
+    }
+
+    fn constant(&mut self, name: String, t: Tensor) -> ValueId {
+        self.dst.add_value(Value { name, ty: Some(TensorType::of(&t)), constant: Some(Arc::new(t)) })
+    }
+
+    fn fresh(&mut self, name: String) -> ValueId {
+        self.dst.add_value(Value { name, ty: None, constant: None })
+    }
+
+    fn add(&mut self, like: NodeId, suffix: &str, op_type: &str, op: Op, inputs: &[Option<ValueId>], outputs: &[Option<ValueId>]) -> Result<()> {
+        let n = self.src.node(like);
+        let node = Node { name: format!("{}{suffix}", n.name), op_type: op_type.into(), opset: n.opset, op };
+        self.dst.add_node(node, inputs, outputs).map(|_| ())
+    }
+
+    /// The source value as float in `dst` (dequantized on first need).
+    fn as_float(&mut self, v: ValueId) -> Result<ValueId> {
+        if let Some(&id) = self.float.get(&v) {
+            return Ok(id);
+        }
+        let value = self.src.value(v).clone();
+        let id = if value.constant.is_some() {
+            self.dst.add_value(value.clone())
+        } else {
+            let &(q, p) = self.int.get(&v).ok_or_else(|| Error::Op(format!("'{}' has not been computed", value.name)))?;
+            let scale = self.constant(format!("{}_scale", value.name), Tensor::scalar(p.scale));
+            let zero = self.constant(format!("{}_zero_point", value.name), zero_tensor(p));
+            let out = self.fresh(value.name.clone());
+            let producer = self.src.producer(v).map(|(n, _)| n);
+            let node = Node {
+                name: format!("{}_dequantize", value.name),
+                op_type: "DequantizeLinear".into(),
+                opset: producer.map_or(21, |n| self.src.node(n).opset),
+                op: Op::DequantizeLinear(DequantizeLinear::per_tensor()),
+            };
+            self.dst.add_node(node, &[Some(q), Some(scale), Some(zero)], &[Some(out)])?;
+            out
+        };
+        self.float.insert(v, id);
+        Ok(id)
+    }
+
+    /// The source value as codes in `dst` (quantized on first need).
+    fn as_int(&mut self, v: ValueId) -> Result<(ValueId, QParams)> {
+        if let Some(&x) = self.int.get(&v) {
+            return Ok(x);
+        }
+        let p = self.params(v)?;
+        let name = self.src.value(v).name.clone();
+        let id = if let Some(c) = self.src.value(v).constant.clone() {
+            let codes: Vec<i8> = c.to_f64_vec()?.into_iter().map(|x| p.quantize(x) as i8).collect();
+            self.constant(format!("{name}_q"), Tensor::from_vec(c.shape(), codes)?)
+        } else {
+            let f = self.as_float(v)?;
+            let scale = self.constant(format!("{name}_scale"), Tensor::scalar(p.scale));
+            let zero = self.constant(format!("{name}_zero_point"), zero_tensor(p));
+            let out = self.fresh(format!("{name}_q"));
+            let node = Node { name: format!("{name}_quantize"), op_type: "QuantizeLinear".into(), opset: 21, op: Op::QuantizeLinear(QuantizeLinear::per_tensor()) };
+            self.dst.add_node(node, &[Some(f), Some(scale), Some(zero)], &[Some(out)])?;
+            out
+        };
+        self.int.insert(v, (id, p));
+        Ok((id, p))
+    }
+
+    fn is_float_activation(&self, v: Option<ValueId>) -> bool {
+        v.is_some_and(|v| self.src.value(v).constant.is_none() && self.src.ty(v).is_ok_and(|t| t.dtype == DType::F32))
+    }
+
+    fn node(&mut self, n: NodeId) -> Result<()> {
+        let ins = self.src.node_inputs(n);
+        let plan = if self.is_float_activation(ins.first().copied().flatten()) { self.integer(n)? } else { Plan::Float(String::new()) };
+        match plan {
+            Plan::Done => Ok(()),
+            Plan::Float(reason) => self.keep_float(n, reason),
+        }
+    }
+
+    /// Copies the node as it is, on float inputs.
+    fn keep_float(&mut self, n: NodeId, reason: String) -> Result<()> {
+        let node = self.src.node(n).clone();
+        let mut inputs = Vec::new();
+        for v in self.src.node_inputs(n) {
+            inputs.push(match v {
+                Some(v) if self.int.contains_key(&v) || self.float.contains_key(&v) || self.src.value(v).constant.is_some() => Some(self.as_float(v)?),
+                Some(v) => return Err(Error::Op(format!("'{}' has not been computed", self.src.value(v).name))),
+                None => None,
+            });
+        }
+        let mut outputs = Vec::new();
+        let mut computes_floats = false;
+        for v in self.src.node_outputs(n) {
+            outputs.push(match v {
+                Some(v) => {
+                    computes_floats |= self.src.ty(v).is_ok_and(|t| t.dtype.is_float());
+                    let id = self.fresh(self.src.value(v).name.clone());
+                    self.float.insert(v, id);
+                    Some(id)
+                }
+                None => None,
+            });
+        }
+        if computes_floats && !reason.is_empty() {
+            self.float_nodes.push((node.name.clone(), node.op_type.clone(), reason));
+        }
+        self.dst.add_node(node, &inputs, &outputs).map(|_| ())
+    }
+
+    /// Rewrites a node whose first input is a float activation.
+    fn integer(&mut self, n: NodeId) -> Result<Plan> {
+        let node = self.src.node(n);
+        let ins = self.src.node_inputs(n);
+        let outs = self.src.node_outputs(n);
+        let constant = |i: usize| ins.get(i).copied().flatten().and_then(|v| self.src.value(v).constant.clone());
+        match &node.op {
+            Op::Conv(c) => {
+                let (Some(w), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("weights are not constant".into())) };
+                let xs = self.src.ty(x)?.shape.as_fixed().unwrap_or_default();
+                if xs.len() > 4 {
+                    return Ok(Plan::Float("integer convolutions cover 1-D and 2-D".into()));
+                }
+                let bias = match ins.get(2).copied().flatten() {
+                    Some(_) if constant(2).is_none() => return Ok(Plan::Float("the bias is not constant".into())),
+                    _ => constant(2),
+                };
+                let axes = c.window.resolve(&xs[2..], &w.shape()[2..])?;
+                self.conv(n, x, &w, bias.as_deref(), axes, c.group)
+            }
+            Op::Gemm(g) => {
+                let (Some(b), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("B is not constant".into())) };
+                if g.trans_a {
+                    return Ok(Plan::Float("transA".into()));
+                }
+                let bt = if g.trans_b { b.cast(DType::F32)? } else { transpose2(&b)? };
+                let w = scale_tensor(&bt, g.alpha)?;
+                let n_out = w.shape()[0];
+                let bias = match constant(2) {
+                    None if ins.get(2).copied().flatten().is_some() => return Ok(Plan::Float("C is not constant".into())),
+                    None => None,
+                    Some(c) if c.len() == n_out || c.len() == 1 => {
+                        let v = c.to_f64_vec()?;
+                        let full: Vec<f32> = (0..n_out).map(|i| (g.beta * v[if v.len() == 1 { 0 } else { i }]) as f32).collect();
+                        Some(Tensor::from_vec(&[n_out], full)?)
+                    }
+                    Some(_) => return Ok(Plan::Float("C is not a vector over N".into())),
+                };
+                self.conv(n, x, &w, bias.as_ref(), Vec::new(), 1)
+            }
+            Op::MatMul(_) => {
+                let (Some(b), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("both operands are activations".into())) };
+                if b.rank() != 2 {
+                    return Ok(Plan::Float("B is not a matrix".into()));
+                }
+                let w = transpose2(&b)?;
+                self.conv(n, x, &w, None, Vec::new(), 1)
+            }
+            Op::Binary(b) if matches!(b.kind, BinKind::Add | BinKind::Sub | BinKind::Mul | BinKind::Div) => self.binary(n, b.kind),
+            Op::Unary(u) if !matches!(u.kind, UnaryKind::IsInf { .. } | UnaryKind::IsNaN | UnaryKind::BitwiseNot) => self.lut(n),
+            Op::Clip(_) => self.lut(n),
+            Op::Pool(p) => {
+                if outs.get(1).copied().flatten().is_some() {
+                    return Ok(Plan::Float("MaxPool indices".into()));
+                }
+                if matches!(p.kind, PoolKind::Max { .. }) {
+                    return self.passthrough(n);
+                }
+                let PoolKind::Average { count_include_pad } = p.kind else { return Ok(Plan::Float("LpPool".into())) };
+                let x = ins[0].unwrap();
+                let xs = self.src.ty(x)?.shape.as_fixed().unwrap_or_default();
+                let kernel = p.window.kernel_shape.clone().unwrap_or_default();
+                let axes = p.window.resolve(&xs[2..], &kernel)?;
+                if axes.is_empty() || axes.len() > 2 || axes.iter().any(|a| a.dilation != 1) || (p.window.ceil_mode && count_include_pad) {
+                    return Ok(Plan::Float("integer average pooling covers 1-D and 2-D windows without dilation".into()));
+                }
+                self.avg_pool(n, axes, count_include_pad)
+            }
+            Op::GlobalPool(p) => match p.kind {
+                GlobalKind::Max => self.passthrough(n),
+                GlobalKind::Average => {
+                    let xs = self.src.ty(ins[0].unwrap())?.shape.as_fixed().unwrap_or_default();
+                    if xs.len() < 3 || xs.len() > 4 {
+                        return Ok(Plan::Float("integer average pooling covers 1-D and 2-D".into()));
+                    }
+                    let axes = xs[2..]
+                        .iter()
+                        .map(|&d| Axis { input: d, kernel: d, stride: 1, dilation: 1, pad_begin: 0, pad_end: 0, output: 1 })
+                        .collect();
+                    self.avg_pool(n, axes, false)
+                }
+                GlobalKind::Lp(_) => Ok(Plan::Float("GlobalLpPool".into())),
+            },
+            Op::Concat(_) => self.concat(n),
+            Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Squeeze(_) | Op::Slice(_) | Op::Split(_) | Op::Identity(_)
+            | Op::DepthSpace(_) | Op::Expand(_) | Op::Tile(_) => self.passthrough(n),
+            _ => Ok(Plan::Float("no integer kernel".into())),
+        }
+    }
+
+    /// The single consumer of `v` if it is a Relu or Clip that can be
+    /// fused, with its output value.
+    fn fusable_activation(&self, v: ValueId) -> Option<(NodeId, ValueId)> {
+        if self.src.outputs.contains(&v) {
+            return None;
+        }
+        let [(c, 0)] = self.src.consumers(v)[..] else { return None };
+        let node = self.src.node(c);
+        let is_clamp = match &node.op {
+            Op::Unary(u) => u.kind == UnaryKind::Relu,
+            Op::Clip(_) => self.src.node_inputs(c).iter().skip(1).flatten().all(|&b| self.src.value(b).constant.is_some()),
+            _ => false,
+        };
+        let out = self.src.node_outputs(c).first().copied().flatten()?;
+        is_clamp.then_some((c, out))
+    }
+
+    /// The output of `v`'s producer: where it goes, its parameters and the
+    /// clamp of a fused Relu or Clip (consumed here).
+    fn output_stage(&mut self, v: ValueId) -> Result<(ValueId, QParams, i32, i32)> {
+        if let Some((act, out)) = self.fusable_activation(v) {
+            let p = self.params(out)?;
+            let (lo, hi) = self.clamp_of(act, p)?;
+            self.consumed.insert(act);
+            return Ok((out, p, lo, hi));
+        }
+        let p = self.params(v)?;
+        let (lo, hi) = p.code_range();
+        Ok((v, p, lo, hi))
+    }
+
+    /// The code range a clamp-like activation leaves under output params `p`:
+    /// the activation of ±1e30, quantized.
+    fn clamp_of(&self, act: NodeId, p: QParams) -> Result<(i32, i32)> {
+        let probe = Tensor::from_vec(&[2], vec![-1e30f32, 1e30])?;
+        let y = self.eval_unary(act, probe)?.to_f64_vec()?;
+        Ok((p.quantize(y[0]), p.quantize(y[1])))
+    }
+
+    /// Evaluates a unary node of the source on `x` (its other inputs are constants).
+    fn eval_unary(&self, n: NodeId, x: Tensor) -> Result<Tensor> {
+        let extra: Vec<Option<Arc<Tensor>>> =
+            self.src.node_inputs(n).iter().skip(1).map(|v| v.and_then(|v| self.src.value(v).constant.clone())).collect();
+        let mut args: Vec<Option<&Tensor>> = vec![Some(&x)];
+        args.extend(extra.iter().map(|c| c.as_deref()));
+        self.src.node(n).op.eval(&args)?.into_iter().next().ok_or_else(|| Error::Op("no output".into()))
+    }
+
+    fn stage(&self, p: QParams, lo: i32, hi: i32) -> Stage {
+        Stage { zero: p.zero, min: lo, max: hi, rounding: self.opts.rounding }
+    }
+
+    /// IntConv for Conv, Gemm and MatMul: `w` is float [C_out, C_in/group,
+    /// kernel...] (or [N, K] with no `axes`).
+    fn conv(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<Axis>, group: usize) -> Result<Plan> {
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let c_out = w.shape()[0];
+        // MatMul + Add of a constant vector: the Add is the bias.
+        let fold = if bias.is_none() && axes.is_empty() { self.bias_add(y, c_out) } else { None };
+        let (y, bias) = match (bias, fold) {
+            (None, Some((add, out, b))) => {
+                self.consumed.insert(add);
+                (out, Some(b))
+            }
+            (b, _) => (y, b.cloned()),
+        };
+        let (xq, px) = self.as_int(x)?;
+        let (target, po, lo, hi) = self.output_stage(y)?;
+        let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
+        let (qw, sw) = quantize_weights(&wf, c_out, self.opts.per_tensor);
+        let per_channel = qw.len() / c_out.max(1);
+        let bias_f = match &bias {
+            Some(b) => b.to_f64_vec()?,
+            None => vec![0.0; c_out],
+        };
+        let (x_min, x_max) = px.code_range();
+        let x_bound = x_min.unsigned_abs().max(x_max.unsigned_abs()) as i64;
+        let (mut folded, mut mult, mut exp) = (Vec::new(), Vec::new(), Vec::new());
+        for c in 0..c_out {
+            let s_acc = px.scale as f64 * sw[c] as f64;
+            let b = (bias_f[c] / s_acc).round_ties_even();
+            let row = &qw[c * per_channel..(c + 1) * per_channel];
+            let sum: i64 = row.iter().map(|&v| v as i64).sum();
+            let abs: i64 = row.iter().map(|&v| (v as i64).abs()).sum();
+            let f = b as i64 - px.zero as i64 * sum;
+            let m = quantize_multiplier(s_acc / po.scale as f64)
+                .ok_or_else(|| Error::Op(format!("the requantization multiplier of output channel {c} is out of range")))?;
+            let bound = (f.abs() + x_bound * abs) << m.exponent.max(0);
+            if !b.is_finite() || bound >= 1 << 31 {
+                return Err(Error::Op(format!(
+                    "the int32 accumulator of output channel {c} could overflow (bound {bound}); the bias or the weights are too large for the input scale"
+                )));
+            }
+            folded.push(f as i32);
+            mult.push(m.m);
+            exp.push(m.exponent);
+        }
+        let name = self.src.value(target).name.clone();
+        let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw)?);
+        let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], folded)?);
+        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], mult)?);
+        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], exp)?);
+        let out = self.fresh(format!("{name}_q"));
+        let op = IntConv { axes, group, x_zero: px.zero, stage: self.stage(po, lo, hi) };
+        self.add(n, "", "IntConv", Op::IntConv(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)], &[Some(out)])?;
+        self.int.insert(target, (out, po));
+        Ok(Plan::Done)
+    }
+
+    /// The single consumer of `y` if it adds a constant vector of `n` values
+    /// along the last axis: (node, its output, the vector).
+    fn bias_add(&self, y: ValueId, n: usize) -> Option<(NodeId, ValueId, Tensor)> {
+        if self.src.outputs.contains(&y) {
+            return None;
+        }
+        let [(c, _)] = self.src.consumers(y)[..] else { return None };
+        let Op::Binary(b) = &self.src.node(c).op else { return None };
+        if b.kind != BinKind::Add {
+            return None;
+        }
+        let other = self.src.node_inputs(c).into_iter().flatten().find(|&v| v != y)?;
+        let t = self.src.value(other).constant.clone()?;
+        let last_only = t.shape().iter().rev().skip(1).all(|&d| d == 1) && t.shape().last() == Some(&n);
+        let out = self.src.node_outputs(c).first().copied().flatten()?;
+        last_only.then(|| Some((c, out, t.reshape(&[n]).ok()?))).flatten()
+    }
+
+    fn binary(&mut self, n: NodeId, kind: BinKind) -> Result<Plan> {
+        let ins = self.src.node_inputs(n);
+        let (Some(a), Some(b)) = (ins[0], ins.get(1).copied().flatten()) else { return Ok(Plan::Float("missing operand".into())) };
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        // Mul or Div by a positive scalar constant: a rescale.
+        let scalar = self.src.value(b).constant.as_ref().filter(|c| c.len() == 1).map(|c| c.scalar_f64()).transpose()?;
+        if let (Some(c), BinKind::Mul | BinKind::Div) = (scalar, kind) {
+            if c > 0.0 && c.is_finite() {
+                let factor = if kind == BinKind::Div { 1.0 / c } else { c };
+                let (xq, px) = self.as_int(a)?;
+                let (target, po, lo, hi) = self.output_stage(y)?;
+                let m = quantize_multiplier(px.scale as f64 * factor / po.scale as f64).filter(|m| m.exponent <= 22);
+                let Some(m) = m else { return Ok(Plan::Float("scales too far apart".into())) };
+                let op = IntRescale { z_in: px.zero, m, stage: self.stage(po, lo, hi) };
+                return self.emit(n, target, po, "IntRescale", Op::IntRescale(op), &[Some(xq)]);
+            }
+        }
+        let kind = match kind {
+            BinKind::Add => BinaryKind::Add,
+            BinKind::Sub => BinaryKind::Sub,
+            BinKind::Mul => BinaryKind::Mul,
+            _ => return Ok(Plan::Float("division by a tensor".into())),
+        };
+        let (aq, pa) = self.as_int(a)?;
+        let (bq, pb) = self.as_int(b)?;
+        let (target, po, lo, hi) = self.output_stage(y)?;
+        let none = Multiplier { m: 0, exponent: 0 };
+        let (ma, mb, mo) = if kind == BinaryKind::Mul {
+            let mo = quantize_multiplier(pa.scale as f64 * pb.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 15);
+            let Some(mo) = mo else { return Ok(Plan::Float("scales too far apart".into())) };
+            (none, none, mo)
+        } else {
+            let twice = 2.0 * pa.scale.max(pb.scale) as f64;
+            let ma = quantize_multiplier(pa.scale as f64 / twice);
+            let mb = quantize_multiplier(pb.scale as f64 / twice);
+            let shift = (1u64 << ADD_SHIFT) as f64;
+            let mo = quantize_multiplier(twice / (shift * po.scale as f64)).filter(|m| m.exponent <= 2);
+            let (Some(ma), Some(mb), Some(mo)) = (ma, mb, mo) else { return Ok(Plan::Float("scales too far apart".into())) };
+            (ma, mb, mo)
+        };
+        let op = IntBinary { kind, za: pa.zero, zb: pb.zero, ma, mb, mo, stage: self.stage(po, lo, hi) };
+        self.emit(n, target, po, "IntBinary", Op::IntBinary(op), &[Some(aq), Some(bq)])
+    }
+
+    /// Adds `op` computing the source value `target` as codes with `p`.
+    fn emit(&mut self, n: NodeId, target: ValueId, p: QParams, op_type: &str, op: Op, inputs: &[Option<ValueId>]) -> Result<Plan> {
+        let out = self.fresh(format!("{}_q", self.src.value(target).name));
+        self.add(n, "", op_type, op, inputs, &[Some(out)])?;
+        self.int.insert(target, (out, p));
+        Ok(Plan::Done)
+    }
+
+    /// A unary operator as a 256-entry table.
+    fn lut(&mut self, n: NodeId) -> Result<Plan> {
+        let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let (xq, px) = self.as_int(x)?;
+        let po = self.params(y)?;
+        let (min, max) = px.code_range();
+        let reals: Vec<f32> = (min..=max).map(|q| px.real(q) as f32).collect();
+        let ys = self.eval_unary(n, Tensor::from_vec(&[reals.len()], reals)?)?.to_f64_vec()?;
+        let table: Vec<i8> = ys.into_iter().map(|v| po.quantize(v) as i8).collect();
+        let name = self.src.value(y).name.clone();
+        let t = self.constant(format!("{name}_table"), Tensor::from_vec(&[256], table)?);
+        self.emit(n, y, po, "IntLut", Op::IntLut(IntLut), &[Some(xq), Some(t)])
+    }
+
+    fn avg_pool(&mut self, n: NodeId, axes: Vec<Axis>, include_pad: bool) -> Result<Plan> {
+        let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let (xq, px) = self.as_int(x)?;
+        let op = IntAvgPool { axes, include_pad, x_zero: px.zero };
+        self.emit(n, y, px, "IntAvgPool", Op::IntAvgPool(op), &[Some(xq)])
+    }
+
+    /// Data movement (and max pooling) on codes: outputs keep the input's
+    /// parameters; other inputs must be constants.
+    fn passthrough(&mut self, n: NodeId) -> Result<Plan> {
+        let ins = self.src.node_inputs(n);
+        if ins.iter().skip(1).flatten().any(|&v| self.src.value(v).constant.is_none()) {
+            return Ok(Plan::Float("shape inputs known only at run time".into()));
+        }
+        let (xq, px) = self.as_int(ins[0].ok_or_else(|| Error::Op("no input".into()))?)?;
+        let mut inputs = vec![Some(xq)];
+        for v in &ins[1..] {
+            inputs.push(match v {
+                Some(v) => Some(self.as_float(*v)?),
+                None => None,
+            });
+        }
+        let mut outputs = Vec::new();
+        for v in self.src.node_outputs(n) {
+            outputs.push(match v {
+                Some(v) => {
+                    let id = self.fresh(format!("{}_q", self.src.value(v).name));
+                    self.int.insert(v, (id, px));
+                    Some(id)
+                }
+                None => None,
+            });
+        }
+        let node = self.src.node(n).clone();
+        self.dst.add_node(node, &inputs, &outputs).map(|_| Plan::Done)
+    }
+
+    /// Concat on codes: inputs whose parameters differ from the output's are
+    /// rescaled first.
+    fn concat(&mut self, n: NodeId) -> Result<Plan> {
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let po = self.params(y)?;
+        let (lo, hi) = po.code_range();
+        let mut inputs = Vec::new();
+        for v in self.src.node_inputs(n) {
+            let Some(v) = v else { continue };
+            let (q, p) = self.as_int(v)?;
+            if p == po {
+                inputs.push(Some(q));
+                continue;
+            }
+            let Some(m) = quantize_multiplier(p.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 22) else {
+                return Ok(Plan::Float("scales too far apart".into()));
+            };
+            let name = format!("{}_to_{}", self.src.value(v).name, self.src.value(y).name);
+            let out = self.fresh(name);
+            let op = IntRescale { z_in: p.zero, m, stage: self.stage(po, lo, hi) };
+            self.add(n, &format!("_rescale_{}", inputs.len()), "IntRescale", Op::IntRescale(op), &[Some(q)], &[Some(out)])?;
+            inputs.push(Some(out));
+        }
+        let node = self.src.node(n).clone();
+        let out = self.fresh(format!("{}_q", self.src.value(y).name));
+        self.dst.add_node(node, &inputs, &[Some(out)])?;
+        self.int.insert(y, (out, po));
+        Ok(Plan::Done)
+    }
+}
+
+fn zero_tensor(p: QParams) -> Tensor {
+    match p.dtype {
+        DType::U8 => Tensor::scalar(p.zero as u8),
+        _ => Tensor::scalar(p.zero as i8),
+    }
+}
+
+/// The transpose of a 2-D tensor, as float32.
+fn transpose2(t: &Tensor) -> Result<Tensor> {
+    let [r, c] = t.shape()[..] else { return Err(Error::Op(format!("expected a matrix, got shape {:?}", t.shape()))) };
+    let v = t.to_f64_vec()?;
+    let out: Vec<f32> = (0..c * r).map(|i| v[(i % r) * c + i / r] as f32).collect();
+    Tensor::from_vec(&[c, r], out)
+}
+
+fn scale_tensor(t: &Tensor, factor: f64) -> Result<Tensor> {
+    let v: Vec<f32> = t.to_f64_vec()?.into_iter().map(|x| (x * factor) as f32).collect();
+    Tensor::from_vec(t.shape(), v)
+}

@@ -1,0 +1,94 @@
+/* Integer kernels of quantized models, with the semantics of
+ * runtime/kernels/qint.rs: convolution (and the matrix products lowered to
+ * it), lookup tables and average pooling on 8-bit codes.
+ *
+ * Included once per code type (QCC_T, QCC_S, QCC_KIND) after fixed_point.h. */
+
+#define QCC_QFN(name) QCC_CAT(qcc_##name, QCC_S)
+#if QCC_KIND == QCC_SIGNED
+#define QCC_QMIN (-128)
+#else
+#define QCC_QMIN 0
+#endif
+
+/* dims = {batch, c_in, in_h, in_w, c_out, out_h, out_w, group},
+ * geom = {k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left},
+ * params = {x_zero, y_zero, act_min, act_max, single_rounding}. */
+static inline void QCC_QFN(conv)(const QCC_T *x, const int8_t *w, const int32_t *bias, const int32_t *mult, const int32_t *exp,
+                                 QCC_T *y, const size_t *dims, const size_t *geom, const int64_t *params) {
+    size_t batch = dims[0], c_in = dims[1], in_h = dims[2], in_w = dims[3], c_out = dims[4], out_h = dims[5], out_w = dims[6];
+    size_t group = dims[7], k_h = geom[0], k_w = geom[1], s_h = geom[2], s_w = geom[3], d_h = geom[4], d_w = geom[5];
+    ptrdiff_t p_t = (ptrdiff_t)geom[6], p_l = (ptrdiff_t)geom[7];
+    int32_t x_zero = (int32_t)params[0], y_zero = (int32_t)params[1], lo = (int32_t)params[2], hi = (int32_t)params[3];
+    bool single = params[4] != 0;
+    size_t cig = c_in / group, cog = c_out / group, n, oc, oh, ow, ic, kh, kw;
+    for (n = 0; n < batch; n++) {
+        for (oc = 0; oc < c_out; oc++) {
+            size_t g = oc / cog;
+            const int8_t *w_oc = w + oc * cig * k_h * k_w;
+            for (oh = 0; oh < out_h; oh++) {
+                for (ow = 0; ow < out_w; ow++) {
+                    uint32_t acc = (uint32_t)bias[oc];
+                    for (ic = 0; ic < cig; ic++) {
+                        const QCC_T *plane = x + ((n * c_in) + g * cig + ic) * in_h * in_w;
+                        const int8_t *wk = w_oc + ic * k_h * k_w;
+                        for (kh = 0; kh < k_h; kh++) {
+                            ptrdiff_t ih = (ptrdiff_t)(oh * s_h + kh * d_h) - p_t;
+                            for (kw = 0; kw < k_w; kw++) {
+                                ptrdiff_t iw = (ptrdiff_t)(ow * s_w + kw * d_w) - p_l;
+                                int32_t v = (ih >= 0 && (size_t)ih < in_h && iw >= 0 && (size_t)iw < in_w)
+                                                ? (int32_t)plane[(size_t)ih * in_w + (size_t)iw]
+                                                : x_zero;
+                                acc += (uint32_t)(v * (int32_t)wk[kh * k_w + kw]);
+                            }
+                        }
+                    }
+                    y[((n * c_out + oc) * out_h + oh) * out_w + ow] =
+                        (QCC_T)qcc_output_stage(qcc_requantize((int32_t)acc, mult[oc], exp[oc], single), y_zero, lo, hi);
+                }
+            }
+        }
+    }
+}
+
+/* y[i] = table[x[i] - QCC_QMIN] for the dims[0] elements. */
+static inline void QCC_QFN(lut)(const QCC_T *x, const QCC_T *table, QCC_T *y, const size_t *dims) {
+    size_t i, len = dims[0];
+    for (i = 0; i < len; i++) {
+        y[i] = table[(int32_t)x[i] - QCC_QMIN];
+    }
+}
+
+/* dims = {planes, in_h, in_w, out_h, out_w},
+ * geom = {k_h, k_w, stride_h, stride_w, pad_top, pad_left}. */
+static inline void QCC_QFN(avg_pool)(const QCC_T *x, QCC_T *y, const size_t *dims, const size_t *geom, int64_t x_zero, bool include_pad) {
+    size_t planes = dims[0], in_h = dims[1], in_w = dims[2], out_h = dims[3], out_w = dims[4];
+    size_t k_h = geom[0], k_w = geom[1], s_h = geom[2], s_w = geom[3], p, oh, ow, kh, kw;
+    ptrdiff_t p_t = (ptrdiff_t)geom[4], p_l = (ptrdiff_t)geom[5];
+    for (p = 0; p < planes; p++) {
+        const QCC_T *plane = x + p * in_h * in_w;
+        for (oh = 0; oh < out_h; oh++) {
+            for (ow = 0; ow < out_w; ow++) {
+                int32_t sum = 0, count = 0, r;
+                for (kh = 0; kh < k_h; kh++) {
+                    ptrdiff_t ih = (ptrdiff_t)(oh * s_h + kh) - p_t;
+                    for (kw = 0; kw < k_w; kw++) {
+                        ptrdiff_t iw = (ptrdiff_t)(ow * s_w + kw) - p_l;
+                        if (ih >= 0 && (size_t)ih < in_h && iw >= 0 && (size_t)iw < in_w) {
+                            sum += (int32_t)plane[(size_t)ih * in_w + (size_t)iw];
+                            count++;
+                        } else if (include_pad) {
+                            sum += (int32_t)x_zero;
+                            count++;
+                        }
+                    }
+                }
+                r = qcc_rounded_average(sum, count);
+                y[(p * out_h + oh) * out_w + ow] = (QCC_T)qcc_output_stage(r, 0, QCC_QMIN, QCC_QMIN + 255);
+            }
+        }
+    }
+}
+
+#undef QCC_QMIN
+#undef QCC_QFN

@@ -1,0 +1,56 @@
+/* Scalar functions of quantized models for one 8-bit code type, with the
+ * semantics of the Rust runtime's ops.rs (quantize_linear, q_add, ...).
+ *
+ * Included once per code type after ops_num.h (QCC_T, QCC_S, QCC_KIND). */
+
+#define QCC_QF(name) QCC_CAT(qcc_##name, QCC_S)
+#if QCC_KIND == QCC_SIGNED
+#define QCC_QMIN (-128)
+#define QCC_QMAX 127
+#else
+#define QCC_QMIN 0
+#define QCC_QMAX 255
+#endif
+
+/* ONNX QuantizeLinear: x / scale rounded half to even, plus zero,
+ * saturated; NaN gives zero. Adding and removing 1.5 * 2^23 rounds half
+ * to even for magnitudes up to 2^22 (the value is clamped first). */
+static inline QCC_T QCC_QF(quantize_linear)(float x, float scale, int64_t zero) {
+    volatile float magic = 12582912.0f;
+    float v = x / scale;
+    v = v > 1024.0f ? 1024.0f : (v < -1024.0f ? -1024.0f : (v != v ? 0.0f : v));
+    v = (v + magic) - magic;
+    return (QCC_T)qcc_output_stage((int32_t)v, (int32_t)zero, QCC_QMIN, QCC_QMAX);
+}
+
+/* scale * (q - zero) in float. */
+static inline float QCC_QF(dequantize_linear)(QCC_T q, float scale, int64_t zero) {
+    return (float)((int32_t)q - (int32_t)zero) * scale;
+}
+
+/* A code moved to other quantization parameters. */
+static inline QCC_T QCC_QF(q_rescale)(QCC_T a, int64_t za, int64_t m, int64_t e, int64_t zo, int64_t lo, int64_t hi, bool single) {
+    int32_t y = qcc_requantize((int32_t)a - (int32_t)za, (int32_t)m, (int32_t)e, single);
+    return (QCC_T)qcc_output_stage(y, (int32_t)zo, (int32_t)lo, (int32_t)hi);
+}
+
+/* Quantized Add (or Sub): both operands at a common scale with 20 bits of
+ * headroom, summed, requantized. */
+static inline QCC_T QCC_QF(q_add)(QCC_T a, QCC_T b, int64_t za, int64_t zb, int64_t ma, int64_t ea, int64_t mb, int64_t eb,
+                                  int64_t mo, int64_t eo, int64_t zo, int64_t lo, int64_t hi, bool single, bool subtract) {
+    int32_t x = qcc_requantize(((int32_t)a - (int32_t)za) * (1 << 20), (int32_t)ma, (int32_t)ea, single);
+    int32_t y = qcc_requantize(((int32_t)b - (int32_t)zb) * (1 << 20), (int32_t)mb, (int32_t)eb, single);
+    int32_t r = qcc_requantize(subtract ? x - y : x + y, (int32_t)mo, (int32_t)eo, single);
+    return (QCC_T)qcc_output_stage(r, (int32_t)zo, (int32_t)lo, (int32_t)hi);
+}
+
+/* Quantized Mul: the product of the centred codes, requantized. */
+static inline QCC_T QCC_QF(q_mul)(QCC_T a, QCC_T b, int64_t za, int64_t zb, int64_t mo, int64_t eo, int64_t zo, int64_t lo, int64_t hi, bool single) {
+    int32_t p = ((int32_t)a - (int32_t)za) * ((int32_t)b - (int32_t)zb);
+    int32_t r = qcc_requantize(p, (int32_t)mo, (int32_t)eo, single);
+    return (QCC_T)qcc_output_stage(r, (int32_t)zo, (int32_t)lo, (int32_t)hi);
+}
+
+#undef QCC_QMIN
+#undef QCC_QMAX
+#undef QCC_QF

@@ -1,0 +1,104 @@
+//! The integer arithmetic of quantized models (NUMERICS.md), bit for bit
+//! the compiler's `quant::fixed_point`: 8-bit codes, the two requantization
+//! modes, and the output stage.
+
+/// An 8-bit quantized code: int8 or uint8.
+pub trait Code: Copy {
+    const MIN: i32;
+    const MAX: i32;
+    fn to_i32(self) -> i32;
+    /// `v` must already lie in `MIN..=MAX`.
+    fn from_i32(v: i32) -> Self;
+}
+
+impl Code for i8 {
+    const MIN: i32 = -128;
+    const MAX: i32 = 127;
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self as i32
+    }
+    #[inline(always)]
+    fn from_i32(v: i32) -> i8 {
+        v as i8
+    }
+}
+
+impl Code for u8 {
+    const MIN: i32 = 0;
+    const MAX: i32 = 255;
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self as i32
+    }
+    #[inline(always)]
+    fn from_i32(v: i32) -> u8 {
+        v as u8
+    }
+}
+
+/// `round(a · b / 2^31)`, ties toward +∞, saturating the one overflow.
+#[inline(always)]
+pub fn high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let p = a as i64 * b as i64;
+    let nudge = if p >= 0 { 1i64 << 30 } else { 1 - (1i64 << 30) };
+    ((p + nudge) / (1i64 << 31)) as i32
+}
+
+/// `round(x / 2^n)`, ties away from zero.
+#[inline(always)]
+pub fn round_div_pow2(x: i32, n: u32) -> i32 {
+    let mask = ((1i64 << n) - 1) as i32;
+    let rem = x & mask;
+    let limit = (mask >> 1) + (x < 0) as i32;
+    (x >> n) + (rem > limit) as i32
+}
+
+/// `acc` scaled by the multiplier `m · 2^(e − 31)`: rounding high multiply
+/// then rounding shift (`single == false`), or one 64-bit product and one
+/// shift rounding ties toward +∞ (`single == true`).
+#[inline(always)]
+pub fn requantize(acc: i32, m: i32, e: i32, single: bool) -> i32 {
+    if single {
+        let shift = (31 - e) as u32;
+        ((acc as i64 * m as i64 + (1i64 << (shift - 1))) >> shift) as i32
+    } else {
+        let left = if e > 0 { e as u32 } else { 0 };
+        let right = if e < 0 { (-e) as u32 } else { 0 };
+        round_div_pow2(high_mul(acc.wrapping_shl(left), m), right)
+    }
+}
+
+/// The output stage: `clamp(y + zero, lo, hi)` as a code.
+#[inline(always)]
+pub fn output<T: Code>(y: i32, zero: i32, lo: i32, hi: i32) -> T {
+    let v = y as i64 + zero as i64;
+    let v = if v < lo as i64 {
+        lo
+    } else if v > hi as i64 {
+        hi
+    } else {
+        v as i32
+    };
+    T::from_i32(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_modes() {
+        // 0.5 as m = 2^30, e = 0.
+        assert_eq!(requantize(3, 1 << 30, 0, false), 2);
+        assert_eq!(requantize(-3, 1 << 30, 0, false), -1);
+        assert_eq!(requantize(-3, 1 << 30, 0, true), -1);
+        assert_eq!(round_div_pow2(-5, 1), -3);
+        assert_eq!(high_mul(i32::MIN, i32::MIN), i32::MAX);
+        assert_eq!(output::<i8>(200, 0, -128, 127), 127);
+        assert_eq!(output::<u8>(-7, 3, 0, 255), 0);
+    }
+}

@@ -1,0 +1,141 @@
+//! Integer kernels of quantized models (NUMERICS.md): convolution (and the
+//! matrix products lowered to it), lookup tables and average pooling on
+//! 8-bit codes, with int32 accumulators that the compiler has proven never
+//! overflow.
+
+use crate::runtime::fixed_point::{output, requantize, Code};
+
+/// A 2-D convolution of codes `x` ([batch, c_in, in_h, in_w]) by int8
+/// weights `w` ([c_out, c_in / group, k_h, k_w]), written to `y`
+/// ([batch, c_out, out_h, out_w]). Each output starts from `bias[c]` (the
+/// zero points already folded in), adds `x · w` over its window, where
+/// padding reads the input zero point, and goes through `requantize` with
+/// `(mult[c], exp[c])` and the output stage.
+///
+/// `dims = [batch, c_in, in_h, in_w, c_out, out_h, out_w, group]`,
+/// `geom = [k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left]`,
+/// `params = [x_zero, y_zero, act_min, act_max, single_rounding]`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv<T: Code>(
+    x: &[T],
+    w: &[i8],
+    bias: &[i32],
+    mult: &[i32],
+    exp: &[i32],
+    y: &mut [T],
+    dims: &[usize],
+    geom: &[usize],
+    params: &[i64],
+) {
+    let &[batch, c_in, in_h, in_w, c_out, out_h, out_w, group] = dims else { return };
+    let &[k_h, k_w, s_h, s_w, d_h, d_w, p_t, p_l] = geom else { return };
+    let &[x_zero, y_zero, lo, hi, single] = params else { return };
+    let (x_zero, y_zero, lo, hi, single) = (x_zero as i32, y_zero as i32, lo as i32, hi as i32, single != 0);
+    let (cig, cog) = (c_in / group, c_out / group);
+    for n in 0..batch {
+        for oc in 0..c_out {
+            let g = oc / cog;
+            let w_oc = &w[oc * cig * k_h * k_w..(oc + 1) * cig * k_h * k_w];
+            for oh in 0..out_h {
+                for ow in 0..out_w {
+                    let mut acc = bias[oc];
+                    for ic in 0..cig {
+                        let plane = &x[((n * c_in) + g * cig + ic) * in_h * in_w..][..in_h * in_w];
+                        let wk = &w_oc[ic * k_h * k_w..(ic + 1) * k_h * k_w];
+                        for kh in 0..k_h {
+                            let ih = (oh * s_h + kh * d_h) as isize - p_t as isize;
+                            for kw in 0..k_w {
+                                let iw = (ow * s_w + kw * d_w) as isize - p_l as isize;
+                                let v = if ih >= 0 && (ih as usize) < in_h && iw >= 0 && (iw as usize) < in_w {
+                                    plane[ih as usize * in_w + iw as usize].to_i32()
+                                } else {
+                                    x_zero
+                                };
+                                acc = acc.wrapping_add(v * wk[kh * k_w + kw] as i32);
+                            }
+                        }
+                    }
+                    let r = requantize(acc, mult[oc], exp[oc], single);
+                    y[((n * c_out + oc) * out_h + oh) * out_w + ow] = output(r, y_zero, lo, hi);
+                }
+            }
+        }
+    }
+}
+
+/// `y[i] = table[x[i] − T::MIN]` for the `dims[0]` elements: a unary
+/// operator as a 256-entry table.
+pub fn lut<T: Code>(x: &[T], table: &[T], y: &mut [T], dims: &[usize]) {
+    let len = dims.first().copied().unwrap_or(0);
+    for (d, &s) in y[..len].iter_mut().zip(x) {
+        *d = table[(s.to_i32() - T::MIN) as usize];
+    }
+}
+
+/// Average pooling of codes (same scale and zero point in and out): the
+/// window's sum divided by its count, rounded half away from zero. Padding
+/// counts as the zero point `x_zero` when `include_pad`, else not at all.
+///
+/// `dims = [planes, in_h, in_w, out_h, out_w]`,
+/// `geom = [k_h, k_w, stride_h, stride_w, pad_top, pad_left]`.
+pub fn avg_pool<T: Code>(x: &[T], y: &mut [T], dims: &[usize], geom: &[usize], x_zero: i64, include_pad: bool) {
+    let &[planes, in_h, in_w, out_h, out_w] = dims else { return };
+    let &[k_h, k_w, s_h, s_w, p_t, p_l] = geom else { return };
+    for p in 0..planes {
+        let plane = &x[p * in_h * in_w..][..in_h * in_w];
+        for oh in 0..out_h {
+            for ow in 0..out_w {
+                let (mut sum, mut count) = (0i32, 0i32);
+                for kh in 0..k_h {
+                    let ih = (oh * s_h + kh) as isize - p_t as isize;
+                    for kw in 0..k_w {
+                        let iw = (ow * s_w + kw) as isize - p_l as isize;
+                        if ih >= 0 && (ih as usize) < in_h && iw >= 0 && (iw as usize) < in_w {
+                            sum += plane[ih as usize * in_w + iw as usize].to_i32();
+                            count += 1;
+                        } else if include_pad {
+                            sum += x_zero as i32;
+                            count += 1;
+                        }
+                    }
+                }
+                y[(p * out_h + oh) * out_w + ow] = T::from_i32(rounded_average(sum, count).clamp(T::MIN, T::MAX));
+            }
+        }
+    }
+}
+
+/// `sum / count` rounded half away from zero (`count > 0`; 0 otherwise).
+#[inline(always)]
+pub fn rounded_average(sum: i32, count: i32) -> i32 {
+    if count == 0 {
+        0
+    } else if sum >= 0 {
+        (sum + count / 2) / count
+    } else {
+        (sum - count / 2) / count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_convolution_reads_the_zero_point() {
+        // One 1x1 input (code 5, zero point 3), a 3x3 all-ones kernel, pad 1:
+        // acc = bias + 5 + 8 · 3; multiplier 0.5.
+        let mut y = [0i8; 1];
+        conv(&[5i8], &[1; 9], &[1], &[1 << 30], &[0], &mut y, &[1, 1, 1, 1, 1, 1, 1, 1], &[3, 3, 1, 1, 1, 1, 1, 1], &[3, 0, -128, 127, 0]);
+        assert_eq!(y, [15]);
+    }
+
+    #[test]
+    fn average_rounds_half_away_from_zero() {
+        assert_eq!(rounded_average(5, 2), 3);
+        assert_eq!(rounded_average(-5, 2), -3);
+        let mut y = [0u8; 1];
+        avg_pool(&[1u8, 2, 3, 4], &mut y, &[1, 2, 2, 1, 1], &[2, 2, 1, 1, 0, 0], 0, false);
+        assert_eq!(y, [3]);
+    }
+}
