@@ -1,6 +1,7 @@
 //! GlobalAveragePool, GlobalMaxPool and GlobalLpPool: one value per
 //! (image, channel) over all spatial axes of [N, C, spatial...] float
-//! tensors; the spatial axes stay with size 1. Sums run in float64.
+//! tensors (GlobalMaxPool also on int8/uint8, as MaxPool, for quantized
+//! models); the spatial axes stay with size 1. Sums run in float64.
 //! <https://onnx.ai/onnx/operators/onnx__GlobalAveragePool.html>
 //! <https://onnx.ai/onnx/operators/onnx__GlobalMaxPool.html>
 //! <https://onnx.ai/onnx/operators/onnx__GlobalLpPool.html>
@@ -12,8 +13,8 @@ use super::lower::{self, PoolKind};
 use super::lp_order;
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
-use crate::tensor::{Num, Tensor};
-use crate::{bail, map_float, Result};
+use crate::tensor::{DType, Num, Tensor};
+use crate::{bail, map_num, Result};
 use ndarray::ArrayD;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +52,9 @@ impl OpDef for GlobalPool {
 
     fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
         let x = inputs.req(0)?.ty;
-        if !x.dtype.is_float() {
-            bail!("element type {} is not supported (float types only)", x.dtype);
+        let int_ok = self.kind == Kind::Max && matches!(x.dtype, DType::I8 | DType::U8);
+        if !x.dtype.is_float() && !int_ok {
+            bail!("element type {} is not supported (float types; 8-bit integers for GlobalMaxPool)", x.dtype);
         }
         Ok(vec![TensorType::new(x.dtype, global_shape(&x.shape)?)])
     }
@@ -61,7 +63,7 @@ impl OpDef for GlobalPool {
         let x = inputs.req(0)?;
         let Some(out) = global_shape(&Shape::fixed(x.shape()))?.as_fixed() else { bail!("cannot resolve the output shape") };
         let kind = self.kind;
-        Ok(vec![map_float!(x, a => reduce(a, &out, kind)?)?])
+        Ok(vec![map_num!(x, a => reduce(a, &out, kind)?)?])
     }
 
     /// One window over each whole (flattened) plane.

@@ -1,0 +1,222 @@
+//! int8 quantization end to end, through the real `qcc` binary: accuracy of
+//! the trained models against float, generated Rust and C against the
+//! integer oracle bit for bit (trained models and one random case per
+//! kernel), and no floating-point operation with `--io int8`.
+//!
+//! The kernel cases come from `tests/quant/make_kernel_cases.py`
+//! (`target/quant-cases`, or `QCC_QUANT_CASES`).
+
+use qcc::tensor::{npy, Tensor};
+use qcc_tests::cli::{expect_success, qcc, TempDir};
+use qcc_tests::workspace;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn models_dir() -> PathBuf {
+    workspace().join("tests/quant")
+}
+
+fn cases_dir() -> PathBuf {
+    std::env::var_os("QCC_QUANT_CASES").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/quant-cases"))
+}
+
+/// Runs a command, panicking with its output when it fails.
+#[track_caller]
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// `qcc ARGS`, asserting success; returns stdout.
+#[track_caller]
+fn qcc_ok(args: &[&str]) -> String {
+    expect_success(&qcc(args))
+}
+
+fn top1(logits: &Tensor, labels: &Tensor) -> f64 {
+    let l = logits.to_f64_vec().unwrap();
+    let y = labels.to_i64_vec().unwrap();
+    let classes = l.len() / y.len();
+    let hits = y
+        .iter()
+        .enumerate()
+        .filter(|&(i, &label)| {
+            let row = &l[i * classes..(i + 1) * classes];
+            let best = (0..classes).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+            best as i64 == label
+        })
+        .count();
+    100.0 * hits as f64 / y.len() as f64
+}
+
+fn array(path: &Path, name: &str) -> Tensor {
+    npy::load_npz(path).unwrap().into_iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} in {}", path.display())).1
+}
+
+/// Top-1 of `model` on the digits test set, float or quantized with `extra` options.
+fn accuracy(model: &str, extra: &[&str]) -> f64 {
+    let dir = models_dir();
+    let tmp = TempDir::new("acc");
+    let (m, test, calib) = (dir.join(model), dir.join("digits_test.npz"), dir.join("digits_calib.npz"));
+    let mut args = vec!["run", m.to_str().unwrap(), "--dataset", test.to_str().unwrap(), "-o", tmp.path().to_str().unwrap()];
+    if !extra.is_empty() {
+        args.extend(["--quantize", "int8", "--calibration", calib.to_str().unwrap()]);
+        args.extend(extra);
+    }
+    qcc_ok(&args);
+    top1(&array(&tmp.path().join("outputs.npz"), "logits"), &array(&test, "label"))
+}
+
+#[test]
+fn int8_accuracy_is_within_half_a_point_of_float_per_channel_and_one_and_a_half_per_tensor() {
+    for model in ["digits_cnn.onnx", "digits_mbv2.onnx", "digits_transformer.onnx"] {
+        let float = accuracy(model, &[]);
+        for method in ["minmax", "percentile", "mse"] {
+            let per_channel = accuracy(model, &["--calibrate", method]);
+            let per_tensor = accuracy(model, &["--calibrate", method, "--per-tensor"]);
+            eprintln!("{model} {method}: float {float:.2}%, int8 per-channel {per_channel:.2}%, per-tensor {per_tensor:.2}%");
+            assert!(per_channel >= float - 0.5, "{model} {method}: per-channel int8 {per_channel:.2}% vs float {float:.2}%");
+            assert!(per_tensor >= float - 1.5, "{model} {method}: per-tensor int8 {per_tensor:.2}% vs float {float:.2}%");
+        }
+    }
+}
+
+/// A model compiled both ways, with what it takes to run it.
+struct Built {
+    rust: PathBuf,
+    c: PathBuf,
+}
+
+/// Compiles `model` to Rust and C with `flags`, builds both harnesses.
+fn build(model: &Path, flags: &[&str], dir: &Path, tag: &str) -> Built {
+    let m = model.to_str().unwrap();
+    let (rust_dir, c_dir) = (dir.join("rust"), dir.join("c"));
+    for (emit, out) in [("rust", &rust_dir), ("c", &c_dir)] {
+        let mut args = vec![m, "--emit", emit, "--harness", "-o", out.to_str().unwrap()];
+        args.extend(flags);
+        qcc_ok(&args);
+    }
+    // One target directory per test: parallel tests build harnesses of the same name.
+    let target = workspace().join("target/quant-builds").join(tag);
+    run(Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "harness"]).current_dir(&rust_dir).env("CARGO_TARGET_DIR", &target));
+    let cflags = "-O1 -g -Werror -fsanitize=address,undefined -fno-sanitize-recover=all";
+    run(Command::new("make").args(["-s", &format!("CFLAGS={cflags}"), "LDFLAGS=-fsanitize=address,undefined"]).current_dir(&c_dir));
+    Built { rust: target.join("release/harness"), c: c_dir.join("harness") }
+}
+
+/// Runs a harness on the inputs, returns output 0.
+fn run_harness(harness: &Path, inputs: &[PathBuf], dir: &Path) -> Tensor {
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cmd = Command::new(harness);
+    cmd.args(inputs).arg("-o").arg(&out);
+    run(&mut cmd);
+    npy::load_npy(&out.join("output_0.npy")).unwrap()
+}
+
+/// Row `i` of a stacked array.
+fn row(t: &Tensor, i: usize) -> Tensor {
+    let per = t.len() / t.shape()[0];
+    let v = t.to_f64_vec().unwrap()[i * per..(i + 1) * per].to_vec();
+    let shape = &t.shape()[1..];
+    match t.dtype() {
+        qcc::tensor::DType::I8 => Tensor::from_vec(shape, v.into_iter().map(|x| x as i8).collect()).unwrap(),
+        _ => Tensor::from_vec(shape, v.into_iter().map(|x| x as f32).collect()).unwrap(),
+    }
+}
+
+/// Compiles `model` with `flags` and checks that the Rust and C harnesses
+/// reproduce `qcc run` (the oracle) exactly on every sample of `data`.
+fn check_bit_exact(model: &Path, data: &Path, flags: &[&str], samples: usize, tag: &str) {
+    let tmp = TempDir::new("exact");
+    let built = build(model, flags, tmp.path(), tag);
+    let oracle_dir = tmp.path().join("oracle");
+    let mut args = vec!["run", model.to_str().unwrap(), "--dataset", data.to_str().unwrap(), "-o", oracle_dir.to_str().unwrap()];
+    args.extend(flags);
+    qcc_ok(&args);
+    let oracle = npy::load_npz(&oracle_dir.join("outputs.npz")).unwrap().remove(0).1;
+    let arrays = npy::load_npz(data).unwrap();
+    let graph_inputs = qcc::front::onnx::load(model).unwrap();
+    let n = samples.min(oracle.shape()[0]);
+    for i in 0..n {
+        let mut files = Vec::new();
+        for &id in &graph_inputs.inputs {
+            let name = &graph_inputs.value(id).name;
+            let t = &arrays.iter().find(|(a, _)| a == name).unwrap().1;
+            let mut sample = row(t, i);
+            if t.rank() == graph_inputs.ty(id).unwrap().shape.rank().unwrap_or(0) {
+                let mut shape = vec![1];
+                shape.extend(sample.shape());
+                sample = sample.reshape(&shape).unwrap();
+            }
+            let path = tmp.path().join(format!("{name}_{i}.npy"));
+            npy::save_npy(&path, &sample).unwrap();
+            files.push(path);
+        }
+        let want = row(&oracle, i);
+        for (lang, h) in [("Rust", &built.rust), ("C", &built.c)] {
+            let got = run_harness(h, &files, tmp.path());
+            let got = got.reshape(want.shape()).unwrap();
+            assert_eq!(got, want, "{}: {lang} differs from the oracle on sample {i}", model.display());
+        }
+    }
+}
+
+#[test]
+fn every_kernel_case_matches_the_oracle_bit_for_bit_in_rust_and_c() {
+    let dir = cases_dir();
+    let list = std::fs::read_to_string(dir.join("CASES")).unwrap_or_else(|e| panic!("{}: {e}; run tests/quant/make_kernel_cases.py", dir.display()));
+    let mut count = 0;
+    for case in list.lines().filter(|l| !l.is_empty()) {
+        let calib = dir.join(format!("{case}_calib.npz"));
+        let flags = ["--quantize", "int8", "--calibration", calib.to_str().unwrap(), "--io", "int8"];
+        check_bit_exact(&dir.join(format!("{case}.onnx")), &dir.join(format!("{case}_codes.npz")), &flags, 8, "kernels");
+        count += 1;
+    }
+    eprintln!("{count} kernel cases bit-exact in Rust and C");
+    assert!(count >= 28, "only {count} kernel cases");
+}
+
+#[test]
+fn trained_models_match_the_oracle_bit_for_bit_in_rust_and_c() {
+    let dir = models_dir();
+    let (test, calib) = (dir.join("digits_test.npz"), dir.join("digits_calib.npz"));
+    for model in ["digits_cnn.onnx", "digits_mbv2.onnx", "digits_transformer.onnx"] {
+        for rounding in ["double", "single"] {
+            let flags = ["--input-shape", "image=1,1,8,8", "--quantize", "int8", "--calibration", calib.to_str().unwrap(), "--rounding", rounding];
+            check_bit_exact(&dir.join(model), &test, &flags, 12, "trained");
+        }
+    }
+}
+
+#[test]
+fn int8_io_compiles_to_code_without_floating_point() {
+    let dir = models_dir();
+    let calib = dir.join("digits_calib.npz");
+    for (io, float_free) in [("int8", true), ("float", false)] {
+        let tmp = TempDir::new("nofloat");
+        let out = tmp.path().join("c");
+        let stdout = qcc_ok(&[
+            dir.join("digits_mbv2.onnx").to_str().unwrap(),
+            "--input-shape",
+            "image=1,1,8,8",
+            "--quantize",
+            "int8",
+            "--calibration",
+            calib.to_str().unwrap(),
+            "--io",
+            io,
+            "--emit",
+            "c",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        // gcc refuses any float or vector register use under -mgeneral-regs-only.
+        let status = Command::new("cc")
+            .args(["-O2", "-std=c99", "-mgeneral-regs-only", "-c", "digits_mbv2.c", "-o", "model.o"])
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        assert_eq!(status.status.success(), float_free, "--io {io}: {}\n{stdout}", String::from_utf8_lossy(&status.stderr));
+    }
+}

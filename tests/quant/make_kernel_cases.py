@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Writes the kernel cases of the int8 property tests (tests/quant.rs).
+
+Each case is a small float ONNX model around one integer kernel (a Conv of a
+given geometry, Gemm, batched MatMul, broadcast Add/Sub/Mul, Concat, the
+pools, lookup-table activations, data movement) with random weights, plus
+
+    <case>.onnx         the model, fixed shapes
+    <case>_calib.npz    16 random calibration samples per input
+    <case>_codes.npz    8 random int8 samples per input (for --io int8)
+
+qcc quantizes each model, and the generated Rust and C must reproduce the
+integer oracle bit for bit on the random codes. Needs numpy and onnx only.
+Run: python make_kernel_cases.py OUT_DIR
+"""
+
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+rng = np.random.RandomState(7)
+
+
+def conv(name, x, c_in, c_out, k, out, **attrs):
+    """A Conv node with random weights and bias as initializers."""
+    group = attrs.get("group", 1)
+    ks = k if isinstance(k, (list, tuple)) else [k, k]
+    w = rng.randn(c_out, c_in // group, *ks).astype(np.float32) * 0.3
+    b = rng.randn(c_out).astype(np.float32) * 0.2
+    inits = [numpy_helper.from_array(w, name + "_w"), numpy_helper.from_array(b, name + "_b")]
+    node = helper.make_node("Conv", [x, name + "_w", name + "_b"], [out], name=name, kernel_shape=ks, **attrs)
+    return [node], inits
+
+
+def case(name, nodes, inits, inputs, output, opset=17):
+    return name, nodes, inits, inputs, output, opset
+
+
+def cases():
+    out = []
+    # Convolutions of every geometry.
+    for name, c_in, c_out, k, attrs, hw in [
+        ("conv_regular", 3, 8, 3, dict(pads=[1, 1, 1, 1]), 9),
+        ("conv_depthwise", 8, 8, 3, dict(group=8, strides=[2, 2], pads=[1, 1, 1, 1]), 10),
+        ("conv_grouped", 8, 12, 3, dict(group=4, dilations=[2, 2], pads=[2, 2, 2, 2]), 9),
+        ("conv_1x1", 8, 16, 1, dict(), 5),
+        ("conv_strided_asym", 4, 6, [5, 3], dict(strides=[3, 2], pads=[0, 1, 2, 0]), 11),
+    ]:
+        n, i = conv(name, "x", c_in, c_out, k, "y", **attrs)
+        out.append(case(name, n, i, [("x", [1, c_in, hw, hw])], ("y", None)))
+    n, i = conv("conv_1d", "x", 4, 5, [3], "y", pads=[1, 1], strides=[2])
+    out.append(case("conv_1d", n, i, [("x", [1, 4, 20])], ("y", None)))
+    n, i = conv("c", "x", 3, 6, 3, "h", pads=[1, 1, 1, 1])
+    out.append(case("conv_relu", n + [helper.make_node("Relu", ["h"], ["y"])], i, [("x", [2, 3, 6, 6])], ("y", None)))
+    lo, hi = numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(0.5, np.float32), "hi")
+    out.append(case("conv_clip", n + [helper.make_node("Clip", ["h", "lo", "hi"], ["y"])], i + [lo, hi], [("x", [1, 3, 6, 6])], ("y", None)))
+    # Matrix products.
+    w = numpy_helper.from_array(rng.randn(10, 16).astype(np.float32), "w")
+    c = numpy_helper.from_array(rng.randn(10).astype(np.float32), "c")
+    g = helper.make_node("Gemm", ["x", "w", "c"], ["y"], transB=1, alpha=0.5, beta=2.0)
+    out.append(case("gemm", [g], [w, c], [("x", [4, 16])], ("y", None)))
+    w = numpy_helper.from_array(rng.randn(16, 12).astype(np.float32) * 0.2, "w")
+    b = numpy_helper.from_array(rng.randn(12).astype(np.float32), "b")
+    mm = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])]
+    out.append(case("matmul_batched_add", mm, [w, b], [("x", [2, 5, 16])], ("y", None)))
+    # Elementwise with broadcasting, two inputs.
+    for op in ["Add", "Sub", "Mul"]:
+        node = helper.make_node(op, ["a", "b"], ["y"])
+        out.append(case(f"{op.lower()}_broadcast", [node], [], [("a", [1, 4, 5, 6]), ("b", [1, 1, 5, 6])], ("y", None)))
+    k = numpy_helper.from_array(np.array(3.0, np.float32), "k")
+    out.append(case("div_scalar", [helper.make_node("Div", ["x", "k"], ["y"])], [k], [("x", [1, 3, 4, 4])], ("y", None)))
+    # Concat of two convolutions with different ranges.
+    n1, i1 = conv("c1", "x", 3, 4, 3, "p", pads=[1, 1, 1, 1])
+    n2, i2 = conv("c2", "x", 3, 2, 1, "q")
+    cat = helper.make_node("Concat", ["p", "q"], ["y"], axis=1)
+    out.append(case("concat_rescale", n1 + n2 + [cat], i1 + i2, [("x", [1, 3, 6, 6])], ("y", None)))
+    # Pools.
+    pools = [
+        ("maxpool", helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+        ("avgpool_pad", helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1)),
+        ("avgpool_nopad", helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 2], strides=[1, 2], pads=[1, 0, 1, 1])),
+        ("global_avgpool", helper.make_node("GlobalAveragePool", ["x"], ["y"])),
+        ("global_maxpool", helper.make_node("GlobalMaxPool", ["x"], ["y"])),
+    ]
+    for name, node in pools:
+        out.append(case(name, [node], [], [("x", [1, 3, 7, 7])], ("y", None)))
+    # Lookup-table activations.
+    for op, attrs in [("Sigmoid", {}), ("Tanh", {}), ("LeakyRelu", dict(alpha=0.1)), ("HardSwish", {}), ("Exp", {}), ("Erf", {}), ("Relu", {})]:
+        node = helper.make_node(op, ["x"], ["y"], **attrs)
+        out.append(case(f"lut_{op.lower()}", [node], [], [("x", [1, 2, 4, 4])], ("y", None)))
+    # Data movement on codes.
+    shape = numpy_helper.from_array(np.array([1, 6, 9], np.int64), "shape")
+    starts, ends = numpy_helper.from_array(np.array([1], np.int64), "starts"), numpy_helper.from_array(np.array([8], np.int64), "ends")
+    axes = numpy_helper.from_array(np.array([2], np.int64), "axes")
+    n, i = conv("c", "x", 2, 6, 3, "h", pads=[1, 1, 1, 1])
+    moves = n + [
+        helper.make_node("Reshape", ["h", "shape"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 1]),
+        helper.make_node("Slice", ["t", "starts", "ends", "axes"], ["s"]),
+        helper.make_node("Flatten", ["s"], ["y"]),
+    ]
+    out.append(case("data_movement", moves, i + [shape, starts, ends, axes], [("x", [1, 2, 3, 3])], ("y", None)))
+    return out
+
+
+def main():
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    names = []
+    for name, nodes, inits, inputs, (y, _), opset in cases():
+        ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs]
+        graph = helper.make_graph(nodes, name, ins, [], initializer=inits)
+        inferred = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]))
+        graph.output.extend(v for v in inferred.graph.value_info if v.name == y)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        model.ir_version = 8
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        onnx.checker.check_model(model)
+        onnx.save(model, os.path.join(out_dir, name + ".onnx"))
+        calib = {n: (rng.randn(16, *s) * 2).astype(np.float32) for n, s in inputs}
+        codes = {n: rng.randint(-128, 128, size=(8, *s)).astype(np.int8) for n, s in inputs}
+        np.savez_compressed(os.path.join(out_dir, name + "_calib.npz"), **calib)
+        np.savez_compressed(os.path.join(out_dir, name + "_codes.npz"), **codes)
+        names.append(name)
+    with open(os.path.join(out_dir, "CASES"), "w") as f:
+        f.write("\n".join(names) + "\n")
+    print(f"{len(names)} kernel cases in {out_dir}")
+
+
+if __name__ == "__main__":
+    main()
