@@ -1,8 +1,8 @@
 //! The fixed-point requantization of NUMERICS.md, as the compiler and the
 //! integer oracle compute it: a real multiplier split into a Q0.31 integer
 //! and an exponent at compile time, and the two run-time rounding modes.
-//! The generated kernels implement the same functions; tests compare them
-//! bit for bit.
+//! The run-time half is the Rust runtime's `fixed_point.rs` itself; the C
+//! runtime's `fixed_point.h` is compared with it bit for bit by the tests.
 
 /// A positive real multiplier `M ≈ m · 2^(exponent − 31)`, `m` in
 /// [2^30, 2^31) (or 0 for multipliers too small to represent).
@@ -61,57 +61,19 @@ fn frexp(x: f64) -> (f64, i32) {
     (fraction, biased - 1022)
 }
 
-/// `round(a · b / 2^31)`, ties toward +∞ (Arm's SQRDMULH); the one
-/// overflowing case (`a = b = −2^31`) saturates to `i32::MAX`.
-pub fn high_mul(a: i32, b: i32) -> i32 {
-    if a == i32::MIN && b == i32::MIN {
-        return i32::MAX;
-    }
-    let p = a as i64 * b as i64;
-    let nudge = if p >= 0 { 1 << 30 } else { 1 - (1 << 30) };
-    ((p + nudge) / (1 << 31)) as i32
-}
+/// The run-time arithmetic is the generated code's own file, compiled into
+/// qcc as well, so the oracle and the Rust runtime share one definition.
+#[allow(dead_code)]
+#[path = "../../../runtime-template/rust/src/runtime/fixed_point.rs"]
+mod runtime;
 
-/// `round(x / 2^n)`, ties away from zero, for `n` in [0, 31].
-pub fn round_div_pow2(x: i32, n: u32) -> i32 {
-    let mask = ((1i64 << n) - 1) as i32;
-    let rem = x & mask;
-    let limit = (mask >> 1) + i32::from(x < 0);
-    (x >> n) + i32::from(rem > limit)
-}
+pub use runtime::{high_mul, output_stage, round_div_pow2, rounded_average};
 
 /// The accumulator `acc` scaled by `mul` under `rounding`. With
 /// [`Rounding::Double`] and a positive exponent, `acc · 2^exponent` must fit
 /// in i32 (the compiler proves it from the weights).
 pub fn requantize(acc: i32, mul: Multiplier, rounding: Rounding) -> i32 {
-    match rounding {
-        Rounding::Double => {
-            let left = mul.exponent.max(0) as u32;
-            let right = (-mul.exponent).max(0) as u32;
-            round_div_pow2(high_mul(acc.wrapping_shl(left), mul.m), right)
-        }
-        Rounding::Single => {
-            let shift = (31 - mul.exponent) as u32;
-            ((acc as i64 * mul.m as i64 + (1i64 << (shift - 1))) >> shift) as i32
-        }
-    }
-}
-
-/// The output stage: `clamp(y + zero, lo, hi)`.
-pub fn output_stage(y: i32, zero: i32, lo: i32, hi: i32) -> i32 {
-    (y as i64 + zero as i64).clamp(lo as i64, hi as i64) as i32
-}
-
-/// `sum / count` rounded half away from zero (0 when `count` is 0): the
-/// integer average pool.
-pub fn rounded_average(sum: i32, count: i32) -> i32 {
-    if count == 0 {
-        0
-    } else if sum >= 0 {
-        (sum + count / 2) / count
-    } else {
-        (sum - count / 2) / count
-    }
+    runtime::requantize(acc, mul.m, mul.exponent, rounding == Rounding::Single)
 }
 
 #[cfg(test)]

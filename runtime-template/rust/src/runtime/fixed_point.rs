@@ -1,6 +1,7 @@
-//! The integer arithmetic of quantized models (NUMERICS.md), bit for bit
-//! the compiler's `quant::fixed_point`: 8-bit codes, the two requantization
-//! modes, and the output stage.
+//! The integer arithmetic of quantized models (NUMERICS.md): 8-bit codes,
+//! the two requantization modes, the output stage and the rounded average.
+//! qcc compiles this same file into its integer oracle
+//! (`quant::fixed_point`).
 
 /// An 8-bit quantized code: int8 or uint8.
 pub trait Code: Copy {
@@ -72,18 +73,36 @@ pub fn requantize(acc: i32, m: i32, e: i32, single: bool) -> i32 {
     }
 }
 
-/// The output stage: `clamp(y + zero, lo, hi)` as a code.
+/// The output stage: `clamp(y + zero, lo, hi)`.
 #[inline(always)]
-pub fn output<T: Code>(y: i32, zero: i32, lo: i32, hi: i32) -> T {
+pub fn output_stage(y: i32, zero: i32, lo: i32, hi: i32) -> i32 {
     let v = y as i64 + zero as i64;
-    let v = if v < lo as i64 {
+    if v < lo as i64 {
         lo
     } else if v > hi as i64 {
         hi
     } else {
         v as i32
-    };
-    T::from_i32(v)
+    }
+}
+
+/// The output stage as a code (`lo..=hi` within the code's range).
+#[inline(always)]
+pub fn output<T: Code>(y: i32, zero: i32, lo: i32, hi: i32) -> T {
+    T::from_i32(output_stage(y, zero, lo, hi))
+}
+
+/// `sum / count` rounded half away from zero (0 when `count` is 0): the
+/// integer average pool.
+#[inline(always)]
+pub fn rounded_average(sum: i32, count: i32) -> i32 {
+    if count == 0 {
+        0
+    } else if sum >= 0 {
+        (sum + count / 2) / count
+    } else {
+        (sum - count / 2) / count
+    }
 }
 
 #[cfg(test)]
@@ -91,7 +110,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rounding_modes() {
+    fn rounding_modes_and_output_stage() {
         // 0.5 as m = 2^30, e = 0.
         assert_eq!(requantize(3, 1 << 30, 0, false), 2);
         assert_eq!(requantize(-3, 1 << 30, 0, false), -1);

@@ -3,7 +3,7 @@
 //! 8-bit codes, with int32 accumulators that the compiler has proven never
 //! overflow.
 
-use crate::runtime::fixed_point::{output, requantize, Code};
+use crate::runtime::fixed_point::{output, requantize, rounded_average, Code};
 
 /// A 2-D convolution of codes `x` ([batch, c_in, in_h, in_w]) by int8
 /// weights `w` ([c_out, c_in / group, k_h, k_w]), written to `y`
@@ -102,18 +102,6 @@ pub fn avg_pool<T: Code>(x: &[T], y: &mut [T], dims: &[usize], geom: &[usize], x
                 y[(p * out_h + oh) * out_w + ow] = T::from_i32(rounded_average(sum, count).clamp(T::MIN, T::MAX));
             }
         }
-    }
-}
-
-/// `sum / count` rounded half away from zero (`count > 0`; 0 otherwise).
-#[inline(always)]
-pub fn rounded_average(sum: i32, count: i32) -> i32 {
-    if count == 0 {
-        0
-    } else if sum >= 0 {
-        (sum + count / 2) / count
-    } else {
-        (sum - count / 2) / count
     }
 }
 
