@@ -4,7 +4,9 @@
 //! kernel), and no floating-point operation with `--io int8`.
 //!
 //! The kernel cases come from `tests/quant/make_kernel_cases.py`
-//! (`target/quant-cases`, or `QCC_QUANT_CASES`).
+//! (`target/quant-cases`, or `QCC_QUANT_CASES`), the models quantized by
+//! onnxruntime with its outputs from `tests/quant/make_qdq_references.py`
+//! (`target/quant-qdq`, or `QCC_QUANT_QDQ`).
 
 use qcc::tensor::{npy, Tensor};
 use qcc_tests::cli::{expect_success, qcc, TempDir};
@@ -14,6 +16,10 @@ use std::process::Command;
 
 fn models_dir() -> PathBuf {
     workspace().join("tests/quant")
+}
+
+fn qdq_dir() -> PathBuf {
+    std::env::var_os("QCC_QUANT_QDQ").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/quant-qdq"))
 }
 
 fn cases_dir() -> PathBuf {
@@ -219,4 +225,31 @@ fn int8_io_compiles_to_code_without_floating_point() {
             .unwrap();
         assert_eq!(status.status.success(), float_free, "--io {io}: {}\n{stdout}", String::from_utf8_lossy(&status.stderr));
     }
+}
+
+#[test]
+fn onnxruntime_qdq_models_compile_with_their_own_scales_and_agree_within_one_lsb() {
+    let dir = qdq_dir();
+    let list = std::fs::read_to_string(dir.join("CASES")).unwrap_or_else(|e| panic!("{}: {e}; run tests/quant/make_qdq_references.py", dir.display()));
+    let test = models_dir().join("digits_test.npz");
+    let mut count = 0;
+    for case in list.lines().filter(|l| !l.is_empty()) {
+        let model = dir.join(format!("{case}.onnx"));
+        let reference = dir.join(format!("{case}_ref.npz"));
+        let tmp = TempDir::new("qdq");
+        // No calibration data: the model's QDQ pairs give the scales.
+        let stdout = qcc_ok(&["run", model.to_str().unwrap(), "--dataset", test.to_str().unwrap(), "--quantize", "int8", "-o", tmp.path().to_str().unwrap()]);
+        let ours = array(&tmp.path().join("outputs.npz"), "logits").to_f64_vec().unwrap();
+        let theirs = array(&reference, "logits").to_f64_vec().unwrap();
+        let lsb = array(&reference, "scale").to_f64_vec().unwrap()[0];
+        assert_eq!(ours.len(), theirs.len(), "{case}\n{stdout}");
+        let within = ours.iter().zip(&theirs).filter(|(a, b)| (*a - *b).abs() <= lsb * 1.001).count();
+        let share = 100.0 * within as f64 / ours.len() as f64;
+        eprintln!("{case}: {share:.2}% of {} outputs within 1 LSB of onnxruntime", ours.len());
+        assert!(share >= 99.0, "{case}: only {share:.2}% of outputs within 1 LSB ({lsb}) of onnxruntime");
+        // The generated code reproduces the oracle on these models too.
+        check_bit_exact(&model, &test, &["--quantize", "int8"], 6, "qdq");
+        count += 1;
+    }
+    assert!(count >= 4, "only {count} QDQ models");
 }

@@ -95,8 +95,8 @@ impl Builder {
         let in_build_script = std::env::var_os("OUT_DIR").is_some() && std::env::var_os("TARGET").is_some();
         if in_build_script {
             println!("cargo:rerun-if-changed={}", self.model.display());
-            if let Some(q) = &self.quantization {
-                println!("cargo:rerun-if-changed={}", q.calibration.display());
+            if let Some(path) = self.quantization.as_ref().and_then(|q| q.calibration.as_ref()) {
+                println!("cargo:rerun-if-changed={}", path.display());
             }
         }
         let out_dir = match (&self.out_dir, std::env::var_os("OUT_DIR")) {
@@ -121,9 +121,11 @@ impl Builder {
         if self.harness && !target.hosted {
             return Err(Error::Usage(format!("--harness needs a hosted target; '{}' is bare metal", target.name)));
         }
-        let mut graph = crate::load_model(&self.model, &self.input_shapes)?;
+        let mut graph = crate::front::onnx::load(&self.model)?;
+        let weights = crate::quant::qdq::scan_weights(&graph);
+        crate::passes::pipeline::prepare(&mut graph, &self.input_shapes).map_err(|e| e.in_file(&self.model))?;
         if let Some(q) = &self.quantization {
-            graph = q.apply(&graph).map_err(|e| e.in_file(&self.model))?.graph;
+            graph = q.apply(&graph, &weights).map_err(|e| e.in_file(&self.model))?.graph;
         }
         let source = self.model.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let opts = Options { emit, name, target, harness: self.harness, source };

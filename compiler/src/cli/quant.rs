@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct QuantArgs {
-    /// Quantize to integers (calibrated on --calibration).
+    /// Quantize to integers: calibrated on --calibration, or, for a model
+    /// quantized in QDQ form (onnxruntime quantize_static, QAT exports),
+    /// with the model's own scales when no calibration data is given.
     #[arg(long, value_enum, value_name = "PRECISION")]
     quantize: Option<Precision>,
     /// Calibration data: a .npz with one array per input name (samples along
@@ -58,9 +60,7 @@ impl QuantArgs {
             }
             return Ok(None);
         };
-        let Some(calibration) = self.calibration.clone() else {
-            return Err(Error::Usage("--quantize int8 needs calibration data: --calibration DATA (.npz, .npy or a directory)".into()));
-        };
+        let calibration = self.calibration.clone();
         let rounding = match self.rounding {
             RoundingArg::Double => Rounding::Double,
             RoundingArg::Single => Rounding::Single,

@@ -45,10 +45,11 @@ pub fn run(args: RunArgs) -> Result<()> {
 /// Prepares the graph for `shapes` and quantizes it when asked: the graph
 /// the interpreter runs.
 fn prepare(graph: &mut Graph, args: &RunArgs, shapes: &[(String, Vec<usize>)]) -> Result<Graph> {
+    let weights = qcc::quant::qdq::scan_weights(graph);
     passes::pipeline::prepare(graph, shapes).map_err(|e| e.in_file(&args.model))?;
     match args.quant.request()? {
         Some(q) => {
-            let quantized = q.apply(graph).map_err(|e| e.in_file(&args.model))?;
+            let quantized = q.apply(graph, &weights).map_err(|e| e.in_file(&args.model))?;
             super::quant::summary(&quantized, &mut std::io::stderr());
             Ok(quantized.graph)
         }

@@ -255,6 +255,13 @@ impl OpDef for DequantizeLinear {
 }
 
 impl DequantizeLinear {
+    /// The axis of per-axis parameters for an input of `rank` (None when blocked).
+    pub fn axis(&self, rank: usize) -> Option<usize> {
+        let a = self.layout.axis;
+        let a = if a < 0 { a + rank as i64 } else { a };
+        (self.layout.block_size == 0 && (0..rank as i64).contains(&a)).then_some(a as usize)
+    }
+
     /// Per-tensor dequantization to the scale's float type.
     pub fn per_tensor() -> DequantizeLinear {
         DequantizeLinear { layout: Granularity { axis: 1, block_size: 0 }, output_dtype: None }

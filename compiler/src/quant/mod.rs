@@ -5,11 +5,15 @@
 pub mod calibrate;
 pub mod fixed_point;
 pub mod params;
+pub mod qdq;
 pub mod rewrite;
 
 use crate::dataset::Dataset;
-use crate::ir::Graph;
-use crate::Result;
+use crate::ir::{Graph, ValueId};
+use crate::{Error, Result};
+use qdq::{Given, WeightScales};
+use rewrite::Source;
+use std::collections::HashMap;
 use std::path::PathBuf;
 pub use calibrate::Method;
 pub use rewrite::{Options, Quantized};
@@ -18,21 +22,35 @@ pub use rewrite::{Options, Quantized};
 /// rewrites it into integer operators.
 pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<Quantized> {
     let ranges = calibrate::calibrate(graph, data, method)?;
-    rewrite::quantize(graph, &ranges, options)
+    rewrite::quantize(graph, &Source::Calibrated(&ranges), options)
 }
 
-/// A quantization request: the calibration data, the method and the options.
+/// A quantization request: the calibration data (none for a model that
+/// carries its own scales in QDQ form), the method and the options.
 #[derive(Debug, Clone)]
 pub struct Quantization {
-    pub calibration: PathBuf,
+    pub calibration: Option<PathBuf>,
     pub method: Method,
     pub options: Options,
 }
 
 impl Quantization {
-    /// Calibrates and rewrites the prepared float `graph`.
-    pub fn apply(&self, graph: &Graph) -> Result<Quantized> {
-        let data = Dataset::load(&self.calibration, graph)?;
-        quantize(graph, &data, self.method, self.options)
+    /// Rewrites the prepared `graph` into integer operators: calibrated on
+    /// the data, or with the scales of its QDQ pairs and of the weights
+    /// `weights` (from [`qdq::scan_weights`] before preparation).
+    pub fn apply(&self, graph: &Graph, weights: &HashMap<ValueId, WeightScales>) -> Result<Quantized> {
+        if let Some(path) = &self.calibration {
+            let data = Dataset::load(path, graph)?;
+            return quantize(graph, &data, self.method, self.options);
+        }
+        let mut g = graph.clone();
+        let activations = qdq::strip(&mut g)?;
+        if activations.is_empty() {
+            return Err(Error::Usage(
+                "the model carries no QuantizeLinear/DequantizeLinear pairs; give calibration data with --calibration DATA".into(),
+            ));
+        }
+        let given = Given { activations, weights: weights.clone() };
+        rewrite::quantize(&g, &Source::Given(&given), self.options)
     }
 }

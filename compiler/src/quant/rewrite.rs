@@ -9,7 +9,8 @@
 
 use super::calibrate::Range;
 use super::fixed_point::{quantize_multiplier, Multiplier, Rounding};
-use super::params::{quantize_weights, QParams};
+use super::params::{quantize_weights, quantize_weights_with, QParams};
+use super::qdq::Given;
 use crate::ir::{Graph, Node, NodeId, TensorType, Value, ValueId};
 use crate::ops::binary::Kind as BinKind;
 use crate::ops::pool::{global::Kind as GlobalKind, Kind as PoolKind};
@@ -43,11 +44,19 @@ pub struct Quantized {
     pub value_params: HashMap<String, QParams>,
 }
 
-/// Quantizes the prepared float graph `src` with calibrated `ranges`.
-pub fn quantize(src: &Graph, ranges: &HashMap<ValueId, Range>, opts: Options) -> Result<Quantized> {
+/// Where activation parameters come from.
+pub enum Source<'a> {
+    /// Calibrated ranges of every float value.
+    Calibrated(&'a HashMap<ValueId, Range>),
+    /// The parameters a QDQ model carries (values without them stay float).
+    Given(&'a Given),
+}
+
+/// Quantizes the prepared float graph `src` with parameters from `source`.
+pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized> {
     let mut r = Rewriter {
         src,
-        ranges,
+        source,
         opts,
         dst: Graph::new(src.name.clone()),
         float: HashMap::new(),
@@ -95,7 +104,7 @@ pub fn quantize(src: &Graph, ranges: &HashMap<ValueId, Range>, opts: Options) ->
 
 struct Rewriter<'a> {
     src: &'a Graph,
-    ranges: &'a HashMap<ValueId, Range>,
+    source: &'a Source<'a>,
     opts: Options,
     dst: Graph,
     /// Source values available as float in `dst`.
@@ -122,10 +131,42 @@ impl Rewriter<'_> {
             let (lo, hi) = values.iter().fold((0f64, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
             return Ok(QParams::for_range(Range { lo: lo as f32, hi: hi as f32 }));
         }
-        match self.ranges.get(&v) {
-            Some(&r) => Ok(QParams::for_range(r)),
-            None => Err(Error::Op(format!("no calibration range for '{}'", self.src.value(v).name))),
-        }
+        let found = match self.source {
+            Source::Calibrated(ranges) => ranges.get(&v).map(|&r| QParams::for_range(r)),
+            Source::Given(given) => given.activations.get(&v).copied(),
+        };
+        found.ok_or_else(|| Error::Op(format!("no quantization parameters for '{}'", self.src.value(v).name)))
+    }
+
+    /// Whether `v` is a constant or has activation parameters.
+    fn known(&self, v: ValueId) -> bool {
+        self.src.value(v).constant.is_some() || self.params(v).is_ok()
+    }
+
+    /// Whether the node's activations have parameters: every non-constant
+    /// input, and the output (or, for operators that keep their input's
+    /// parameters, nothing more), or the output of its single consumer
+    /// (a fused activation or bias).
+    fn has_params(&self, n: NodeId) -> bool {
+        let ins_ok = self.src.node_inputs(n).into_iter().flatten().filter(|&v| self.is_float_activation(Some(v))).all(|v| self.known(v));
+        let inherits = matches!(
+            self.src.node(n).op,
+            Op::Pool(_) | Op::GlobalPool(_) | Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Squeeze(_) | Op::Slice(_)
+                | Op::Split(_) | Op::Identity(_) | Op::DepthSpace(_) | Op::Expand(_) | Op::Tile(_)
+        );
+        let out_ok = |v: ValueId| {
+            self.known(v)
+                || matches!(self.src.consumers(v)[..], [(c, _)] if self.src.node_outputs(c).first().copied().flatten().is_some_and(|o| self.known(o)))
+        };
+        ins_ok && (inherits || self.src.node_outputs(n).first().copied().flatten().is_some_and(out_ok))
+    }
+
+    /// Scales of the weight input `w` (a source value) along `axis`, when
+    /// the model carries them (QDQ import).
+    fn given_weight_scales(&self, w: Option<ValueId>, axis: usize) -> Option<Vec<f32>> {
+        let Source::Given(given) = self.source else { return None };
+        let ws = given.weights.get(&w?)?;
+        (ws.axis == axis || ws.scales.len() == 1).then(|| ws.scales.clone())
     }
 
     fn constant(&mut self, name: String, t: Tensor) -> ValueId {
@@ -177,8 +218,8 @@ impl Rewriter<'_> {
         let p = self.params(v)?;
         let name = self.src.value(v).name.clone();
         let id = if let Some(c) = self.src.value(v).constant.clone() {
-            let codes: Vec<i8> = c.to_f64_vec()?.into_iter().map(|x| p.quantize(x) as i8).collect();
-            self.constant(format!("{name}_q"), Tensor::from_vec(c.shape(), codes)?)
+            let codes: Vec<i32> = c.to_f64_vec()?.into_iter().map(|x| p.quantize(x)).collect();
+            self.constant(format!("{name}_q"), crate::ops::qint::codes(p.dtype, c.shape(), codes)?)
         } else {
             let f = self.as_float(v)?;
             let scale = self.constant(format!("{name}_scale"), Tensor::scalar(p.scale));
@@ -198,7 +239,13 @@ impl Rewriter<'_> {
 
     fn node(&mut self, n: NodeId) -> Result<()> {
         let ins = self.src.node_inputs(n);
-        let plan = if self.is_float_activation(ins.first().copied().flatten()) { self.integer(n)? } else { Plan::Float(String::new()) };
+        let plan = if !self.is_float_activation(ins.first().copied().flatten()) {
+            Plan::Float(String::new())
+        } else if !self.has_params(n) {
+            Plan::Float("not quantized in the model".into())
+        } else {
+            self.integer(n)?
+        };
         match plan {
             Plan::Done => Ok(()),
             Plan::Float(reason) => self.keep_float(n, reason),
@@ -253,7 +300,8 @@ impl Rewriter<'_> {
                     _ => constant(2),
                 };
                 let axes = c.window.resolve(&xs[2..], &w.shape()[2..])?;
-                self.conv(n, x, &w, bias.as_deref(), axes, c.group)
+                let scales = self.given_weight_scales(ins[1], 0);
+                self.conv(n, x, &w, bias.as_deref(), axes, c.group, scales)
             }
             Op::Gemm(g) => {
                 let (Some(b), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("B is not constant".into())) };
@@ -273,7 +321,8 @@ impl Rewriter<'_> {
                     }
                     Some(_) => return Ok(Plan::Float("C is not a vector over N".into())),
                 };
-                self.conv(n, x, &w, bias.as_ref(), Vec::new(), 1)
+                let scales = self.given_weight_scales(ins[1], if g.trans_b { 0 } else { 1 });
+                self.conv(n, x, &w, bias.as_ref(), Vec::new(), 1, scales)
             }
             Op::MatMul(_) => {
                 let (Some(b), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("both operands are activations".into())) };
@@ -281,7 +330,8 @@ impl Rewriter<'_> {
                     return Ok(Plan::Float("B is not a matrix".into()));
                 }
                 let w = transpose2(&b)?;
-                self.conv(n, x, &w, None, Vec::new(), 1)
+                let scales = self.given_weight_scales(ins[1], 1);
+                self.conv(n, x, &w, None, Vec::new(), 1, scales)
             }
             Op::Binary(b) if matches!(b.kind, BinKind::Add | BinKind::Sub | BinKind::Mul | BinKind::Div) => self.binary(n, b.kind),
             Op::Unary(u) if !matches!(u.kind, UnaryKind::IsInf { .. } | UnaryKind::IsNaN | UnaryKind::BitwiseNot) => self.lut(n),
@@ -379,7 +429,9 @@ impl Rewriter<'_> {
 
     /// IntConv for Conv, Gemm and MatMul: `w` is float [C_out, C_in/group,
     /// kernel...] (or [N, K] with no `axes`).
-    fn conv(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<Axis>, group: usize) -> Result<Plan> {
+    /// `scales`: the weight scales the model carries (QDQ), else chosen here.
+    #[allow(clippy::too_many_arguments)]
+    fn conv(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<Axis>, group: usize, scales: Option<Vec<f32>>) -> Result<Plan> {
         let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
         let c_out = w.shape()[0];
         // MatMul + Add of a constant vector: the Add is the bias.
@@ -394,7 +446,10 @@ impl Rewriter<'_> {
         let (xq, px) = self.as_int(x)?;
         let (target, po, lo, hi) = self.output_stage(y)?;
         let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
-        let (qw, sw) = quantize_weights(&wf, c_out, self.opts.per_tensor);
+        let (qw, sw) = match scales {
+            Some(s) if alpha_is_one(n, self.src) => quantize_weights_with(&wf, c_out, &s),
+            _ => quantize_weights(&wf, c_out, self.opts.per_tensor),
+        };
         let per_channel = qw.len() / c_out.max(1);
         let bias_f = match &bias {
             Some(b) => b.to_f64_vec()?,
@@ -513,9 +568,12 @@ impl Rewriter<'_> {
         let (min, max) = px.code_range();
         let reals: Vec<f32> = (min..=max).map(|q| px.real(q) as f32).collect();
         let ys = self.eval_unary(n, Tensor::from_vec(&[reals.len()], reals)?)?.to_f64_vec()?;
-        let table: Vec<i8> = ys.into_iter().map(|v| po.quantize(v) as i8).collect();
+        if po.dtype != px.dtype {
+            return Ok(Plan::Float("input and output codes differ in type".into()));
+        }
+        let table: Vec<i32> = ys.into_iter().map(|v| po.quantize(v)).collect();
         let name = self.src.value(y).name.clone();
-        let t = self.constant(format!("{name}_table"), Tensor::from_vec(&[256], table)?);
+        let t = self.constant(format!("{name}_table"), crate::ops::qint::codes(po.dtype, &[256], table)?);
         self.emit(n, y, po, "IntLut", Op::IntLut(IntLut), &[Some(xq), Some(t)])
     }
 
@@ -523,8 +581,21 @@ impl Rewriter<'_> {
         let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
         let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
         let (xq, px) = self.as_int(x)?;
-        let op = IntAvgPool { axes, include_pad, x_zero: px.zero };
-        self.emit(n, y, px, "IntAvgPool", Op::IntAvgPool(op), &[Some(xq)])
+        // Every window counts the same when no padding is excluded.
+        let inside = axes.iter().all(|a| (a.output.max(1) - 1) * a.stride + a.kernel <= a.input + a.pad_begin + a.pad_end);
+        let same_count = inside && (include_pad || axes.iter().all(|a| a.pad_begin == 0 && a.pad_end == 0));
+        let count: usize = axes.iter().map(|a| a.kernel).product();
+        let requant = match self.params(y) {
+            Ok(po) if same_count && po != px => {
+                let m = quantize_multiplier(px.scale as f64 / (count as f64 * po.scale as f64)).filter(|m| m.exponent <= 0);
+                let (lo, hi) = po.code_range();
+                m.map(|m| (m, self.stage(po, lo, hi), po))
+            }
+            _ => None,
+        };
+        let po = requant.map_or(px, |r| r.2);
+        let op = IntAvgPool { axes, include_pad, x_zero: px.zero, requant: requant.map(|(m, s, _)| (m, s)) };
+        self.emit(n, y, po, "IntAvgPool", Op::IntAvgPool(op), &[Some(xq)])
     }
 
     /// Data movement (and max pooling) on codes: outputs keep the input's
@@ -586,6 +657,12 @@ impl Rewriter<'_> {
         self.int.insert(y, (out, po));
         Ok(Plan::Done)
     }
+}
+
+/// Gemm's alpha scales the float weights before quantization, so the
+/// model's own weight scales apply only when it is 1.
+fn alpha_is_one(n: NodeId, g: &Graph) -> bool {
+    !matches!(&g.node(n).op, Op::Gemm(gm) if gm.alpha != 1.0)
 }
 
 fn zero_tensor(p: QParams) -> Tensor {

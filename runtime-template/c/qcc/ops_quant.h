@@ -1,16 +1,13 @@
 /* Scalar functions of quantized models for one 8-bit code type, with the
  * semantics of the Rust runtime's ops.rs (quantize_linear, q_add, ...).
  *
- * Included once per code type after ops_num.h (QCC_T, QCC_S, QCC_KIND). */
+ * Included once per code type (QCC_T, QCC_S) after fixed_point.h. */
 
 #define QCC_QF(name) QCC_CAT(qcc_##name, QCC_S)
-#if QCC_KIND == QCC_SIGNED
-#define QCC_QMIN (-128)
-#define QCC_QMAX 127
-#else
-#define QCC_QMIN 0
-#define QCC_QMAX 255
-#endif
+/* The code range, from the signedness of QCC_T (ops_num.h's QCC_KIND
+ * constants are gone by the time this file is included). */
+#define QCC_QMIN ((QCC_T)-1 < 0 ? -128 : 0)
+#define QCC_QMAX ((QCC_T)-1 < 0 ? 127 : 255)
 
 /* ONNX QuantizeLinear: x / scale rounded half to even, plus zero,
  * saturated; NaN gives zero. Adding and removing 1.5 * 2^23 rounds half

@@ -1,16 +1,18 @@
-//! IntAvgPool: average pooling of codes over up to two spatial axes, with
-//! the input's scale and zero point kept: each window's sum divided by its
-//! count, rounded half away from zero. Padding counts as the zero point
-//! when `include_pad`, else not at all. Global average pooling is the
-//! window that covers the whole plane.
+//! IntAvgPool: average pooling of codes over up to two spatial axes.
+//! Padding counts as the zero point when `include_pad`, else not at all.
+//! Either the input's scale and zero point are kept (each window's sum
+//! divided by its count, rounded half away from zero), or, when every
+//! window has the same count, the sum is requantized to the output's own
+//! parameters in one step (`requant`). Global average pooling is the window
+//! that covers the whole plane.
 
 use super::super::spatial::Axis;
 use super::super::{Arg, LowerCx, OpDef, Slots};
-use super::{codes, int_values};
-use crate::back::program::{Arg as KArg, Lit};
+use super::{codes, int_values, Stage};
+use crate::back::program::Arg as KArg;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
-use crate::quant::fixed_point::rounded_average;
+use crate::quant::fixed_point::{rounded_average, Multiplier, Rounding};
 use crate::tensor::Tensor;
 use crate::{bail, Result};
 
@@ -20,6 +22,8 @@ pub struct IntAvgPool {
     pub axes: Vec<Axis>,
     pub include_pad: bool,
     pub x_zero: i32,
+    /// `(s_in / (count · s_out))` and the output stage.
+    pub requant: Option<(Multiplier, Stage)>,
 }
 
 /// `[H, W]` of up to two axes (a missing leading axis has size 1).
@@ -40,6 +44,18 @@ impl IntAvgPool {
         let mut out = x[..2].to_vec();
         out.extend(self.axes.iter().map(|a| a.output));
         Ok(out)
+    }
+}
+
+impl IntAvgPool {
+    /// The kernel's `params`.
+    fn params(&self) -> Vec<i64> {
+        let (requant, m, stage) = match self.requant {
+            Some((m, s)) => (1, m, s),
+            None => (0, Multiplier { m: 0, exponent: 0 }, Stage { zero: 0, min: 0, max: 0, rounding: Rounding::Double }),
+        };
+        let single = (stage.rounding == Rounding::Single) as i64;
+        vec![self.x_zero as i64, self.include_pad as i64, requant, m.m as i64, m.exponent as i64, stage.zero as i64, stage.min as i64, stage.max as i64, single]
     }
 }
 
@@ -79,7 +95,10 @@ impl OpDef for IntAvgPool {
                             }
                         }
                     }
-                    y.push(rounded_average(sum, count));
+                    y.push(match self.requant {
+                        Some((m, stage)) => stage.apply(sum - count * self.x_zero, m),
+                        None => rounded_average(sum, count),
+                    });
                 }
             }
         }
@@ -97,8 +116,7 @@ impl OpDef for IntAvgPool {
             y.arg_out(),
             KArg::Dims(dims),
             KArg::Dims(geom),
-            KArg::Lit(Lit::Int(self.x_zero as i64)),
-            KArg::Lit(Lit::Bool(self.include_pad)),
+            KArg::Ints(self.params()),
         ];
         cx.call("qint", "avg_pool", vec![x.dtype], args);
         Ok(())

@@ -2,14 +2,11 @@
  * runtime/kernels/qint.rs: convolution (and the matrix products lowered to
  * it), lookup tables and average pooling on 8-bit codes.
  *
- * Included once per code type (QCC_T, QCC_S, QCC_KIND) after fixed_point.h. */
+ * Included once per code type (QCC_T, QCC_S) after fixed_point.h. */
 
 #define QCC_QFN(name) QCC_CAT(qcc_##name, QCC_S)
-#if QCC_KIND == QCC_SIGNED
-#define QCC_QMIN (-128)
-#else
-#define QCC_QMIN 0
-#endif
+/* The lowest code, from the signedness of QCC_T. */
+#define QCC_QMIN ((QCC_T)-1 < 0 ? -128 : 0)
 
 /* dims = {batch, c_in, in_h, in_w, c_out, out_h, out_w, group},
  * geom = {k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left},
@@ -60,8 +57,11 @@ static inline void QCC_QFN(lut)(const QCC_T *x, const QCC_T *table, QCC_T *y, co
 }
 
 /* dims = {planes, in_h, in_w, out_h, out_w},
- * geom = {k_h, k_w, stride_h, stride_w, pad_top, pad_left}. */
-static inline void QCC_QFN(avg_pool)(const QCC_T *x, QCC_T *y, const size_t *dims, const size_t *geom, int64_t x_zero, bool include_pad) {
+ * geom = {k_h, k_w, stride_h, stride_w, pad_top, pad_left},
+ * params = {x_zero, include_pad, requant, m, e, y_zero, act_min, act_max, single_rounding}. */
+static inline void QCC_QFN(avg_pool)(const QCC_T *x, QCC_T *y, const size_t *dims, const size_t *geom, const int64_t *params) {
+    int32_t x_zero = (int32_t)params[0];
+    bool include_pad = params[1] != 0, requant = params[2] != 0, single = params[8] != 0;
     size_t planes = dims[0], in_h = dims[1], in_w = dims[2], out_h = dims[3], out_w = dims[4];
     size_t k_h = geom[0], k_w = geom[1], s_h = geom[2], s_w = geom[3], p, oh, ow, kh, kw;
     ptrdiff_t p_t = (ptrdiff_t)geom[4], p_l = (ptrdiff_t)geom[5];
@@ -78,13 +78,19 @@ static inline void QCC_QFN(avg_pool)(const QCC_T *x, QCC_T *y, const size_t *dim
                             sum += (int32_t)plane[(size_t)ih * in_w + (size_t)iw];
                             count++;
                         } else if (include_pad) {
-                            sum += (int32_t)x_zero;
+                            sum += x_zero;
                             count++;
                         }
                     }
                 }
-                r = qcc_rounded_average(sum, count);
-                y[(p * out_h + oh) * out_w + ow] = (QCC_T)qcc_output_stage(r, 0, QCC_QMIN, QCC_QMIN + 255);
+                if (requant) {
+                    r = qcc_requantize(sum - count * x_zero, (int32_t)params[3], (int32_t)params[4], single);
+                    y[(p * out_h + oh) * out_w + ow] =
+                        (QCC_T)qcc_output_stage(r, (int32_t)params[5], (int32_t)params[6], (int32_t)params[7]);
+                } else {
+                    r = qcc_rounded_average(sum, count);
+                    y[(p * out_h + oh) * out_w + ow] = (QCC_T)qcc_output_stage(r, 0, QCC_QMIN, QCC_QMIN + 255);
+                }
             }
         }
     }

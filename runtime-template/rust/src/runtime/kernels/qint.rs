@@ -72,15 +72,20 @@ pub fn lut<T: Code>(x: &[T], table: &[T], y: &mut [T], dims: &[usize]) {
     }
 }
 
-/// Average pooling of codes (same scale and zero point in and out): the
-/// window's sum divided by its count, rounded half away from zero. Padding
-/// counts as the zero point `x_zero` when `include_pad`, else not at all.
+/// Average pooling of codes. Padding counts as the zero point `x_zero`
+/// when `include_pad`, else not at all. Without `requant`, the output keeps
+/// the input's parameters: the window's sum divided by its count, rounded
+/// half away from zero. With it (every window has the same count), the
+/// output is `stage(requantize(sum − count · x_zero, m, e))`.
 ///
 /// `dims = [planes, in_h, in_w, out_h, out_w]`,
-/// `geom = [k_h, k_w, stride_h, stride_w, pad_top, pad_left]`.
-pub fn avg_pool<T: Code>(x: &[T], y: &mut [T], dims: &[usize], geom: &[usize], x_zero: i64, include_pad: bool) {
+/// `geom = [k_h, k_w, stride_h, stride_w, pad_top, pad_left]`,
+/// `params = [x_zero, include_pad, requant, m, e, y_zero, act_min, act_max, single_rounding]`.
+pub fn avg_pool<T: Code>(x: &[T], y: &mut [T], dims: &[usize], geom: &[usize], params: &[i64]) {
     let &[planes, in_h, in_w, out_h, out_w] = dims else { return };
     let &[k_h, k_w, s_h, s_w, p_t, p_l] = geom else { return };
+    let &[x_zero, include_pad, requant, m, e, y_zero, lo, hi, single] = params else { return };
+    let (x_zero, include_pad, requant) = (x_zero as i32, include_pad != 0, requant != 0);
     for p in 0..planes {
         let plane = &x[p * in_h * in_w..][..in_h * in_w];
         for oh in 0..out_h {
@@ -94,12 +99,17 @@ pub fn avg_pool<T: Code>(x: &[T], y: &mut [T], dims: &[usize], geom: &[usize], x
                             sum += plane[ih as usize * in_w + iw as usize].to_i32();
                             count += 1;
                         } else if include_pad {
-                            sum += x_zero as i32;
+                            sum += x_zero;
                             count += 1;
                         }
                     }
                 }
-                y[(p * out_h + oh) * out_w + ow] = T::from_i32(rounded_average(sum, count).clamp(T::MIN, T::MAX));
+                y[(p * out_h + oh) * out_w + ow] = if requant {
+                    let r = requantize(sum - count * x_zero, m as i32, e as i32, single != 0);
+                    output(r, y_zero as i32, lo as i32, hi as i32)
+                } else {
+                    T::from_i32(rounded_average(sum, count).clamp(T::MIN, T::MAX))
+                };
             }
         }
     }
@@ -123,7 +133,10 @@ mod tests {
         assert_eq!(rounded_average(5, 2), 3);
         assert_eq!(rounded_average(-5, 2), -3);
         let mut y = [0u8; 1];
-        avg_pool(&[1u8, 2, 3, 4], &mut y, &[1, 2, 2, 1, 1], &[2, 2, 1, 1, 0, 0], 0, false);
+        avg_pool(&[1u8, 2, 3, 4], &mut y, &[1, 2, 2, 1, 1], &[2, 2, 1, 1, 0, 0], &[0, 0, 0, 0, 0, 0, 0, 255, 0]);
         assert_eq!(y, [3]);
+        // Requantized: sum 10 at 1/4 · 2 (m = 2^30, e = 0): 5 + zero point 1.
+        avg_pool(&[1u8, 2, 3, 4], &mut y, &[1, 2, 2, 1, 1], &[2, 2, 1, 1, 0, 0], &[0, 0, 1, 1 << 30, 0, 1, 0, 255, 0]);
+        assert_eq!(y, [6]);
     }
 }

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Writes onnxruntime-quantized QDQ models of the digits CNNs and ORT's outputs.
+
+For digits_cnn and digits_mbv2, with int8 (QInt8, "s8") and uint8 (QUInt8,
+"u8") activations, the script
+
+  1. fixes the batch dimension of the float model's input and output to 1
+     (the models are otherwise static, so every tensor of the quantized model
+     has a static shape; the input is float32[1, 1, 8, 8]);
+  2. runs quant_pre_process (skip_symbolic_shape=True: symbolic shape
+     inference needs sympy and adds nothing for static shapes);
+  3. runs quantize_static with QuantFormat.QDQ, the given activation type,
+     QInt8 weights, per_channel=True, CalibrationMethod.MinMax, ORT's default
+     extra options, calibrating on digits_calib.npz (200 images, one per
+     CalibrationDataReader call), the same settings as ort_quantize.py;
+  4. runs the quantized model with onnxruntime (default graph optimizations,
+     so the QDQ groups are fused into ORT's int8 kernels; one thread) on the
+     360 images of digits_test.npz, one image per call.
+
+It writes to OUT_DIR, for each <case> = <model>_qdq_<s8|u8>:
+
+    <case>.onnx       the quantized QDQ model, static shapes, batch 1
+    <case>_ref.npz    "logits": float32[360, 10], ORT's outputs;
+                      "scale": float32 scalar and "zero_point": int64 scalar,
+                      the parameters of the QuantizeLinear that produces the
+                      graph output's last quantized value (the logits are
+                      (code - zero_point) * scale), to express errors in LSBs
+    CASES             the case names, one per line
+
+and prints one line per case: ORT top-1 accuracy (labels of digits_test.npz),
+whether the logits lie on the output quantization grid, and the op types of
+the quantized model with counts. Deterministic (byte-identical output on
+every run) and takes a few seconds.
+
+Requirements: numpy, onnx, onnxruntime (versions used: numpy 2.4.6,
+onnx 1.23.2, onnxruntime 1.32.0). Run: python make_qdq_references.py OUT_DIR
+"""
+
+import collections
+import logging
+import os
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from ort_quantize import EXTRA_OPTIONS, NpzReader, quiet, session  # noqa: E402
+
+MODELS = ["digits_cnn", "digits_mbv2"]
+ACTIVATIONS = [("s8", QuantType.QInt8), ("u8", QuantType.QUInt8)]
+
+
+def fix_batch(src, dst):
+    """Saves src with dimension 0 of every graph input and output set to 1."""
+    model = onnx.load(src)
+    for v in list(model.graph.input) + list(model.graph.output):
+        dim = v.type.tensor_type.shape.dim[0]
+        dim.Clear()
+        dim.dim_value = 1
+    del model.graph.value_info[:]  # re-inferred by quant_pre_process
+    onnx.save(model, dst)
+
+
+def is_static(model):
+    values = list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info)
+    return all(d.HasField("dim_value") for v in values for d in v.type.tensor_type.shape.dim)
+
+
+def output_qparams(model):
+    """Scale and zero point of the QuantizeLinear behind the first graph output.
+
+    Walks back from the output through DequantizeLinear (and any op that does
+    not change the quantization, none in these models) to the QuantizeLinear.
+    """
+    producer = {o: n for n in model.graph.node for o in n.output}
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    name = model.graph.output[0].name
+    while name in producer and producer[name].op_type != "QuantizeLinear":
+        name = producer[name].input[0]
+    if name not in producer:
+        sys.exit(f"no QuantizeLinear before output {model.graph.output[0].name}")
+    q = producer[name]
+    scale, zp = inits[q.input[1]], inits[q.input[2]]
+    assert scale.size == 1 and zp.size == 1, "per-tensor output quantization expected"
+    return np.float32(scale.item()), np.int64(zp.item())
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: make_qdq_references.py OUT_DIR")
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    logging.getLogger().setLevel(logging.ERROR)  # ORT's quantization warnings
+    calib = np.load(os.path.join(HERE, "digits_calib.npz"))["image"].astype(np.float32)
+    test = np.load(os.path.join(HERE, "digits_test.npz"))
+    images, labels = test["image"].astype(np.float32), test["label"]
+
+    cases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in MODELS:
+            fixed = os.path.join(tmp, model + ".batch1.onnx")
+            pre = os.path.join(tmp, model + ".preprocessed.onnx")
+            fix_batch(os.path.join(HERE, model + ".onnx"), fixed)
+            quant_pre_process(fixed, pre, skip_symbolic_shape=True)
+            input_name = onnx.load(pre).graph.input[0].name
+            for suffix, activation_type in ACTIVATIONS:
+                case = f"{model}_qdq_{suffix}"
+                path = os.path.join(out_dir, case + ".onnx")
+                with quiet():
+                    quantize_static(
+                        pre,
+                        path,
+                        NpzReader(calib, input_name, 1),
+                        quant_format=QuantFormat.QDQ,
+                        per_channel=True,
+                        activation_type=activation_type,
+                        weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax,
+                        extra_options=dict(EXTRA_OPTIONS),
+                    )
+                q = onnx.load(path)
+                scale, zero_point = output_qparams(q)
+
+                sess = session(path, optimize=True)
+                name = sess.get_inputs()[0].name
+                logits = np.concatenate([sess.run(None, {name: images[i : i + 1]})[0] for i in range(len(images))])
+                logits = logits.astype(np.float32)
+                assert logits.shape == (len(images), 10), logits.shape
+                np.savez(os.path.join(out_dir, case + "_ref.npz"), logits=logits, scale=scale, zero_point=zero_point)
+                cases.append(case)
+
+                correct = int((logits.argmax(1) == labels).sum())
+                codes = logits.astype(np.float64) / np.float64(scale) + zero_point
+                off_grid = float(np.abs(codes - np.round(codes)).max())
+                shape = [d.dim_value or d.dim_param for d in q.graph.input[0].type.tensor_type.shape.dim]
+                ops = collections.Counter(n.op_type for n in q.graph.node)
+                print(f"{case}: ORT top-1 {100.0 * correct / len(labels):.2f}% ({correct}/{len(labels)}), "
+                      f"input {shape} ({'static' if is_static(q) else 'dynamic'} shapes), "
+                      f"output scale {scale:.6g} zero point {zero_point} (max off-grid {off_grid:.1e} LSB), "
+                      f"ops: " + ", ".join(f"{op} {n}" for op, n in sorted(ops.items())))
+
+    with open(os.path.join(out_dir, "CASES"), "w") as f:
+        f.write("".join(c + "\n" for c in cases))
+
+
+if __name__ == "__main__":
+    main()
