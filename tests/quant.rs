@@ -224,7 +224,48 @@ fn int8_io_compiles_to_code_without_floating_point() {
             .output()
             .unwrap();
         assert_eq!(status.status.success(), float_free, "--io {io}: {}\n{stdout}", String::from_utf8_lossy(&status.stderr));
+        // With int8 I/O the caller gets the scale and zero point of each.
+        let header = std::fs::read_to_string(out.join("digits_mbv2.h")).unwrap();
+        for name in ["DIGITS_MBV2_IMAGE_SCALE", "DIGITS_MBV2_IMAGE_ZERO_POINT", "DIGITS_MBV2_LOGITS_SCALE", "DIGITS_MBV2_LOGITS_ZERO_POINT"] {
+            assert_eq!(header.contains(&format!("#define {name} ")), float_free, "{name} in the header of --io {io}");
+        }
     }
+}
+
+#[test]
+fn the_report_lists_every_layer_with_its_parameters_and_sqnr() {
+    let dir = models_dir();
+    let tmp = TempDir::new("report");
+    let report = tmp.path().join("report.md");
+    let calib = dir.join("digits_calib.npz");
+    let model = dir.join("digits_transformer.onnx");
+    qcc_ok(&[
+        model.to_str().unwrap(),
+        "--input-shape",
+        "image=1,1,8,8",
+        "--quantize",
+        "int8",
+        "--calibration",
+        calib.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "-o",
+        tmp.path().join("out").to_str().unwrap(),
+    ]);
+    let md = std::fs::read_to_string(&report).unwrap();
+    let json = std::fs::read_to_string(tmp.path().join("report.json")).unwrap();
+    assert!(md.contains("RAM (arena)") && md.contains("over 200 calibration samples"), "{md}");
+    // Every integer matrix product has a scale, a zero point and an SQNR well above noise.
+    let rows: Vec<&str> = md.lines().filter(|l| l.contains("| IntConv |")).collect();
+    assert_eq!(rows.len(), 8, "{md}");
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let sqnr: f64 = cells[9].parse().unwrap_or_else(|_| panic!("no SQNR in {row}"));
+        assert!(sqnr > 20.0, "{row}");
+        assert!(cells[7].parse::<f64>().is_ok() && cells[8].parse::<i32>().is_ok(), "{row}");
+    }
+    assert!(md.contains("## Left in float") && md.contains("LayerNormalization"), "{md}");
+    assert!(json.starts_with("{\"flash_bytes\":") && json.contains("\"sqnr_db\":") && json.trim_end().ends_with('}'), "{json}");
 }
 
 #[test]

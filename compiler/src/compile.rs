@@ -124,13 +124,18 @@ impl Builder {
         let mut graph = crate::front::onnx::load(&self.model)?;
         let weights = crate::quant::qdq::scan_weights(&graph);
         crate::passes::pipeline::prepare(&mut graph, &self.input_shapes).map_err(|e| e.in_file(&self.model))?;
+        let mut quantized = None;
         if let Some(q) = &self.quantization {
-            graph = q.apply(&graph, &weights).map_err(|e| e.in_file(&self.model))?.graph;
+            let result = q.apply(&graph, &weights).map_err(|e| e.in_file(&self.model))?;
+            quantized = Some((std::mem::replace(&mut graph, result.graph.clone()), result));
         }
         let source = self.model.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let opts = Options { emit, name, target, harness: self.harness, source };
         let output = back::generate(&graph, &opts).map_err(|e| e.in_file(&self.model))?;
         back::write(&out_dir, &output.files)?;
+        if let (Some(q), Some((src, result))) = (&self.quantization, &quantized) {
+            q.write_report(src, result, Some(output.stats.arena)).map_err(|e| e.in_file(&self.model))?;
+        }
         Ok(output.stats)
     }
 }

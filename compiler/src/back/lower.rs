@@ -113,14 +113,16 @@ impl<'g> Builder<'g> {
         for (k, &v) in graph.inputs.iter().enumerate() {
             let (dtype, shape) = fixed_type(graph, v)?;
             let value = graph.value(v);
-            prog.inputs.push(Io { name: value.name.clone(), ident: idents.fresh(&value.name), dtype, shape: shape.clone() });
+            let quant = graph.io_quant.get(&v).copied();
+            prog.inputs.push(Io { name: value.name.clone(), ident: idents.fresh(&value.name), dtype, shape: shape.clone(), quant });
             locs.insert(v, Loc { operand: Operand::Input(k), offset: 0, dtype, shape, constant: None });
         }
         let mut output_slots: HashMap<ValueId, Vec<usize>> = HashMap::new();
         for (k, &v) in graph.outputs.iter().enumerate() {
             let (dtype, shape) = fixed_type(graph, v)?;
             let value = graph.value(v);
-            prog.outputs.push(Io { name: value.name.clone(), ident: idents.fresh(&value.name), dtype, shape });
+            let quant = graph.io_quant.get(&v).copied();
+            prog.outputs.push(Io { name: value.name.clone(), ident: idents.fresh(&value.name), dtype, shape, quant });
             output_slots.entry(v).or_default().push(k);
         }
         Ok(Builder { graph, prog, locs, output_slots, idents })

@@ -127,6 +127,9 @@ pub struct Io {
     pub ident: String,
     pub dtype: DType,
     pub shape: Vec<usize>,
+    /// Scale and zero point when the array holds quantized codes
+    /// (`real = scale · (code − zero point)`).
+    pub quant: Option<(f32, i32)>,
 }
 
 /// A constant in read-only memory.

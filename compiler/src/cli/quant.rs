@@ -31,6 +31,11 @@ pub struct QuantArgs {
     /// Model inputs and outputs as float (quantized inside) or as int8 codes.
     #[arg(long, value_enum, default_value = "float")]
     io: Io,
+    /// Write a report (per layer: op, shape, MACs, weight bytes, scale, zero
+    /// point, SQNR against float on the calibration data) as Markdown to
+    /// FILE and as JSON next to it.
+    #[arg(long, value_name = "FILE")]
+    report: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -55,8 +60,8 @@ impl QuantArgs {
     /// and `--quantize` without data are usage errors.
     pub fn request(&self) -> Result<Option<Quantization>> {
         let Some(Precision::Int8) = self.quantize else {
-            if self.calibration.is_some() || self.per_tensor || self.io == Io::Int8 {
-                return Err(Error::Usage("--calibration, --per-tensor and --io int8 need --quantize int8".into()));
+            if self.calibration.is_some() || self.per_tensor || self.io == Io::Int8 || self.report.is_some() {
+                return Err(Error::Usage("--calibration, --per-tensor, --io int8 and --report need --quantize int8".into()));
             }
             return Ok(None);
         };
@@ -66,7 +71,7 @@ impl QuantArgs {
             RoundingArg::Single => Rounding::Single,
         };
         let options = Options { per_tensor: self.per_tensor, rounding, int8_io: self.io == Io::Int8 };
-        Ok(Some(Quantization { calibration, method: self.calibrate, options }))
+        Ok(Some(Quantization { calibration, method: self.calibrate, options, report: self.report.clone() }))
     }
 }
 

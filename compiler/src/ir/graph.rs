@@ -63,6 +63,9 @@ pub struct Graph {
     /// The model's names for the dynamic dimensions of graph inputs
     /// (ONNX `dim_param`), by input and axis: the same name is the same size.
     pub dim_names: BTreeMap<ValueId, Vec<Option<String>>>,
+    /// Scale and zero point of graph inputs and outputs that hold 8-bit
+    /// quantized codes (`--io int8`), for the generated code's constants.
+    pub io_quant: BTreeMap<ValueId, (f32, i32)>,
 }
 
 impl Graph {

@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod fixed_point;
 pub mod params;
 pub mod qdq;
+pub mod report;
 pub mod rewrite;
 
 use crate::dataset::Dataset;
@@ -32,6 +33,8 @@ pub struct Quantization {
     pub calibration: Option<PathBuf>,
     pub method: Method,
     pub options: Options,
+    /// Where to write the report (Markdown, and JSON next to it).
+    pub report: Option<PathBuf>,
 }
 
 impl Quantization {
@@ -52,5 +55,15 @@ impl Quantization {
         }
         let given = Given { activations, weights: weights.clone() };
         rewrite::quantize(&g, &Source::Given(&given), self.options)
+    }
+
+    /// Writes the report of `q` (from the prepared `src`), if one was asked
+    /// for; `arena` is the generated code's, when compiled.
+    pub fn write_report(&self, src: &Graph, q: &Quantized, arena: Option<usize>) -> Result<()> {
+        let Some(path) = &self.report else { return Ok(()) };
+        let data = self.calibration.as_ref().map(|p| Dataset::load(p, src)).transpose()?;
+        let mut r = report::build(src, q, data.as_ref())?;
+        r.arena = arena;
+        r.write(path)
     }
 }

@@ -40,8 +40,8 @@ pub struct Quantized {
     pub io_params: Vec<(String, QParams)>,
     /// Nodes left in float: (node name, op type, reason).
     pub float_nodes: Vec<(String, String, String)>,
-    /// Parameters of every quantized value of the source graph, by name.
-    pub value_params: HashMap<String, QParams>,
+    /// Every quantized value: (source value, its codes in `graph`, parameters).
+    pub int_values: Vec<(ValueId, ValueId, QParams)>,
 }
 
 /// Where activation parameters come from.
@@ -72,6 +72,7 @@ pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized
             let p = r.params(v)?;
             let id = r.dst.add_value(Value { name: value.name.clone(), ty: Some(TensorType::new(p.dtype, ty.shape)), constant: None });
             r.int.insert(v, (id, p));
+            r.dst.io_quant.insert(id, (p.scale, p.zero));
             io_params.push((value.name.clone(), p));
         } else {
             let id = r.dst.add_value(Value { name: value.name.clone(), ty: Some(ty), constant: None });
@@ -88,6 +89,7 @@ pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized
         let name = src.value(v).name.clone();
         let id = if opts.int8_io && src.ty(v)?.dtype == DType::F32 {
             let (id, p) = r.as_int(v)?;
+            r.dst.io_quant.insert(id, (p.scale, p.zero));
             io_params.push((name.clone(), p));
             id
         } else {
@@ -96,10 +98,11 @@ pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized
         r.dst.value_mut(id).name = name;
         r.dst.outputs.push(id);
     }
-    let value_params = r.int.iter().map(|(&v, &(_, p))| (src.value(v).name.clone(), p)).collect();
+    let mut int_values: Vec<(ValueId, ValueId, QParams)> = r.int.iter().map(|(&s, &(d, p))| (s, d, p)).collect();
+    int_values.sort_by_key(|&(s, _, _)| s);
     let mut graph = r.dst;
     passes::infer_shapes::run(&mut graph)?;
-    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, value_params })
+    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, int_values })
 }
 
 struct Rewriter<'a> {

@@ -103,6 +103,9 @@ struct IoText {
     len: usize,
     rank: usize,
     dims: String,
+    /// `real = scale · (code − zero_point)`, for quantized codes; empty otherwise.
+    scale: String,
+    zero_point: String,
 }
 
 fn ios(list: &[Io], upper: &str) -> Vec<IoText> {
@@ -115,6 +118,8 @@ fn ios(list: &[Io], upper: &str) -> Vec<IoText> {
             len: io.shape.iter().product(),
             rank: io.shape.len(),
             dims: io.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
+            scale: io.quant.map(|(s, _)| step::lit(&Lit::Float(s as f64, DType::F32))).unwrap_or_default(),
+            zero_point: io.quant.map(|(_, z)| z.to_string()).unwrap_or_default(),
         })
         .collect()
 }

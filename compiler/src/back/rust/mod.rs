@@ -273,6 +273,17 @@ fn io_consts(p: &Program) -> Vec<TokenStream> {
                 #[doc = #len_doc]
                 pub const #len_id: usize = #len;
             });
+            if let Some((scale, zero)) = io.quant {
+                let (scale_id, zero_id) = (format_ident!("{}_SCALE", upper), format_ident!("{}_ZERO_POINT", upper));
+                let scale = step::lit(&Lit::Float(scale as f64, DType::F32));
+                let doc = format!(" The {what} '{}' holds codes q of reals {}_SCALE · (q − {}_ZERO_POINT).", io.name, upper, upper);
+                out.push(quote! {
+                    #[doc = #doc]
+                    pub const #scale_id: f32 = #scale;
+                    #[doc = #doc]
+                    pub const #zero_id: i32 = #zero;
+                });
+            }
         }
     }
     out

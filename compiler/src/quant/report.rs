@@ -1,0 +1,225 @@
+//! The quantization report (`--report FILE`): for every operator of the
+//! quantized model its type, output shape and element type, MACs, weight
+//! bytes, output scale and zero point, and the SQNR of its output against
+//! the float model over the calibration samples; the totals; and the
+//! operators left in float with the reason. Written as Markdown (FILE) and
+//! JSON (FILE with the extension `.json`).
+
+use super::params::QParams;
+use super::Quantized;
+use crate::dataset::Dataset;
+use crate::interp::Interpreter;
+use crate::ir::{Graph, ValueId};
+use crate::tensor::{DType, Tensor};
+use crate::{Error, Result};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::path::Path;
+
+/// One operator of the quantized model.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub name: String,
+    pub op: String,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub macs: u64,
+    pub weight_bytes: usize,
+    pub params: Option<QParams>,
+    /// 10 · log10(Σ r² / Σ (r − r̂)²) of the output over the samples.
+    pub sqnr_db: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub layers: Vec<Layer>,
+    pub float_nodes: Vec<(String, String, String)>,
+    /// Bytes of constants (weights, biases, multipliers, tables).
+    pub flash: usize,
+    /// The arena of generated code, when compiled.
+    pub arena: Option<usize>,
+    /// Calibration samples the SQNR was measured on (0: not measured).
+    pub samples: usize,
+}
+
+/// The report of `q` (quantized from the prepared float `src`), with SQNR
+/// over `data` when given.
+pub fn build(src: &Graph, q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
+    let sqnr = match data {
+        Some(d) => sqnr(src, q, d)?,
+        None => HashMap::new(),
+    };
+    let g = &q.graph;
+    let params: HashMap<ValueId, QParams> = q.int_values.iter().map(|&(_, d, p)| (d, p)).collect();
+    let mut layers = Vec::new();
+    let mut flash = 0;
+    for v in g.values() {
+        if let Some(c) = &g.value(v).constant {
+            if !g.consumers(v).is_empty() {
+                flash += c.byte_size();
+            }
+        }
+    }
+    for n in g.topo_order()? {
+        let node = g.node(n);
+        let Some(Some(out)) = g.node_outputs(n).first().copied() else { continue };
+        let ty = g.ty(out)?;
+        let in_types: Vec<_> = g.node_inputs(n).iter().map(|v| v.and_then(|v| g.value(v).ty.as_ref())).collect();
+        let weight_bytes = g.node_inputs(n).iter().flatten().filter_map(|&v| g.value(v).constant.as_ref()).map(|c| c.byte_size()).sum();
+        layers.push(Layer {
+            name: node.name.clone(),
+            op: node.op_type.clone(),
+            shape: ty.shape.as_fixed().unwrap_or_default(),
+            dtype: ty.dtype,
+            macs: node.op.macs(&in_types, &[ty]),
+            weight_bytes,
+            params: params.get(&out).copied(),
+            sqnr_db: sqnr.get(&out).copied(),
+        });
+    }
+    let samples = data.map_or(0, Dataset::len);
+    Ok(Report { layers, float_nodes: q.float_nodes.clone(), flash, arena: None, samples })
+}
+
+/// SQNR per quantized value of `q.graph` against its float value in `src`.
+fn sqnr(src: &Graph, q: &Quantized, data: &Dataset) -> Result<HashMap<ValueId, f64>> {
+    let wanted: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (s, (d, p))).collect();
+    let by_dst: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (d, (s, p))).collect();
+    let (float_run, int_run) = (Interpreter::new(src)?, Interpreter::new(&q.graph)?);
+    let sums = (0..data.len())
+        .into_par_iter()
+        .try_fold(HashMap::new, |mut acc: HashMap<ValueId, (f64, f64)>, i| {
+            let inputs = data.sample(i)?;
+            let mut floats: HashMap<ValueId, Vec<f64>> = HashMap::new();
+            float_run.run_observed(inputs.clone(), &mut |v, t| {
+                if wanted.contains_key(&v) {
+                    floats.insert(v, t.to_f64_vec().unwrap_or_default());
+                }
+            })?;
+            let coded = io_codes(q, inputs)?;
+            int_run.run_observed(coded, &mut |v, t| {
+                let Some((s, p)) = by_dst.get(&v) else { return };
+                let (Some(f), Ok(codes)) = (floats.get(s), t.to_f64_vec()) else { return };
+                let e = acc.entry(v).or_insert((0.0, 0.0));
+                for (r, c) in f.iter().zip(codes) {
+                    let approx = p.scale as f64 * (c - p.zero as f64);
+                    e.0 += r * r;
+                    e.1 += (r - approx) * (r - approx);
+                }
+            })?;
+            Ok::<_, Error>(acc)
+        })
+        .try_reduce(HashMap::new, |mut a, b| {
+            for (v, (s, n)) in b {
+                let e = a.entry(v).or_insert((0.0, 0.0));
+                e.0 += s;
+                e.1 += n;
+            }
+            Ok(a)
+        })?;
+    Ok(sums.into_iter().map(|(v, (s, n))| (v, if n == 0.0 { f64::INFINITY } else { 10.0 * (s / n).log10() })).collect())
+}
+
+/// Float inputs quantized for a model with int8 inputs (`--io int8`).
+fn io_codes(q: &Quantized, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+    let g = &q.graph;
+    g.inputs
+        .iter()
+        .zip(inputs)
+        .map(|(&v, t)| match g.io_quant.get(&v) {
+            Some(&(scale, zero)) if t.dtype().is_float() => {
+                let dtype = g.ty(v)?.dtype;
+                let p = QParams { scale, zero, dtype };
+                let codes = t.to_f64_vec()?.into_iter().map(|x| p.quantize(x)).collect();
+                crate::ops::qint::codes(dtype, t.shape(), codes)
+            }
+            _ => Ok(t),
+        })
+        .collect()
+}
+
+impl Report {
+    /// The report as Markdown.
+    pub fn markdown(&self) -> String {
+        let mut s = String::from("# Quantization report\n\n");
+        let macs: u64 = self.layers.iter().map(|l| l.macs).sum();
+        let _ = writeln!(s, "- operators: {} ({} left in float)", self.layers.len(), self.float_nodes.len());
+        let _ = writeln!(s, "- multiply-accumulates: {macs}");
+        let _ = writeln!(s, "- flash (weights, biases, multipliers, tables): {} bytes", self.flash);
+        if let Some(a) = self.arena {
+            let _ = writeln!(s, "- RAM (arena): {a} bytes");
+        }
+        if self.samples > 0 {
+            let _ = writeln!(s, "- SQNR against the float model over {} calibration samples", self.samples);
+        }
+        s.push_str("\n| # | node | op | output | MACs | weight bytes | scale | zero point | SQNR dB |\n|---|---|---|---|---|---|---|---|---|\n");
+        for (k, l) in self.layers.iter().enumerate() {
+            let (scale, zero) = l.params.map_or((String::new(), String::new()), |p| (format!("{:.6e}", p.scale), p.zero.to_string()));
+            let sqnr = l.sqnr_db.map_or(String::new(), |d| format!("{d:.1}"));
+            let _ = writeln!(s, "| {k} | {} | {} | {}{:?} | {} | {} | {scale} | {zero} | {sqnr} |", l.name.replace('|', "\\|"), l.op, l.dtype, l.shape, l.macs, l.weight_bytes);
+        }
+        if !self.float_nodes.is_empty() {
+            s.push_str("\n## Left in float\n\n");
+            for (name, op, why) in &self.float_nodes {
+                let _ = writeln!(s, "- `{name}` ({op}): {why}");
+            }
+        }
+        s
+    }
+
+    /// The report as JSON.
+    pub fn json(&self) -> String {
+        let num = |v: Option<f64>| v.filter(|x| x.is_finite()).map_or("null".to_string(), |x| format!("{x}"));
+        let layers: Vec<String> = self
+            .layers
+            .iter()
+            .map(|l| {
+                format!(
+                    "{{\"name\":{},\"op\":{},\"dtype\":{},\"shape\":{:?},\"macs\":{},\"weight_bytes\":{},\"scale\":{},\"zero_point\":{},\"sqnr_db\":{}}}",
+                    quoted(&l.name),
+                    quoted(&l.op),
+                    quoted(l.dtype.name()),
+                    l.shape,
+                    l.macs,
+                    l.weight_bytes,
+                    num(l.params.map(|p| p.scale as f64)),
+                    l.params.map_or("null".to_string(), |p| p.zero.to_string()),
+                    num(l.sqnr_db),
+                )
+            })
+            .collect();
+        let floats: Vec<String> =
+            self.float_nodes.iter().map(|(n, o, w)| format!("{{\"name\":{},\"op\":{},\"reason\":{}}}", quoted(n), quoted(o), quoted(w))).collect();
+        format!(
+            "{{\"flash_bytes\":{},\"arena_bytes\":{},\"samples\":{},\"layers\":[{}],\"float_nodes\":[{}]}}\n",
+            self.flash,
+            self.arena.map_or("null".to_string(), |a| a.to_string()),
+            self.samples,
+            layers.join(","),
+            floats.join(",")
+        )
+    }
+
+    /// Writes the Markdown to `path` and the JSON next to it.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        std::fs::write(path, self.markdown()).map_err(|e| Error::io(path, e))?;
+        let json = path.with_extension("json");
+        std::fs::write(&json, self.json()).map_err(|e| Error::io(&json, e))
+    }
+}
+
+/// A JSON string literal.
+fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
