@@ -176,11 +176,20 @@ fn every_kernel_case_matches_the_oracle_bit_for_bit_in_rust_and_c() {
     for case in list.lines().filter(|l| !l.is_empty()) {
         let calib = dir.join(format!("{case}_calib.npz"));
         let flags = ["--quantize", "int8", "--calibration", calib.to_str().unwrap(), "--io", "int8"];
+        // Every kernel case is integer from input to output.
+        let tmp = TempDir::new("whole");
+        let (model, codes) = (dir.join(format!("{case}.onnx")), dir.join(format!("{case}_codes.npz")));
+        let mut args = vec!["run", model.to_str().unwrap(), "--dataset", codes.to_str().unwrap(), "-o", tmp.path().to_str().unwrap()];
+        args.extend(flags);
+        let out = qcc(&args);
+        expect_success(&out);
+        let summary = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(summary.contains(", 0 left in float"), "{case}: {summary}");
         check_bit_exact(&dir.join(format!("{case}.onnx")), &dir.join(format!("{case}_codes.npz")), &flags, 8, "kernels");
         count += 1;
     }
     eprintln!("{count} kernel cases bit-exact in Rust and C");
-    assert!(count >= 28, "only {count} kernel cases");
+    assert!(count >= 29, "only {count} kernel cases");
 }
 
 #[test]

@@ -57,6 +57,16 @@ def cases():
     out.append(case("conv_relu", n + [helper.make_node("Relu", ["h"], ["y"])], i, [("x", [2, 3, 6, 6])], ("y", None)))
     lo, hi = numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(0.5, np.float32), "hi")
     out.append(case("conv_clip", n + [helper.make_node("Clip", ["h", "lo", "hi"], ["y"])], i + [lo, hi], [("x", [1, 3, 6, 6])], ("y", None)))
+    # BatchNormalization after a Conv without bias: folded before quantization.
+    w = numpy_helper.from_array(rng.randn(5, 3, 3, 3).astype(np.float32) * 0.3, "bn_w")
+    stats = [rng.rand(5) + 0.5, rng.randn(5) * 0.2, rng.randn(5) * 0.3, rng.rand(5) + 0.2]
+    stats = [numpy_helper.from_array(s.astype(np.float32), n) for s, n in zip(stats, ["bn_s", "bn_b", "bn_m", "bn_v"])]
+    bn = [
+        helper.make_node("Conv", ["x", "bn_w"], ["h"], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["h", "bn_s", "bn_b", "bn_m", "bn_v"], ["n"]),
+        helper.make_node("Relu", ["n"], ["y"]),
+    ]
+    out.append(case("conv_batchnorm_relu", bn, [w] + stats, [("x", [1, 3, 6, 6])], ("y", None)))
     # Matrix products.
     w = numpy_helper.from_array(rng.randn(10, 16).astype(np.float32), "w")
     c = numpy_helper.from_array(rng.randn(10).astype(np.float32), "c")

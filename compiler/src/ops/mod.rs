@@ -52,7 +52,7 @@ mod matmul;
 mod mel_weight_matrix;
 mod non_max_suppression;
 mod nonzero;
-mod norm;
+pub mod norm;
 mod one_hot;
 mod pad;
 pub mod pool;

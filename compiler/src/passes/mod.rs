@@ -2,6 +2,7 @@
 //! function; `pipeline.rs` runs them in order.
 
 pub mod eliminate_dead_code;
+pub mod fold_batch_norm;
 pub mod infer_shapes;
 pub mod pipeline;
 pub mod remove_identity;

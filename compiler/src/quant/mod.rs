@@ -38,15 +38,17 @@ pub struct Quantization {
 }
 
 impl Quantization {
-    /// Rewrites the prepared `graph` into integer operators: calibrated on
-    /// the data, or with the scales of its QDQ pairs and of the weights
-    /// `weights` (from [`qdq::scan_weights`] before preparation).
+    /// Rewrites the prepared `graph` into integer operators, after folding
+    /// BatchNormalization into Conv: calibrated on the data, or with the
+    /// scales of its QDQ pairs and of the weights `weights` (from
+    /// [`qdq::scan_weights`] before preparation).
     pub fn apply(&self, graph: &Graph, weights: &HashMap<ValueId, WeightScales>) -> Result<Quantized> {
-        if let Some(path) = &self.calibration {
-            let data = Dataset::load(path, graph)?;
-            return quantize(graph, &data, self.method, self.options);
-        }
         let mut g = graph.clone();
+        crate::passes::fold_batch_norm::run(&mut g)?;
+        if let Some(path) = &self.calibration {
+            let data = Dataset::load(path, &g)?;
+            return quantize(&g, &data, self.method, self.options);
+        }
         let activations = qdq::strip(&mut g)?;
         if activations.is_empty() {
             return Err(Error::Usage(

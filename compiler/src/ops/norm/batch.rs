@@ -18,8 +18,9 @@ use ndarray::ArrayD;
 
 #[derive(Debug, Clone)]
 pub struct BatchNormalization {
-    epsilon: f64,
-    spatial: bool,
+    pub(crate) epsilon: f64,
+    /// Per-channel statistics (every opset from 9; `spatial = 1` before).
+    pub(crate) spatial: bool,
 }
 
 impl OpDef for BatchNormalization {
