@@ -241,6 +241,80 @@ fn int8_io_compiles_to_code_without_floating_point() {
     }
 }
 
+/// The functions of LLVM IR `ir` reachable from the one whose symbol
+/// contains `root`, and which of them touch a floating-point type or
+/// instruction.
+fn float_users(ir: &str, root: &str) -> (usize, Vec<String>) {
+    let mut bodies: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in ir.lines() {
+        if let Some(rest) = line.strip_prefix("define ") {
+            let name = rest.split('@').nth(1).and_then(|s| s.split('(').next()).unwrap_or_default().to_string();
+            current = Some((name, String::new()));
+        }
+        if let Some((_, body)) = current.as_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+        if line == "}" {
+            if let Some((name, body)) = current.take() {
+                bodies.insert(name, body);
+            }
+        }
+    }
+    let start: Vec<String> = bodies.keys().filter(|n| n.contains(root)).cloned().collect();
+    assert_eq!(start.len(), 1, "one function named like {root} in the IR");
+    let (mut seen, mut todo) = (std::collections::HashSet::new(), start);
+    while let Some(f) = todo.pop() {
+        if !seen.insert(f.clone()) {
+            continue;
+        }
+        for callee in bodies[&f].split('@').skip(1).filter_map(|s| s.split(['(', ',', ' ', ')']).next()) {
+            if bodies.contains_key(callee) {
+                todo.push(callee.to_string());
+            }
+        }
+    }
+    const FLOAT: &[&str] = &[" float", " double", " half", "fadd ", "fsub ", "fmul ", "fdiv ", "fcmp ", "sitofp ", "uitofp ", "fptosi ", "fptoui "];
+    let users = seen.iter().filter(|f| FLOAT.iter().any(|w| bodies[*f].contains(w))).cloned().collect();
+    (seen.len(), users)
+}
+
+#[test]
+fn int8_io_rust_for_a_core_without_fpu_uses_no_floating_point() {
+    let dir = models_dir();
+    let calib = dir.join("digits_calib.npz");
+    for (io, float_free) in [("int8", true), ("float", false)] {
+        let tmp = TempDir::new("nofpu");
+        let out = tmp.path().join("rust");
+        qcc_ok(&[
+            dir.join("digits_mbv2.onnx").to_str().unwrap(),
+            "--input-shape",
+            "image=1,1,8,8",
+            "--quantize",
+            "int8",
+            "--calibration",
+            calib.to_str().unwrap(),
+            "--io",
+            io,
+            "--target",
+            "cortex-m0plus",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let target = tmp.path().join("target");
+        run(Command::new("cargo")
+            .args(["rustc", "--release", "--quiet", "--lib", "--target", "thumbv6m-none-eabi", "--", "--emit=llvm-ir"])
+            .current_dir(&out)
+            .env("CARGO_TARGET_DIR", &target));
+        let deps = target.join("thumbv6m-none-eabi/release/deps");
+        let ll = std::fs::read_dir(&deps).unwrap().filter_map(|e| e.ok().map(|e| e.path())).find(|p| p.extension().is_some_and(|x| x == "ll")).unwrap();
+        let (reached, users) = float_users(&std::fs::read_to_string(&ll).unwrap(), "5Model3run");
+        eprintln!("--io {io}: {reached} functions reachable from Model::run, {} touch floats", users.len());
+        assert_eq!(users.is_empty(), float_free, "--io {io}: float in {users:?}");
+    }
+}
+
 #[test]
 fn the_report_lists_every_layer_with_its_parameters_and_sqnr() {
     let dir = models_dir();
