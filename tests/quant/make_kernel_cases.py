@@ -101,6 +101,26 @@ def cases():
     for op, attrs in [("Sigmoid", {}), ("Tanh", {}), ("LeakyRelu", dict(alpha=0.1)), ("HardSwish", {}), ("Exp", {}), ("Erf", {}), ("Relu", {})]:
         node = helper.make_node(op, ["x"], ["y"], **attrs)
         out.append(case(f"lut_{op.lower()}", [node], [], [("x", [1, 2, 4, 4])], ("y", None)))
+    # Elementwise chains on one input, each compiled to one table: GELU as
+    # exported at opset 17, HardSwish as Paddle exports it, x * sigmoid(x).
+    scalars = {n: numpy_helper.from_array(np.array(v, np.float32), n) for n, v in
+               [("sqrt2", 2 ** 0.5), ("one", 1.0), ("half", 0.5), ("three", 3.0), ("six", 6.0), ("zero", 0.0)]}
+    gelu = [
+        helper.make_node("Div", ["x", "sqrt2"], ["g1"]),
+        helper.make_node("Erf", ["g1"], ["g2"]),
+        helper.make_node("Add", ["g2", "one"], ["g3"]),
+        helper.make_node("Mul", ["x", "g3"], ["g4"]),
+        helper.make_node("Mul", ["g4", "half"], ["y"]),
+    ]
+    hswish = [
+        helper.make_node("Add", ["x", "three"], ["h1"]),
+        helper.make_node("Clip", ["h1", "zero", "six"], ["h2"]),
+        helper.make_node("Mul", ["x", "h2"], ["h3"]),
+        helper.make_node("Div", ["h3", "six"], ["y"]),
+    ]
+    silu = [helper.make_node("Sigmoid", ["x"], ["s1"]), helper.make_node("Mul", ["x", "s1"], ["y"])]
+    for name, nodes, used in [("chain_gelu", gelu, ["sqrt2", "one", "half"]), ("chain_hardswish", hswish, ["three", "zero", "six"]), ("chain_silu", silu, [])]:
+        out.append(case(name, nodes, [scalars[u] for u in used], [("x", [1, 3, 4, 4])], ("y", None)))
     # Data movement on codes.
     shape = numpy_helper.from_array(np.array([1, 6, 9], np.int64), "shape")
     starts, ends = numpy_helper.from_array(np.array([1], np.int64), "starts"), numpy_helper.from_array(np.array([8], np.int64), "ends")

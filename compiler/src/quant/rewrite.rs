@@ -63,6 +63,7 @@ pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized
         int: HashMap::new(),
         consumed: HashSet::new(),
         float_nodes: Vec::new(),
+        order: Vec::new(),
     };
     let mut io_params = Vec::new();
     for &v in &src.inputs {
@@ -80,7 +81,8 @@ pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized
         }
         r.dst.inputs.push(r.float.get(&v).or(r.int.get(&v).map(|x| &x.0)).copied().ok_or_else(|| Error::Op("input".into()))?);
     }
-    for n in src.topo_order()? {
+    r.order = src.topo_order()?;
+    for n in r.order.clone() {
         if !r.consumed.contains(&n) {
             r.node(n).map_err(|e| e.at_node(&src.node_ref(n)))?;
         }
@@ -117,6 +119,8 @@ struct Rewriter<'a> {
     /// Activation nodes fused into the operator before them.
     consumed: HashSet<NodeId>,
     float_nodes: Vec<(String, String, String)>,
+    /// The source's topological order.
+    order: Vec<NodeId>,
 }
 
 /// What the rewrite of one node decided.
@@ -291,6 +295,11 @@ impl Rewriter<'_> {
         let ins = self.src.node_inputs(n);
         let outs = self.src.node_outputs(n);
         let constant = |i: usize| ins.get(i).copied().flatten().and_then(|v| self.src.value(v).constant.clone());
+        if let Some((nodes, y)) = self.elementwise_region(n, &self.order) {
+            if self.known(y) {
+                return self.lut_of(n, &nodes, y);
+            }
+        }
         match &node.op {
             Op::Conv(c) => {
                 let (Some(w), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("weights are not constant".into())) };
@@ -419,11 +428,82 @@ impl Rewriter<'_> {
 
     /// Evaluates a unary node of the source on `x` (its other inputs are constants).
     fn eval_unary(&self, n: NodeId, x: Tensor) -> Result<Tensor> {
-        let extra: Vec<Option<Arc<Tensor>>> =
-            self.src.node_inputs(n).iter().skip(1).map(|v| v.and_then(|v| self.src.value(v).constant.clone())).collect();
-        let mut args: Vec<Option<&Tensor>> = vec![Some(&x)];
-        args.extend(extra.iter().map(|c| c.as_deref()));
-        self.src.node(n).op.eval(&args)?.into_iter().next().ok_or_else(|| Error::Op("no output".into()))
+        let input = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        self.eval_region(input, &[n], y, x)
+    }
+
+    /// Evaluates the elementwise `nodes` (in order) with `input` set to
+    /// `x`; their other inputs are constants or earlier results. Returns `y`.
+    fn eval_region(&self, input: ValueId, nodes: &[NodeId], y: ValueId, x: Tensor) -> Result<Tensor> {
+        let mut values: HashMap<ValueId, Arc<Tensor>> = HashMap::from([(input, Arc::new(x))]);
+        for &n in nodes {
+            let held: Vec<Option<Arc<Tensor>>> = self
+                .src
+                .node_inputs(n)
+                .iter()
+                .map(|v| v.and_then(|v| values.get(&v).cloned().or_else(|| self.src.value(v).constant.clone())))
+                .collect();
+            let args: Vec<Option<&Tensor>> = held.iter().map(|t| t.as_deref()).collect();
+            let outs = self.src.node(n).op.eval(&args)?;
+            for (v, t) in self.src.node_outputs(n).into_iter().zip(outs) {
+                if let Some(v) = v {
+                    values.insert(v, Arc::new(t));
+                }
+            }
+        }
+        values.remove(&y).map(|t| Tensor::clone(&t)).ok_or_else(|| Error::Op("the region does not compute its output".into()))
+    }
+
+    /// Whether `m` computes elementwise on float32 values of `shape` from
+    /// values in `inside` and scalar constants (a candidate table step).
+    fn elementwise_step(&self, m: NodeId, inside: &HashSet<ValueId>, shape: &crate::ir::Shape) -> bool {
+        let op_ok = match &self.src.node(m).op {
+            Op::Unary(u) => !matches!(u.kind, UnaryKind::IsInf { .. } | UnaryKind::IsNaN | UnaryKind::BitwiseNot),
+            Op::Clip(_) => true,
+            Op::Binary(b) => matches!(b.kind, BinKind::Add | BinKind::Sub | BinKind::Mul | BinKind::Div),
+            _ => false,
+        };
+        let ins_ok = self.src.node_inputs(m).into_iter().flatten().all(|v| {
+            inside.contains(&v) || self.src.value(v).constant.as_ref().is_some_and(|c| c.len() == 1 && c.dtype() == DType::F32)
+        });
+        let outs = self.src.node_outputs(m);
+        let out_ok = outs.len() == 1 && outs[0].is_some_and(|o| self.src.ty(o).is_ok_and(|t| t.dtype == DType::F32 && &t.shape == shape));
+        op_ok && ins_ok && out_ok && !self.consumed.contains(&m)
+    }
+
+    /// The largest chain of elementwise steps from `n` that reads only
+    /// `n`'s first input and scalar constants and has one result used
+    /// outside (GELU as Div/Erf/Add/Mul/Mul, HardSwish as Add/Clip/Mul/Div,
+    /// x · sigmoid(x), ...): its nodes in order and the result, when it has
+    /// two steps or more.
+    fn elementwise_region(&self, n: NodeId, order: &[NodeId]) -> Option<(Vec<NodeId>, ValueId)> {
+        let x = self.src.node_inputs(n).first().copied().flatten()?;
+        let shape = self.src.ty(x).ok()?.shape.clone();
+        let mut inside: HashSet<ValueId> = HashSet::from([x]);
+        let mut nodes = Vec::new();
+        let start = order.iter().position(|&m| m == n)?;
+        for &m in &order[start..] {
+            if self.elementwise_step(m, &inside, &shape) && (m == n || self.src.node_inputs(m).iter().flatten().any(|v| *v != x && inside.contains(v))) {
+                nodes.push(m);
+                inside.extend(self.src.node_outputs(m).into_iter().flatten());
+            }
+        }
+        // Drop trailing steps until exactly one produced value leaves the region.
+        while nodes.len() >= 2 {
+            let members: HashSet<NodeId> = nodes.iter().copied().collect();
+            let exits: Vec<ValueId> = nodes
+                .iter()
+                .flat_map(|&m| self.src.node_outputs(m).into_iter().flatten())
+                .filter(|&v| self.src.outputs.contains(&v) || self.src.consumers(v).iter().any(|(c, _)| !members.contains(c)))
+                .collect();
+            let last = self.src.node_outputs(*nodes.last()?)[0]?;
+            if exits == [last] {
+                return Some((nodes, last));
+            }
+            nodes.pop();
+        }
+        None
     }
 
     fn stage(&self, p: QParams, lo: i32, hi: i32) -> Stage {
@@ -563,17 +643,25 @@ impl Rewriter<'_> {
     }
 
     /// A unary operator as a 256-entry table.
+    /// A unary operator as a 256-entry table.
     fn lut(&mut self, n: NodeId) -> Result<Plan> {
-        let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
         let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        self.lut_of(n, &[n], y)
+    }
+
+    /// The region `nodes` (starting at `n`, computing `y` elementwise from
+    /// `n`'s first input alone) as one table.
+    fn lut_of(&mut self, n: NodeId, nodes: &[NodeId], y: ValueId) -> Result<Plan> {
+        let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
         let (xq, px) = self.as_int(x)?;
         let po = self.params(y)?;
-        let (min, max) = px.code_range();
-        let reals: Vec<f32> = (min..=max).map(|q| px.real(q) as f32).collect();
-        let ys = self.eval_unary(n, Tensor::from_vec(&[reals.len()], reals)?)?.to_f64_vec()?;
         if po.dtype != px.dtype {
             return Ok(Plan::Float("input and output codes differ in type".into()));
         }
+        let (min, max) = px.code_range();
+        let reals: Vec<f32> = (min..=max).map(|q| px.real(q) as f32).collect();
+        let ys = self.eval_region(x, nodes, y, Tensor::from_vec(&[reals.len()], reals)?)?.to_f64_vec()?;
+        self.consumed.extend(nodes.iter().copied());
         let table: Vec<i32> = ys.into_iter().map(|v| po.quantize(v)).collect();
         let name = self.src.value(y).name.clone();
         let t = self.constant(format!("{name}_table"), crate::ops::qint::codes(po.dtype, &[256], table)?);
