@@ -91,6 +91,74 @@ def output_qparams(model):
     return np.float32(scale.item()), np.int64(zp.item())
 
 
+def qlinear_model(images):
+    """A QOperator-form model with standard ONNX ops only: QuantizeLinear,
+    two QLinearConv (per-channel weight scales, int32 bias), QLinearMatMul,
+    DequantizeLinear. Random weights (fixed seed); activation scales from the
+    float network's ranges over `images` (run with onnxruntime)."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.RandomState(11)
+    w1 = rng.randn(4, 1, 3, 3).astype(np.float32) * 0.5
+    w2 = rng.randn(6, 4, 3, 3).astype(np.float32) * 0.3
+    w3 = rng.randn(96, 10).astype(np.float32) * 0.2
+    b1, b2 = rng.randn(4).astype(np.float32) * 0.1, rng.randn(6).astype(np.float32) * 0.1
+    inits = lambda d: [numpy_helper.from_array(v, k) for k, v in d.items()]
+    shape = numpy_helper.from_array(np.array([1, 96], np.int64), "shape")
+
+    # The float network, for the activation ranges.
+    fnodes = [
+        helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c1", "w2", "b2"], ["c2"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Reshape", ["c2", "shape"], ["r"]),
+        helper.make_node("MatMul", ["r", "w3"], ["logits"]),
+    ]
+    out_info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ["c1", "c2", "logits"]]
+    fgraph = helper.make_graph(fnodes, "float", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 8, 8])],
+                               out_info, initializer=inits(dict(w1=w1, w2=w2, w3=w3, b1=b1, b2=b2)) + [shape])
+    fmodel = helper.make_model(fgraph, opset_imports=[helper.make_opsetid("", 13)])
+    fmodel.ir_version = 8
+    import onnxruntime as ort
+    sess = ort.InferenceSession(fmodel.SerializeToString(), providers=["CPUExecutionProvider"])
+    outs = [sess.run(None, {"image": images[i : i + 1]}) for i in range(len(images))]
+    def qparams(k):
+        v = np.concatenate([o[k].ravel() for o in outs])
+        lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
+        s = np.float32((hi - lo) / 255.0)
+        return s, np.int8(np.clip(np.round(-lo / s) - 128, -128, 127))
+    (s1, z1), (s2, z2), (s3, z3) = qparams(0), qparams(1), qparams(2)
+    sx, zx = np.float32(16.0 / 255.0), np.int8(-128)
+
+    def weights(w, axis):
+        absmax = np.abs(w).max(axis=tuple(i for i in range(w.ndim) if i != axis))
+        s = (absmax / 127.0).astype(np.float32)
+        shape_s = [1] * w.ndim
+        shape_s[axis] = -1
+        return np.clip(np.round(w / s.reshape(shape_s)), -127, 127).astype(np.int8), s
+
+    q1, ws1 = weights(w1, 0)
+    q2, ws2 = weights(w2, 0)
+    q3, ws3 = weights(w3, 1)
+    bq1 = np.round(b1 / (sx * ws1)).astype(np.int32)
+    bq2 = np.round(b2 / (s1 * ws2)).astype(np.int32)
+    p = dict(sx=sx, zx=zx, s1=s1, z1=z1, s2=s2, z2=z2, s3=s3, z3=z3, q1=q1, ws1=ws1, wz1=np.zeros(4, np.int8), bq1=bq1,
+             q2=q2, ws2=ws2, wz2=np.zeros(6, np.int8), bq2=bq2, q3=q3, ws3=ws3, wz3=np.zeros(10, np.int8))
+    nodes = [
+        helper.make_node("QuantizeLinear", ["image", "sx", "zx"], ["xq"]),
+        helper.make_node("QLinearConv", ["xq", "sx", "zx", "q1", "ws1", "wz1", "s1", "z1", "bq1"], ["c1q"], pads=[1, 1, 1, 1]),
+        helper.make_node("QLinearConv", ["c1q", "s1", "z1", "q2", "ws2", "wz2", "s2", "z2", "bq2"], ["c2q"], strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Reshape", ["c2q", "shape"], ["rq"]),
+        helper.make_node("QLinearMatMul", ["rq", "s2", "z2", "q3", "ws3", "wz3", "s3", "z3"], ["lq"]),
+        helper.make_node("DequantizeLinear", ["lq", "s3", "z3"], ["logits"]),
+    ]
+    graph = helper.make_graph(nodes, "qlinear", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 1, 8, 8])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])], initializer=inits(p) + [shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    return model, s3, int(z3)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_qdq_references.py OUT_DIR")
@@ -144,6 +212,17 @@ def main():
                       f"input {shape} ({'static' if is_static(q) else 'dynamic'} shapes), "
                       f"output scale {scale:.6g} zero point {zero_point} (max off-grid {off_grid:.1e} LSB), "
                       f"ops: " + ", ".join(f"{op} {n}" for op, n in sorted(ops.items())))
+
+    # QLinearConv / QLinearMatMul (QOperator form with standard ops only).
+    model, scale, zero_point = qlinear_model(images)
+    case = "qlinear_ops"
+    path = os.path.join(out_dir, case + ".onnx")
+    onnx.save(model, path)
+    sess = session(path, optimize=True)
+    logits = np.concatenate([sess.run(None, {"image": images[i : i + 1]})[0] for i in range(len(images))]).astype(np.float32)
+    np.savez(os.path.join(out_dir, case + "_ref.npz"), logits=logits, scale=scale, zero_point=zero_point)
+    cases.append(case)
+    print(f"{case}: QuantizeLinear, QLinearConv x2, Reshape, QLinearMatMul, DequantizeLinear; output scale {scale:.6g} zero point {zero_point}")
 
     with open(os.path.join(out_dir, "CASES"), "w") as f:
         f.write("".join(c + "\n" for c in cases))

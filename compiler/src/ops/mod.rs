@@ -48,7 +48,7 @@ mod identity;
 mod linear_attention;
 mod logical;
 mod loss;
-mod matmul;
+pub mod matmul;
 mod mel_weight_matrix;
 mod non_max_suppression;
 mod nonzero;

@@ -45,6 +45,10 @@ impl Quantization {
     pub fn apply(&self, graph: &Graph, weights: &HashMap<ValueId, WeightScales>) -> Result<Quantized> {
         let mut g = graph.clone();
         crate::passes::fold_batch_norm::run(&mut g)?;
+        let mut weights = weights.clone();
+        if self.calibration.is_none() {
+            weights.extend(qdq::expand_qlinear(&mut g)?);
+        }
         if let Some(path) = &self.calibration {
             let data = Dataset::load(path, &g)?;
             return quantize(&g, &data, self.method, self.options);
@@ -52,10 +56,10 @@ impl Quantization {
         let activations = qdq::strip(&mut g)?;
         if activations.is_empty() {
             return Err(Error::Usage(
-                "the model carries no QuantizeLinear/DequantizeLinear pairs; give calibration data with --calibration DATA".into(),
+                "the model carries no QuantizeLinear/DequantizeLinear pairs (or QLinearConv/QLinearMatMul with constant parameters); give calibration data with --calibration DATA".into(),
             ));
         }
-        let given = Given { activations, weights: weights.clone() };
+        let given = Given { activations, weights };
         rewrite::quantize(&g, &Source::Given(&given), self.options)
     }
 

@@ -145,9 +145,9 @@ impl Rewriter<'_> {
         found.ok_or_else(|| Error::Op(format!("no quantization parameters for '{}'", self.src.value(v).name)))
     }
 
-    /// Whether `v` is a constant or has activation parameters.
+    /// Whether `v` is a constant, already has codes, or has activation parameters.
     fn known(&self, v: ValueId) -> bool {
-        self.src.value(v).constant.is_some() || self.params(v).is_ok()
+        self.src.value(v).constant.is_some() || self.int.contains_key(&v) || self.params(v).is_ok()
     }
 
     /// Whether the node's activations have parameters: every non-constant

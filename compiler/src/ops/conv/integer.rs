@@ -25,8 +25,8 @@ pub struct ConvInteger {
 
 #[derive(Debug, Clone)]
 pub struct QLinearConv {
-    window: Window,
-    group: usize,
+    pub(crate) window: Window,
+    pub(crate) group: usize,
 }
 
 /// The int32 convolution of `x − x_zp` by `w − w_zp` (+ bias), and the
