@@ -63,25 +63,24 @@ pub fn quantize_weights(w: &[f32], rows: usize, per_tensor: bool) -> (Vec<i8>, V
     } else {
         w.chunks(per_row.max(1)).map(|c| (absmax(c) / 127.0).max(MIN_SCALE)).collect()
     };
-    let codes = w
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (v as f64 / scales[i / per_row.max(1)] as f64).round_ties_even().clamp(-127.0, 127.0) as i8)
-        .collect();
-    (codes, scales)
+    (weight_codes(w, &scales, -127.0), scales)
 }
 
 /// int8 weight codes for given scales (one per row, or one for all):
 /// `w / s` rounded half to even, saturated to [−128, 127].
 pub fn quantize_weights_with(w: &[f32], rows: usize, scales: &[f32]) -> (Vec<i8>, Vec<f32>) {
-    let per_row = w.len() / rows.max(1);
     let scales: Vec<f32> = (0..rows).map(|r| scales[if scales.len() == 1 { 0 } else { r }]).collect();
-    let codes = w
-        .iter()
+    (weight_codes(w, &scales, -128.0), scales)
+}
+
+/// `w / scale` of each row (one scale per row) rounded half to even and
+/// clamped to `[lowest, 127]`.
+fn weight_codes(w: &[f32], scales: &[f32], lowest: f64) -> Vec<i8> {
+    let per_row = w.len() / scales.len().max(1);
+    w.iter()
         .enumerate()
-        .map(|(i, &v)| (v as f64 / scales[i / per_row.max(1)] as f64).round_ties_even().clamp(-128.0, 127.0) as i8)
-        .collect();
-    (codes, scales)
+        .map(|(i, &v)| (v as f64 / scales[i / per_row.max(1)] as f64).round_ties_even().clamp(lowest, 127.0) as i8)
+        .collect()
 }
 
 #[cfg(test)]

@@ -26,12 +26,10 @@ pub struct IntAvgPool {
     pub requant: Option<(Multiplier, Stage)>,
 }
 
-/// `[H, W]` of up to two axes (a missing leading axis has size 1).
+/// `[H, W]` of one or two axes.
 fn hw(axes: &[Axis]) -> Result<(Axis, Axis)> {
-    let unit = Axis { input: 1, kernel: 1, stride: 1, dilation: 1, pad_begin: 0, pad_end: 0, output: 1 };
-    match axes {
-        [a] => Ok((unit, *a)),
-        [a, b] => Ok((*a, *b)),
+    match super::plane_axes(axes) {
+        Some(hw) if !axes.is_empty() => Ok(hw),
         _ => bail!("integer average pooling over {} spatial axes", axes.len()),
     }
 }

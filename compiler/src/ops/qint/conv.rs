@@ -116,12 +116,8 @@ impl OpDef for IntConv {
             bail!("IntConv weights must be int8, got {}", w.dtype);
         }
         // Up to two spatial axes, as [H, W]; fewer are size-1 axes.
-        let unit = Axis { input: 1, kernel: 1, stride: 1, dilation: 1, pad_begin: 0, pad_end: 0, output: 1 };
-        let (h, wd) = match self.axes[..] {
-            [] => (unit, unit),
-            [a] => (unit, a),
-            [a, b] => (a, b),
-            _ => crate::unsupported!("integer convolutions over {} spatial axes", self.axes.len()),
+        let Some((h, wd)) = super::plane_axes(&self.axes) else {
+            crate::unsupported!("integer convolutions over {} spatial axes", self.axes.len())
         };
         let (batch, c_in) = match self.axes.len() {
             0 => (x.len() / w.shape[1].max(1), w.shape[1]),

@@ -48,6 +48,18 @@ impl Stage {
     }
 }
 
+/// Up to two spatial axes as `[H, W]` for the 2-D kernels; missing
+/// leading axes have size 1. None for three or more.
+pub fn plane_axes(axes: &[super::spatial::Axis]) -> Option<(super::spatial::Axis, super::spatial::Axis)> {
+    let unit = super::spatial::Axis { input: 1, kernel: 1, stride: 1, dilation: 1, pad_begin: 0, pad_end: 0, output: 1 };
+    match axes {
+        [] => Some((unit, unit)),
+        [a] => Some((unit, *a)),
+        [a, b] => Some((*a, *b)),
+        _ => None,
+    }
+}
+
 /// The range of codes of an 8-bit type.
 pub fn code_range(d: DType) -> Result<(i32, i32)> {
     match d {
