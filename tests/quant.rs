@@ -77,7 +77,7 @@ fn accuracy(model: &str, extra: &[&str]) -> f64 {
 fn int8_accuracy_is_within_half_a_point_of_float_per_channel_and_one_and_a_half_per_tensor() {
     for model in ["digits_cnn.onnx", "digits_mbv2.onnx", "digits_transformer.onnx"] {
         let float = accuracy(model, &[]);
-        for method in ["minmax", "percentile", "mse"] {
+        for method in ["minmax", "percentile", "mse", "entropy"] {
             let per_channel = accuracy(model, &["--calibrate", method]);
             let per_tensor = accuracy(model, &["--calibrate", method, "--per-tensor"]);
             eprintln!("{model} {method}: float {float:.2}%, int8 per-channel {per_channel:.2}%, per-tensor {per_tensor:.2}%");

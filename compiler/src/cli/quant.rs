@@ -17,9 +17,10 @@ pub struct QuantArgs {
     /// the first axis), a .npy for single-input models, or a directory of them.
     #[arg(long, value_name = "DATA")]
     calibration: Option<PathBuf>,
-    /// How activation ranges are chosen: minmax, percentile[=P] (P = 99.99
-    /// when not given; the default method, best on the test models) or mse.
-    #[arg(long, value_name = "METHOD", default_value = "percentile")]
+    /// How activation ranges are chosen: entropy (the default: best on the
+    /// test models), minmax, percentile[=P] (P = 99.99 when not given) or
+    /// mse.
+    #[arg(long, value_name = "METHOD", default_value = "entropy")]
     calibrate: Method,
     /// One weight scale per tensor instead of per output channel.
     #[arg(long)]
