@@ -134,6 +134,12 @@ fn row(t: &Tensor, i: usize) -> Tensor {
 /// Compiles `model` with `flags` and checks that the Rust and C harnesses
 /// reproduce `qcc run` (the oracle) exactly on every sample of `data`.
 fn check_bit_exact(model: &Path, data: &Path, flags: &[&str], samples: usize, tag: &str) {
+    check_generated(model, data, flags, samples, tag, 0.0);
+}
+
+/// Like [`check_bit_exact`], with outputs within `tolerance` of the
+/// interpreter's (0: identical).
+fn check_generated(model: &Path, data: &Path, flags: &[&str], samples: usize, tag: &str, tolerance: f64) {
     let tmp = TempDir::new("exact");
     let built = build(model, flags, tmp.path(), tag);
     let oracle_dir = tmp.path().join("oracle");
@@ -163,7 +169,12 @@ fn check_bit_exact(model: &Path, data: &Path, flags: &[&str], samples: usize, ta
         for (lang, h) in [("Rust", &built.rust), ("C", &built.c)] {
             let got = run_harness(h, &files, tmp.path());
             let got = got.reshape(want.shape()).unwrap();
-            assert_eq!(got, want, "{}: {lang} differs from the oracle on sample {i}", model.display());
+            if tolerance == 0.0 {
+                assert_eq!(got, want, "{}: {lang} differs from the oracle on sample {i}", model.display());
+            } else {
+                let worst = got.to_f64_vec().unwrap().iter().zip(want.to_f64_vec().unwrap()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                assert!(worst <= tolerance, "{}: {lang} is {worst} from the interpreter on sample {i}", model.display());
+            }
         }
     }
 }
@@ -344,4 +355,37 @@ fn onnxruntime_qdq_models_compile_with_their_own_scales_and_agree_within_one_lsb
         count += 1;
     }
     assert!(count >= 5, "only {count} QDQ models");
+}
+
+#[test]
+fn onnxruntime_dynamically_quantized_models_compile_and_agree_with_onnxruntime() {
+    let dir = qdq_dir();
+    let list = std::fs::read_to_string(dir.join("DYNAMIC")).unwrap_or_else(|e| panic!("{}: {e}; run tests/quant/make_qdq_references.py", dir.display()));
+    let test = models_dir().join("digits_test.npz");
+    let mut count = 0;
+    for case in list.lines().filter(|l| !l.is_empty()) {
+        let model = dir.join(format!("{case}.onnx"));
+        let tmp = TempDir::new("dynamic");
+        // DynamicQuantizeLinear, ConvInteger and MatMulInteger run as they are.
+        qcc_ok(&["run", model.to_str().unwrap(), "--dataset", test.to_str().unwrap(), "-o", tmp.path().to_str().unwrap()]);
+        let ours = array(&tmp.path().join("outputs.npz"), "logits");
+        let theirs = array(&dir.join(format!("{case}_ref.npz")), "logits");
+        let (a, b) = (ours.to_f64_vec().unwrap(), theirs.to_f64_vec().unwrap());
+        assert_eq!(a.len(), b.len(), "{case}");
+        let close = a.iter().zip(&b).filter(|(x, y)| (*x - *y).abs() <= 1e-4).count();
+        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        let share = 100.0 * close as f64 / a.len() as f64;
+        eprintln!("{case}: {share:.2}% of {} logits within 1e-4 of onnxruntime, worst {worst:.2e}", a.len());
+        // Float rounding before a DynamicQuantizeLinear can move a code by one.
+        assert!(share >= 99.0 && worst <= 0.1, "{case}: {share:.2}% within 1e-4 of onnxruntime, worst {worst}");
+        let labels = array(&test, "label");
+        assert_eq!(top1(&ours, &labels), top1(&theirs, &labels), "{case}: top-1 differs from onnxruntime's");
+        check_generated(&model, &test, &[], 6, "dynamic", 1e-4);
+        // It has no static scales to quantize with: one clear error.
+        let out = qcc(&["run", model.to_str().unwrap(), "--dataset", test.to_str().unwrap(), "--quantize", "int8", "-o", tmp.path().to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("dynamically quantized"), "{case}: {stderr}");
+        count += 1;
+    }
+    assert!(count >= 2, "only {count} dynamically quantized models");
 }

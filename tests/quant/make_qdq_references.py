@@ -27,6 +27,13 @@ It writes to OUT_DIR, for each <case> = <model>_qdq_<s8|u8>:
                       (code - zero_point) * scale), to express errors in LSBs
     CASES             the case names, one per line
 
+It also quantizes digits_cnn and digits_transformer (batch fixed to 1) with
+quantize_dynamic (QInt8 weights per channel; activations quantized at run
+time by DynamicQuantizeLinear for ConvInteger and MatMulInteger) and writes
+
+    <model>_dynamic.onnx, <model>_dynamic_ref.npz ("logits", ORT's outputs)
+    DYNAMIC           those case names, one per line
+
 and prints one line per case: ORT top-1 accuracy (labels of digits_test.npz),
 whether the logits lie on the output quantization grid, and the op types of
 the quantized model with counts. Deterministic (byte-identical output on
@@ -45,7 +52,7 @@ import tempfile
 import numpy as np
 import onnx
 from onnx import numpy_helper
-from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,6 +61,7 @@ from ort_quantize import EXTRA_OPTIONS, NpzReader, quiet, session  # noqa: E402
 
 MODELS = ["digits_cnn", "digits_mbv2"]
 ACTIVATIONS = [("s8", QuantType.QInt8), ("u8", QuantType.QUInt8)]
+DYNAMIC_MODELS = ["digits_cnn", "digits_transformer"]
 
 
 def fix_batch(src, dst):
@@ -226,6 +234,29 @@ def main():
 
     with open(os.path.join(out_dir, "CASES"), "w") as f:
         f.write("".join(c + "\n" for c in cases))
+
+    # Dynamic quantization: int8 weights, activations quantized at run time
+    # by DynamicQuantizeLinear (ConvInteger, MatMulInteger).
+    dynamic = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in DYNAMIC_MODELS:
+            fixed = os.path.join(tmp, model + ".batch1.onnx")
+            fix_batch(os.path.join(HERE, model + ".onnx"), fixed)
+            case = f"{model}_dynamic"
+            path = os.path.join(out_dir, case + ".onnx")
+            with quiet():
+                quantize_dynamic(fixed, path, weight_type=QuantType.QInt8, per_channel=True)
+            sess = session(path, optimize=True)
+            name = sess.get_inputs()[0].name
+            logits = np.concatenate([sess.run(None, {name: images[i : i + 1]})[0] for i in range(len(images))]).astype(np.float32)
+            np.savez(os.path.join(out_dir, case + "_ref.npz"), logits=logits)
+            dynamic.append(case)
+            correct = int((logits.argmax(1) == labels).sum())
+            ops = collections.Counter(n.op_type for n in onnx.load(path).graph.node)
+            print(f"{case}: ORT top-1 {100.0 * correct / len(labels):.2f}% ({correct}/{len(labels)}), "
+                  f"ops: " + ", ".join(f"{op} {n}" for op, n in sorted(ops.items())))
+    with open(os.path.join(out_dir, "DYNAMIC"), "w") as f:
+        f.write("".join(c + "\n" for c in dynamic))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 //! requantization `clamp(round_half_even(acc · multiplier) + zero_point)`.
 
 use super::dense::row_major;
+use crate::back::lower::{Loc, LowerCx};
+use crate::back::program::ScalarFn;
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
 
@@ -79,6 +81,40 @@ pub fn centered(x: &Tensor, shape: &[usize], zp: &[i32], axis: usize, what: &str
         }
     }
     Ok(v)
+}
+
+/// `x − zero` as int32 in generated code, for the integer products:
+/// computed at compile time when both are constants, else by the
+/// runtime's `centered` into a scratch buffer. `zero` is absent (0), one
+/// value, or one per index along `axis` of `x`; `what` names it in errors.
+pub fn lower_centered(cx: &mut LowerCx, x: &Loc, zero: Option<&Loc>, axis: usize, what: &str) -> Result<Loc> {
+    let count = zero.map_or(1, Loc::len);
+    if count != 1 {
+        check_count(count, x.shape.get(axis).copied().unwrap_or(0), what)?;
+    }
+    if let (Some(xc), Some(zc)) = (&x.constant, zero.map_or(Some(None), |z| z.constant.as_ref().map(Some))) {
+        let zps = zero_points(zc.map(|z| &**z), x.dtype, what)?;
+        let values = centered(xc, &x.shape, &zps, axis, what)?;
+        return Ok(cx.constant(&format!("{what}_centered"), Tensor::from_vec(&x.shape, values)?));
+    }
+    // The zero point shaped to broadcast against x along `axis`.
+    let mut shape = vec![1; x.shape.len()];
+    if count != 1 {
+        shape[axis] = count;
+    }
+    let zero = match zero {
+        Some(z) => z.reshaped(&shape),
+        None => {
+            let t = match x.dtype {
+                DType::U8 => Tensor::scalar(0u8),
+                _ => Tensor::scalar(0i8),
+            };
+            cx.constant(what, t).reshaped(&shape)
+        }
+    };
+    let out = cx.scratch(DType::I32, x.len()).reshaped(&x.shape);
+    cx.map(ScalarFn::new("centered", vec![x.dtype, x.dtype], DType::I32), &[x, &zero], &out)?;
+    Ok(out)
 }
 
 /// Requantizes int32 accumulators to `out` (uint8 or int8): element `i`

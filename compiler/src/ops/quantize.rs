@@ -387,6 +387,17 @@ impl OpDef for DynamicQuantizeLinear {
         });
         Ok(vec![Tensor::U8(y), Tensor::scalar(scale), Tensor::scalar(zero_point as u8)])
     }
+
+    /// The runtime's `dynamic_quantize` kernel, with this `eval`'s
+    /// arithmetic in float32.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let x = cx.input(0)?.clone();
+        let (y, scale, zero) = (cx.output(0)?, cx.output(1)?, cx.output(2)?);
+        let n = x.len();
+        let args = vec![x.arg_in(), y.arg_out(), scale.arg_out(), zero.arg_out(), crate::back::program::Arg::Dims(vec![n])];
+        cx.call("dynamic_quant", "dynamic_quantize", vec![DType::U8], args);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

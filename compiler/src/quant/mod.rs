@@ -54,6 +54,11 @@ impl Quantization {
             return quantize(&g, &data, self.method, self.options);
         }
         let activations = qdq::strip(&mut g)?;
+        if activations.is_empty() && g.nodes().into_iter().any(|n| g.node(n).op_type == "DynamicQuantizeLinear") {
+            return Err(Error::Usage(
+                "the model is dynamically quantized (DynamicQuantizeLinear before ConvInteger/MatMulInteger): compile it without --quantize to run it as it is, or give --calibration DATA to quantize it statically".into(),
+            ));
+        }
         if activations.is_empty() {
             return Err(Error::Usage(
                 "the model carries no QuantizeLinear/DequantizeLinear pairs (or QLinearConv/QLinearMatMul with constant parameters); give calibration data with --calibration DATA".into(),

@@ -25,6 +25,12 @@ static inline float QCC_QF(dequantize_linear)(QCC_T q, float scale, int64_t zero
     return (float)((int32_t)q - (int32_t)zero) * scale;
 }
 
+/* A code minus its zero point, as the int32 operand of ConvInteger and
+ * MatMulInteger. */
+static inline int32_t QCC_QF(centered)(QCC_T q, QCC_T zero) {
+    return (int32_t)q - (int32_t)zero;
+}
+
 /* A code moved to other quantization parameters. */
 static inline QCC_T QCC_QF(q_rescale)(QCC_T a, int64_t za, int64_t m, int64_t e, int64_t zo, int64_t lo, int64_t hi, bool single) {
     int32_t y = qcc_requantize((int32_t)a - (int32_t)za, (int32_t)m, (int32_t)e, single);

@@ -159,7 +159,7 @@ pub fn c_type(d: DType) -> &'static str {
 }
 
 /// The scalar functions of quantized models (`ops_quant.h`, on 8-bit codes).
-const QUANT_FNS: &[&str] = &["quantize_linear", "dequantize_linear", "q_rescale", "q_add", "q_mul"];
+const QUANT_FNS: &[&str] = &["quantize_linear", "dequantize_linear", "centered", "q_rescale", "q_add", "q_mul"];
 
 /// One instantiation of the templated runtime headers for an element type.
 #[derive(Serialize)]

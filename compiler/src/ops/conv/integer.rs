@@ -8,9 +8,9 @@
 //! <https://onnx.ai/onnx/operators/onnx__QLinearConv.html>
 
 use super::super::dense::array;
-use super::super::quant::{centered, check_8bit, check_count, requantize, scales, zero_points};
+use super::super::quant::{centered, check_8bit, check_count, lower_centered, requantize, scales, zero_points};
 use super::super::spatial::Window;
-use super::super::{Arg, OpDef, Slots};
+use super::super::{Arg, LowerCx, OpDef, Slots};
 use super::{conv_macs, conv_plan, conv_shape, group_attr, lower};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Shape, TensorType};
@@ -78,6 +78,22 @@ impl OpDef for ConvInteger {
 
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
         conv_macs(inputs.opt(1), outputs.first())
+    }
+
+    /// X and W minus their zero points as int32 (W's at compile time when
+    /// constant), then the int32 convolution: padding reads as 0, which
+    /// is X's zero point once centred.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let (x, w) = (cx.input(0)?.clone(), cx.input(1)?.clone());
+        check_8bit(x.dtype, "X")?;
+        check_8bit(w.dtype, "W")?;
+        let (x_zp, w_zp) = (cx.opt_input(2).cloned(), cx.opt_input(3).cloned());
+        if x_zp.as_ref().is_some_and(|z| z.len() != 1) {
+            bail!("x_zero_point must be a scalar, got {} elements", x_zp.map_or(0, |z| z.len()));
+        }
+        let xc = lower_centered(cx, &x, x_zp.as_ref(), 0, "x_zero_point")?;
+        let wc = lower_centered(cx, &w, w_zp.as_ref(), 0, "w_zero_point")?;
+        super::lower_conv(cx, &self.window, self.group, &xc, &wc, None)
     }
 }
 

@@ -17,6 +17,7 @@ use super::dense::{array, compute_type, demote, promote, row_major};
 use super::spatial::{Traversal, Window};
 use super::matmul::lower::{self as gemm_lower, ConvGeometry, Matrices, Side};
 use super::{util, Arg, LowerCx, OpDef, Slots};
+use crate::back::lower::Loc;
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::Dot;
 use crate::ir::{Dim, Shape, TensorType};
@@ -148,56 +149,63 @@ impl OpDef for Conv {
     /// (at compile time when constant) and the bias is stored in Y first.
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         let (x, w, b) = (cx.input(0)?.clone(), cx.input(1)?.clone(), cx.opt_input(2).cloned());
-        let dtype = x.dtype;
-        if !matches!(dtype, DType::F32 | DType::F64) {
-            crate::unsupported!("code generation for Conv on {dtype} is not implemented yet");
+        if !matches!(x.dtype, DType::F32 | DType::F64) {
+            crate::unsupported!("code generation for Conv on {} is not implemented yet", x.dtype);
         }
-        let y = cx.output(0)?;
-        if y.is_empty() || x.shape.len() < 3 {
-            return Ok(());
-        }
-        let axes = self.window.resolve(&x.shape[2..], &w.shape[2..])?;
-        let (c_in, c_out, group) = (x.shape[1], w.shape[0], self.group);
-        let (cg, og) = (c_in / group, c_out / group);
-        let k = cg * w.shape[2..].iter().product::<usize>();
-        let mw = Matrices { batch: group, lanes: og, depth: k, lane_stride: k, depth_stride: 1, batch_stride: og * k };
-        let wp = gemm_lower::packed(cx, &w, mw, Side::A, "w_packed")?;
-        let chunk = gemm_lower::chunk_len(k, y.shape[2..].iter().product());
-        let col = cx.scratch(dtype, k * chunk);
-        let beta = match &b {
-            Some(b) => {
-                let mut shape = vec![c_out];
-                shape.resize(y.shape.len() - 1, 1);
-                gemm_lower::fill_broadcast(cx, &b.reshaped(&shape), &y)?;
-                1.0
-            }
-            None => 0.0,
-        };
-        let geometry = ConvGeometry {
-            input: &x.shape[2..],
-            output: &y.shape[2..],
-            kernel: &w.shape[2..],
-            stride: axes.iter().map(|a| a.stride).collect(),
-            dilation: axes.iter().map(|a| a.dilation).collect(),
-        };
-        let dims = gemm_lower::conv_dims(x.shape[0], c_in, c_out, group, &geometry, chunk)?;
-        let pads = gemm_lower::three(&axes.iter().map(|a| a.pad_begin as i64).collect::<Vec<_>>(), 0)?;
-        cx.call(
-            "gemm",
-            "conv",
-            vec![dtype],
-            vec![
-                x.arg_in(),
-                wp.arg_in(),
-                col.arg_out(),
-                y.arg_out(),
-                crate::back::program::Arg::Dims(dims),
-                crate::back::program::Arg::Ints(pads),
-                crate::back::program::Arg::Lit(crate::back::program::Lit::Float(beta, DType::F64)),
-            ],
-        );
-        Ok(())
+        lower_conv(cx, &self.window, self.group, &x, &w, b.as_ref())
     }
+}
+
+/// Output 0 of the node as the convolution of `x` by `w` (+ `b`), all of
+/// one element type the runtime GEMM supports; padding reads as zero.
+pub(crate) fn lower_conv(cx: &mut LowerCx, window: &Window, group: usize, x: &Loc, w: &Loc, b: Option<&Loc>) -> Result<()> {
+    let dtype = x.dtype;
+    gemm_lower::check_dtype(dtype)?;
+    let y = cx.output(0)?;
+    if y.is_empty() || x.shape.len() < 3 {
+        return Ok(());
+    }
+    let axes = window.resolve(&x.shape[2..], &w.shape[2..])?;
+    let (c_in, c_out, group) = (x.shape[1], w.shape[0], group);
+    let (cg, og) = (c_in / group, c_out / group);
+    let k = cg * w.shape[2..].iter().product::<usize>();
+    let mw = Matrices { batch: group, lanes: og, depth: k, lane_stride: k, depth_stride: 1, batch_stride: og * k };
+    let wp = gemm_lower::packed(cx, w, mw, Side::A, "w_packed")?;
+    let chunk = gemm_lower::chunk_len(k, y.shape[2..].iter().product());
+    let col = cx.scratch(dtype, k * chunk);
+    let beta = match b {
+        Some(b) => {
+            let mut shape = vec![c_out];
+            shape.resize(y.shape.len() - 1, 1);
+            gemm_lower::fill_broadcast(cx, &b.reshaped(&shape), &y)?;
+            1.0
+        }
+        None => 0.0,
+    };
+    let geometry = ConvGeometry {
+        input: &x.shape[2..],
+        output: &y.shape[2..],
+        kernel: &w.shape[2..],
+        stride: axes.iter().map(|a| a.stride).collect(),
+        dilation: axes.iter().map(|a| a.dilation).collect(),
+    };
+    let dims = gemm_lower::conv_dims(x.shape[0], c_in, c_out, group, &geometry, chunk)?;
+    let pads = gemm_lower::three(&axes.iter().map(|a| a.pad_begin as i64).collect::<Vec<_>>(), 0)?;
+    cx.call(
+        "gemm",
+        "conv",
+        vec![dtype],
+        vec![
+            x.arg_in(),
+            wp.arg_in(),
+            col.arg_out(),
+            y.arg_out(),
+            crate::back::program::Arg::Dims(dims),
+            crate::back::program::Arg::Ints(pads),
+            crate::back::program::Arg::Lit(crate::back::program::Lit::Float(beta, DType::F64)),
+        ],
+    );
+    Ok(())
 }
 
 /// X, W and B share one float element type.

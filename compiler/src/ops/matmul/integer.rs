@@ -9,8 +9,8 @@
 //! <https://onnx.ai/onnx/operators/onnx__QLinearMatMul.html>
 
 use super::super::dense::array;
-use super::super::quant::{centered, check_8bit, check_count, requantize, scales, zero_points};
-use super::super::{Arg, OpDef, Slots};
+use super::super::quant::{centered, check_8bit, check_count, lower_centered, requantize, scales, zero_points};
+use super::super::{Arg, LowerCx, OpDef, Slots};
 use super::{batched, matmul_macs, matmul_shape};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
@@ -60,6 +60,24 @@ impl OpDef for MatMulInteger {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let (y, out) = int_matmul(inputs.req(0)?, inputs.opt(2), inputs.req(1)?, inputs.opt(3))?;
         Ok(vec![Tensor::I32(array(&out, y)?)])
+    }
+
+    /// A and B minus their zero points (per tensor, per row of A, per
+    /// column of B) as int32, at compile time when constant, then the
+    /// int32 MatMul.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let (a, b) = (cx.input(0)?.clone(), cx.input(1)?.clone());
+        check_8bit(a.dtype, "A")?;
+        check_8bit(b.dtype, "B")?;
+        let (a_zp, b_zp) = (cx.opt_input(2).cloned(), cx.opt_input(3).cloned());
+        for (t, zp, what) in [(&a, &a_zp, "a_zero_point"), (&b, &b_zp, "b_zero_point")] {
+            if t.shape.len() < 2 && zp.as_ref().is_some_and(|z| z.len() != 1) {
+                bail!("{what} of a 1-D operand must be a scalar");
+            }
+        }
+        let ac = lower_centered(cx, &a, a_zp.as_ref(), a.shape.len().saturating_sub(2), "a_zero_point")?;
+        let bc = lower_centered(cx, &b, b_zp.as_ref(), b.shape.len().saturating_sub(1), "b_zero_point")?;
+        super::lower_product(cx, &ac, &bc)
     }
 
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {

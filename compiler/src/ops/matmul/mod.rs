@@ -14,6 +14,7 @@ pub use integer::{MatMulInteger, QLinearMatMul};
 
 use super::dense::{array, compute_type, demote, promote, row_major};
 use super::{Arg, LowerCx, OpDef, Slots};
+use crate::back::lower::Loc;
 use lower::{Matrices, Side};
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::{gemm, Dot};
@@ -183,40 +184,45 @@ impl OpDef for MatMul {
     /// has none.
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         let (a, b) = (cx.input(0)?.clone(), cx.input(1)?.clone());
-        let dtype = a.dtype;
-        lower::check_dtype(dtype)?;
-        let y = cx.output(0)?;
-        if y.is_empty() {
-            return Ok(());
-        }
-        let a2: Vec<usize> = if a.shape.len() == 1 { vec![1, a.shape[0]] } else { a.shape.clone() };
-        let b2: Vec<usize> = if b.shape.len() == 1 { vec![b.shape[0], 1] } else { b.shape.clone() };
-        let (a_batch, b_batch) = (&a2[..a2.len() - 2], &b2[..b2.len() - 2]);
-        let (m, k, n) = (a2[a2.len() - 2], a2[a2.len() - 1], b2[b2.len() - 1]);
-        let (a_count, b_count): (usize, usize) = (a_batch.iter().product(), b_batch.iter().product());
-        if b_count == 1 {
-            // A's batches are rows of one product.
-            let rows = a_count * m;
-            let ma = Matrices { batch: 1, lanes: rows, depth: k, lane_stride: k, depth_stride: 1, batch_stride: 0 };
-            let mb = Matrices { batch: 1, lanes: n, depth: k, lane_stride: 1, depth_stride: n, batch_stride: 0 };
-            let ap = lower::packed(cx, &a, ma, Side::A, "a_packed")?;
-            let bp = lower::packed(cx, &b, mb, Side::B, "b_packed")?;
-            lower::gemm_call(cx, dtype, ap.arg_in(), bp.arg_in(), y.arg_out(), [rows, n, k, n], 1.0, 0.0);
-            return Ok(());
-        }
-        let ma = Matrices { batch: a_count, lanes: m, depth: k, lane_stride: k, depth_stride: 1, batch_stride: m * k };
-        let mb = Matrices { batch: b_count, lanes: n, depth: k, lane_stride: 1, depth_stride: n, batch_stride: k * n };
-        let ap = lower::packed(cx, &a, ma, Side::A, "a_packed")?;
-        let bp = lower::packed(cx, &b, mb, Side::B, "b_packed")?;
-        let batch: Vec<usize> = broadcast_batch(&fixed(a_batch), &fixed(b_batch))?.into_iter().map(|d| d.unwrap_or(1)).collect();
-        let (a_len, b_len) = (ma.packed_len(Side::A), mb.packed_len(Side::B));
-        for idx in 0..batch.iter().product::<usize>() {
-            let (ai, bi) = (batch_index(idx, &batch, a_batch), batch_index(idx, &batch, b_batch));
-            let out = crate::back::program::Arg::Out { operand: y.operand, offset: y.offset + idx * m * n, len: m * n };
-            lower::gemm_call(cx, dtype, lower::part(&ap, ai, a_len), lower::part(&bp, bi, b_len), out, [m, n, k, n], 1.0, 0.0);
-        }
-        Ok(())
+        lower_product(cx, &a, &b)
     }
+}
+
+/// Output 0 of the node as the MatMul of `a` and `b` (one element type).
+pub(crate) fn lower_product(cx: &mut LowerCx, a: &Loc, b: &Loc) -> Result<()> {
+    let dtype = a.dtype;
+    lower::check_dtype(dtype)?;
+    let y = cx.output(0)?;
+    if y.is_empty() {
+        return Ok(());
+    }
+    let a2: Vec<usize> = if a.shape.len() == 1 { vec![1, a.shape[0]] } else { a.shape.clone() };
+    let b2: Vec<usize> = if b.shape.len() == 1 { vec![b.shape[0], 1] } else { b.shape.clone() };
+    let (a_batch, b_batch) = (&a2[..a2.len() - 2], &b2[..b2.len() - 2]);
+    let (m, k, n) = (a2[a2.len() - 2], a2[a2.len() - 1], b2[b2.len() - 1]);
+    let (a_count, b_count): (usize, usize) = (a_batch.iter().product(), b_batch.iter().product());
+    if b_count == 1 {
+        // A's batches are rows of one product.
+        let rows = a_count * m;
+        let ma = Matrices { batch: 1, lanes: rows, depth: k, lane_stride: k, depth_stride: 1, batch_stride: 0 };
+        let mb = Matrices { batch: 1, lanes: n, depth: k, lane_stride: 1, depth_stride: n, batch_stride: 0 };
+        let ap = lower::packed(cx, a, ma, Side::A, "a_packed")?;
+        let bp = lower::packed(cx, b, mb, Side::B, "b_packed")?;
+        lower::gemm_call(cx, dtype, ap.arg_in(), bp.arg_in(), y.arg_out(), [rows, n, k, n], 1.0, 0.0);
+        return Ok(());
+    }
+    let ma = Matrices { batch: a_count, lanes: m, depth: k, lane_stride: k, depth_stride: 1, batch_stride: m * k };
+    let mb = Matrices { batch: b_count, lanes: n, depth: k, lane_stride: 1, depth_stride: n, batch_stride: k * n };
+    let ap = lower::packed(cx, a, ma, Side::A, "a_packed")?;
+    let bp = lower::packed(cx, b, mb, Side::B, "b_packed")?;
+    let batch: Vec<usize> = broadcast_batch(&fixed(a_batch), &fixed(b_batch))?.into_iter().map(|d| d.unwrap_or(1)).collect();
+    let (a_len, b_len) = (ma.packed_len(Side::A), mb.packed_len(Side::B));
+    for idx in 0..batch.iter().product::<usize>() {
+        let (ai, bi) = (batch_index(idx, &batch, a_batch), batch_index(idx, &batch, b_batch));
+        let out = crate::back::program::Arg::Out { operand: y.operand, offset: y.offset + idx * m * n, len: m * n };
+        lower::gemm_call(cx, dtype, lower::part(&ap, ai, a_len), lower::part(&bp, bi, b_len), out, [m, n, k, n], 1.0, 0.0);
+    }
+    Ok(())
 }
 
 /// The flat index into an operand's own batch dims (right-aligned,

@@ -477,6 +477,13 @@ pub fn dequantize_linear<Q: Code>(q: Q, scale: f32, zero: i64) -> f32 {
     (q.to_i32() - zero as i32) as f32 * scale
 }
 
+/// A code minus its zero point, as the int32 operand of ConvInteger and
+/// MatMulInteger.
+#[inline(always)]
+pub fn centered<Q: Code>(q: Q, zero: Q) -> i32 {
+    q.to_i32() - zero.to_i32()
+}
+
 /// Rounds half to even for `|v| <= 2^22` (adding and removing 1.5 · 2^23
 /// leaves the rounded value under round-to-nearest-even arithmetic).
 #[inline(always)]

@@ -1,6 +1,7 @@
 //! Kernels: one module per family, named after what they compute.
 
 pub mod batch_norm;
+pub mod dynamic_quant;
 pub mod gather;
 pub mod gemm;
 pub mod norm;
