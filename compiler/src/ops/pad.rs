@@ -130,6 +130,23 @@ impl OpDef for Pad {
 }
 
 impl Pad {
+    /// Whether the mode is `constant` (the only one that reads the fill value).
+    pub fn is_constant_mode(&self) -> bool {
+        self.mode == Mode::Constant
+    }
+
+    /// The fill value of opsets before 11 (an attribute); None from 11 on,
+    /// where it is input 2.
+    pub fn attr_value(&self) -> Option<f64> {
+        self.attr_pads.is_some().then_some(self.attr_value)
+    }
+
+    /// This Pad with the attribute fill value `value` (opsets before 11):
+    /// the quantizer puts the fill's code there.
+    pub fn with_attr_value(&self, value: f64) -> Pad {
+        Pad { attr_value: value, ..self.clone() }
+    }
+
     fn check_value_type(&self, data: DType, value: Option<DType>) -> Result<()> {
         match value {
             Some(v) if v != data => bail!("constant_value is {v} but the data is {data}"),

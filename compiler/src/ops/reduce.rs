@@ -201,6 +201,29 @@ impl OpDef for Reduce {
 }
 
 impl Reduce {
+    /// Whether this is ReduceMean.
+    pub fn is_mean(&self) -> bool {
+        self.kind == Kind::Mean
+    }
+
+    /// The reduced axes (increasing, distinct) for an input of `rank`, the
+    /// axes input being `given` when the opset takes them as an input;
+    /// empty when the operator is the identity (`noop_with_empty_axes`).
+    pub fn resolved_axes(&self, given: Option<&Tensor>, rank: usize) -> Result<Vec<usize>> {
+        let list = match &self.axes {
+            Axes::Attr(a) => a.clone(),
+            Axes::Input { .. } => given.map(|t| t.to_i64_vec()).transpose()?,
+        };
+        Ok(match self.plan(list.as_deref(), rank)? {
+            Plan::Identity => Vec::new(),
+            Plan::Axes(mut axes) => {
+                axes.sort_unstable();
+                axes.dedup();
+                axes
+            }
+        })
+    }
+
     fn check_dtype(&self, d: DType) -> Result<()> {
         let ok = match self.kind {
             Kind::Max | Kind::Min => d.is_int() || d.is_float() || d == DType::Bool,

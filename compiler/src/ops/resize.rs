@@ -21,6 +21,7 @@
 //! round half to even and saturate). `exclude_outside` and `antialias` do
 //! not apply to nearest mode (it has a single tap).
 
+use super::qint::Sampling;
 use super::resize_sample::{Axis, Coord, Filter, Nearest};
 use super::take::{self, FILL};
 use super::{util, Arg, OpDef, Slots};
@@ -162,7 +163,19 @@ impl OpDef for Resize {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = inputs.req(0)?;
         self.check_dtype(x.dtype())?;
-        let shape = x.shape();
+        let plan = self.plan(x.shape(), inputs)?;
+        let y = match self.mode {
+            Mode::Nearest(n) => self.nearest(x, &plan, n)?,
+            Mode::Filter(f) => self.filter(x, &plan, f)?,
+        };
+        Ok(vec![y])
+    }
+}
+
+impl Resize {
+    /// How every axis of an input of `shape` is resampled, from the scales,
+    /// sizes and roi among `inputs` (input 0 is not read).
+    fn plan(&self, shape: &[usize], inputs: &[Option<&Tensor>]) -> Result<Vec<Axis>> {
         let dims: Vec<Dim> = shape.iter().map(|&d| Some(d)).collect();
         let axes = self.axes(shape.len())?;
         let present = |i: usize| inputs.opt(i).filter(|t| !t.is_empty());
@@ -185,11 +198,49 @@ impl OpDef for Resize {
             let (Some(out_len), Some(scale)) = (out[a], scale[a]) else { bail!("internal: output size of axis {a} unresolved") };
             plan.push(Axis { in_len, out_len, scale, roi: roi[a] });
         }
-        let y = match self.mode {
-            Mode::Nearest(n) => self.nearest(x, &plan, n)?,
-            Mode::Filter(f) => self.filter(x, &plan, f)?,
-        };
-        Ok(vec![y])
+        Ok(plan)
+    }
+
+    /// The resampling of an input of `shape` as the integer path can run it
+    /// on codes (`inputs` as for `eval`, input 0 unread): nearest mode as
+    /// the input position each output position copies, per axis; linear
+    /// mode as two (position, weight) taps per output position, per axis.
+    /// Anything else (cubic, antialias, extrapolation) is `Sampling::Float`.
+    pub fn code_sampling(&self, shape: &[usize], inputs: &[Option<&Tensor>]) -> Result<Sampling> {
+        let plan = self.plan(shape, inputs)?;
+        let outside = || Sampling::Float("tf_crop_and_resize extrapolates outside the input".into());
+        match self.mode {
+            Mode::Nearest(n) => {
+                let mut picks = Vec::with_capacity(plan.len());
+                for axis in &plan {
+                    let p = if axis.is_identity(self.coord) { (0..axis.in_len).map(Some).collect() } else { axis.nearest(self.coord, n)? };
+                    let Some(p) = p.into_iter().collect::<Option<Vec<usize>>>() else { return Ok(outside()) };
+                    picks.push(p);
+                }
+                Ok(Sampling::Nearest(picks))
+            }
+            Mode::Filter(Filter::Cubic { .. }) => Ok(Sampling::Float("cubic interpolation".into())),
+            Mode::Filter(Filter::Linear) if self.antialias => Ok(Sampling::Float("antialiased interpolation".into())),
+            Mode::Filter(Filter::Linear) => {
+                let mut taps = Vec::with_capacity(plan.len());
+                for axis in &plan {
+                    if axis.is_identity(self.coord) {
+                        taps.push((0..axis.in_len).map(|i| [(i, 1.0), (i, 0.0)]).collect());
+                        continue;
+                    }
+                    let mut t = Vec::with_capacity(axis.out_len);
+                    for pair in axis.taps(self.coord, Filter::Linear, false, self.exclude_outside)? {
+                        match pair.as_deref() {
+                            Some(&[a, b]) => t.push([a, b]),
+                            Some(_) => return Ok(Sampling::Float("a linear filter of more than two taps".into())),
+                            None => return Ok(outside()),
+                        }
+                    }
+                    taps.push(t);
+                }
+                Ok(Sampling::Linear(taps))
+            }
+        }
     }
 }
 

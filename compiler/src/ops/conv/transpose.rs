@@ -79,6 +79,33 @@ impl ConvTranspose {
         Ok(AxisOut { output, pad_begin })
     }
 
+    /// The group count.
+    pub fn group(&self) -> usize {
+        self.group
+    }
+
+    /// Per spatial axis of X [N, C_in, in...] and W [C_in, C_out/group,
+    /// k...]: input position `b` and kernel offset `k` add into output
+    /// position `b·stride + k·dilation − offset` when it lies in `0..a_dim`.
+    pub fn traversal_axes(&self, xs: &[usize], ws: &[usize]) -> Result<Vec<TraversalAxis>> {
+        if xs.len() < 3 || ws.len() != xs.len() {
+            bail!("X {xs:?} must have rank 3 or more and W {ws:?} the same rank");
+        }
+        let spatial = xs.len() - 2;
+        (0..spatial)
+            .map(|i| {
+                let a = self.axis(i, spatial, xs[i + 2], ws[i + 2])?;
+                Ok(TraversalAxis {
+                    b_dim: xs[i + 2],
+                    a_dim: a.output,
+                    stride: self.window.stride(i),
+                    dilation: self.window.dilation(i),
+                    offset: a.pad_begin,
+                })
+            })
+            .collect()
+    }
+
     /// Output shape [N, C_out, out...] from partly known X [N, C_in, in...]
     /// and W [C_in, C_out/group, k...].
     fn shape(&self, x: &Shape, w: &Shape, b: Option<&Shape>) -> Result<Shape> {
@@ -156,19 +183,7 @@ impl OpDef for ConvTranspose {
         let Some(out) = out.as_fixed() else { bail!("cannot resolve the output shape") };
         crate::tensor::checked_numel(&out)?;
         let (xs, ws) = (x.shape(), w.shape());
-        let spatial = xs.len() - 2;
-        let mut axes = Vec::with_capacity(spatial);
-        for i in 0..spatial {
-            let a = self.axis(i, spatial, xs[i + 2], ws[i + 2])?;
-            axes.push(TraversalAxis {
-                b_dim: xs[i + 2],
-                a_dim: a.output,
-                stride: self.window.stride(i),
-                dilation: self.window.dilation(i),
-                offset: a.pad_begin,
-            });
-        }
-        let t = Traversal::new(axes, &ws[2..])?;
+        let t = Traversal::new(self.traversal_axes(xs, ws)?, &ws[2..])?;
         let ch = Channels { batch: xs[0], c_in: xs[1], c_out: out[1], group: self.group };
         Ok(vec![eval_float(x, w, b, ch, &t, &out, Direction::Transposed)?])
     }
