@@ -331,4 +331,7 @@ ops! {
     IntRescale(qint::IntRescale),
     IntLut(qint::IntLut),
     IntAvgPool(qint::IntAvgPool),
+    IntConvTranspose(qint::IntConvTranspose),
+    IntReduceMean(qint::IntReduceMean),
+    IntResize(qint::IntResize),
 }

@@ -15,8 +15,9 @@ use crate::ir::{Graph, Node, NodeId, TensorType, Value, ValueId};
 use crate::ops::binary::Kind as BinKind;
 use crate::ops::pool::{global::Kind as GlobalKind, Kind as PoolKind};
 use crate::ops::qint::{BinaryKind, ADD_SHIFT, IntAvgPool, IntBinary, IntConv, IntLut, IntRescale, Stage};
+use crate::ops::qint::{q11_taps, reduce_groups, IntConvTranspose, IntReduceMean, IntResize, Sampling};
 use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
-use crate::ops::spatial::Axis;
+use crate::ops::spatial::{Axis, TraversalAxis};
 use crate::ops::unary::Kind as UnaryKind;
 use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
@@ -160,6 +161,7 @@ impl Rewriter<'_> {
             self.src.node(n).op,
             Op::Pool(_) | Op::GlobalPool(_) | Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Squeeze(_) | Op::Slice(_)
                 | Op::Split(_) | Op::Identity(_) | Op::DepthSpace(_) | Op::Expand(_) | Op::Tile(_)
+                | Op::Pad(_) | Op::Resize(_)
         );
         let out_ok = |v: ValueId| {
             self.known(v)
@@ -381,6 +383,59 @@ impl Rewriter<'_> {
                 GlobalKind::Lp(_) => Ok(Plan::Float("GlobalLpPool".into())),
             },
             Op::Concat(_) => self.concat(n),
+            Op::ConvTranspose(ct) => {
+                let (Some(w), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("weights are not constant".into())) };
+                let xs = self.src.ty(x)?.shape.as_fixed().unwrap_or_default();
+                if !(3..=4).contains(&xs.len()) {
+                    return Ok(Plan::Float("integer transposed convolutions cover 1-D and 2-D".into()));
+                }
+                let bias = match ins.get(2).copied().flatten() {
+                    Some(_) if constant(2).is_none() => return Ok(Plan::Float("the bias is not constant".into())),
+                    _ => constant(2),
+                };
+                let axes = ct.traversal_axes(&xs, w.shape())?;
+                self.conv_transpose(n, x, &w, bias.as_deref(), axes, ct.group())
+            }
+            Op::Pad(p) => {
+                let x = ins[0].unwrap();
+                let value = ins.get(2).copied().flatten();
+                if value.is_some() && constant(2).is_none() {
+                    return Ok(Plan::Float("the pad value is not constant".into()));
+                }
+                // The fill is the code of the real pad value under the input's parameters.
+                let real = match (p.attr_value(), constant(2)) {
+                    (Some(v), _) => v,
+                    (None, Some(t)) if !t.is_empty() => t.scalar_f64()?,
+                    _ => 0.0,
+                };
+                let fill = self.as_int(x)?.1.quantize(real);
+                let legacy = p.attr_value().is_some();
+                let op = if legacy { Op::Pad(p.with_attr_value(fill as f64)) } else { node.op.clone() };
+                self.pad(n, op, fill, legacy)
+            }
+            Op::Resize(r) => {
+                let x = ins[0].unwrap();
+                let Some(xs) = self.src.ty(x)?.shape.as_fixed() else { return Ok(Plan::Float("input shape known only at run time".into())) };
+                if ins.iter().skip(1).flatten().any(|&v| self.src.value(v).constant.is_none()) {
+                    return Ok(Plan::Float("scales or sizes known only at run time".into()));
+                }
+                let held: Vec<Option<Arc<Tensor>>> = ins.iter().map(|v| v.and_then(|v| self.src.value(v).constant.clone())).collect();
+                let args: Vec<Option<&Tensor>> = held.iter().map(|t| t.as_deref()).collect();
+                let sampling = r.code_sampling(&xs, &args)?;
+                self.resize(n, sampling, &xs)
+            }
+            Op::Reduce(r) if r.is_mean() => {
+                let x = ins[0].unwrap();
+                let Some(xs) = self.src.ty(x)?.shape.as_fixed() else { return Ok(Plan::Float("input shape known only at run time".into())) };
+                if ins.get(1).copied().flatten().is_some() && constant(1).is_none() {
+                    return Ok(Plan::Float("axes known only at run time".into()));
+                }
+                let axes = r.resolved_axes(constant(1).as_deref(), xs.len())?;
+                if axes.is_empty() {
+                    return self.passthrough(n);
+                }
+                self.reduce_mean(n, x, &xs, &axes)
+            }
             Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Squeeze(_) | Op::Slice(_) | Op::Split(_) | Op::Identity(_)
             | Op::DepthSpace(_) | Op::Expand(_) | Op::Tile(_) => self.passthrough(n),
             _ => Ok(Plan::Float("no integer kernel".into())),
@@ -529,37 +584,12 @@ impl Rewriter<'_> {
         let (xq, px) = self.as_int(x)?;
         let (target, po, lo, hi) = self.output_stage(y)?;
         let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
-        let (qw, sw) = match scales {
-            Some(s) if alpha_is_one(n, self.src) => quantize_weights_with(&wf, c_out, &s),
-            _ => quantize_weights(&wf, c_out, self.opts.per_tensor),
-        };
-        let per_channel = qw.len() / c_out.max(1);
+        let (qw, sw) = self.weight_codes(n, &wf, c_out, scales);
         let bias_f = match &bias {
             Some(b) => b.to_f64_vec()?,
             None => vec![0.0; c_out],
         };
-        let (x_min, x_max) = px.code_range();
-        let x_bound = x_min.unsigned_abs().max(x_max.unsigned_abs()) as i64;
-        let (mut folded, mut mult, mut exp) = (Vec::new(), Vec::new(), Vec::new());
-        for c in 0..c_out {
-            let s_acc = px.scale as f64 * sw[c] as f64;
-            let b = (bias_f[c] / s_acc).round_ties_even();
-            let row = &qw[c * per_channel..(c + 1) * per_channel];
-            let sum: i64 = row.iter().map(|&v| v as i64).sum();
-            let abs: i64 = row.iter().map(|&v| (v as i64).abs()).sum();
-            let f = b as i64 - px.zero as i64 * sum;
-            let m = quantize_multiplier(s_acc / po.scale as f64)
-                .ok_or_else(|| Error::Op(format!("the requantization multiplier of output channel {c} is out of range")))?;
-            let bound = (f.abs() + x_bound * abs) << m.exponent.max(0);
-            if !b.is_finite() || bound >= 1 << 31 {
-                return Err(Error::Op(format!(
-                    "the int32 accumulator of output channel {c} could overflow (bound {bound}); the bias or the weights are too large for the input scale"
-                )));
-            }
-            folded.push(f as i32);
-            mult.push(m.m);
-            exp.push(m.exponent);
-        }
+        let (folded, mult, exp) = channel_requant(px, &qw, &sw, &bias_f, po, ZeroPoint::Folded)?;
         let name = self.src.value(target).name.clone();
         let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw)?);
         let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], folded)?);
@@ -570,6 +600,147 @@ impl Rewriter<'_> {
         self.add(n, "", "IntConv", Op::IntConv(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)], &[Some(out)])?;
         self.int.insert(target, (out, po));
         Ok(Plan::Done)
+    }
+
+    /// int8 codes and scales of the float weights `wf` (`c_out` rows, one
+    /// per output channel): the model's own scales when it carries them
+    /// (`scales`, QDQ), else symmetric per channel or per tensor.
+    fn weight_codes(&self, n: NodeId, wf: &[f32], c_out: usize, scales: Option<Vec<f32>>) -> (Vec<i8>, Vec<f32>) {
+        match scales {
+            Some(s) if alpha_is_one(n, self.src) => quantize_weights_with(wf, c_out, &s),
+            _ => quantize_weights(wf, c_out, self.opts.per_tensor),
+        }
+    }
+
+    /// IntConvTranspose for ConvTranspose with constant weights `w` [C_in,
+    /// C_out/group, kernel...] over one or two spatial axes.
+    fn conv_transpose(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<TraversalAxis>, group: usize) -> Result<Plan> {
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let ws = w.shape().to_vec();
+        let (c_in, og, kvol) = (ws[0], ws[1], ws[2..].iter().product::<usize>());
+        let (cg, c_out) = (c_in / group, og * group);
+        // Weight (input channel ci, output o of group g, offset k) sits at
+        // [ci, o, k] in W and at row g·og + o, column (ci mod cg, k) in the
+        // channel-major copy, whose row c holds every weight reaching output
+        // channel c: the layout weight quantization and the bound expect.
+        let at = |ci: usize, o: usize, k: usize| ((ci * og + o) * kvol + k, (((ci / cg) * og + o) * cg + ci % cg) * kvol + k);
+        let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
+        let mut rows = vec![0f32; wf.len()];
+        for ci in 0..c_in {
+            for o in 0..og {
+                for k in 0..kvol {
+                    let (src, dst) = at(ci, o, k);
+                    rows[dst] = wf[src];
+                }
+            }
+        }
+        // Per-axis scales of a QDQ model are along axis 1 (C_out / group).
+        let given = self.given_weight_scales(self.src.node_inputs(n)[1], 1);
+        let scales = given.filter(|s| s.len() == 1 || s.len() == og).map(|s| (0..c_out).map(|c| s[if s.len() == 1 { 0 } else { c % og }]).collect());
+        let (qrows, sw) = self.weight_codes(n, &rows, c_out, scales);
+        let mut qw = vec![0i8; qrows.len()];
+        for ci in 0..c_in {
+            for o in 0..og {
+                for k in 0..kvol {
+                    let (src, dst) = at(ci, o, k);
+                    qw[src] = qrows[dst];
+                }
+            }
+        }
+        let bias_f = match bias {
+            Some(b) => b.to_f64_vec()?,
+            None => vec![0.0; c_out],
+        };
+        let (xq, px) = self.as_int(x)?;
+        let (target, po, lo, hi) = self.output_stage(y)?;
+        let (bq, mult, exp) = channel_requant(px, &qrows, &sw, &bias_f, po, ZeroPoint::Centred)?;
+        let name = self.src.value(target).name.clone();
+        let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(&ws, qw)?);
+        let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], bq)?);
+        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], mult)?);
+        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], exp)?);
+        let op = IntConvTranspose { axes, group, x_zero: px.zero, stage: self.stage(po, lo, hi) };
+        self.emit(n, target, po, "IntConvTranspose", Op::IntConvTranspose(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)])
+    }
+
+    /// Pad on codes: `op` is the node's operator with an attribute fill
+    /// (opsets before 11) already replaced by `fill`, the fill's code; from
+    /// opset 11 `fill` becomes input 2. The output keeps the input's parameters.
+    fn pad(&mut self, n: NodeId, op: Op, fill: i32, legacy: bool) -> Result<Plan> {
+        let ins = self.src.node_inputs(n);
+        if ins.iter().skip(1).flatten().any(|&v| self.src.value(v).constant.is_none()) {
+            return Ok(Plan::Float("pads known only at run time".into()));
+        }
+        let (xq, px) = self.as_int(ins[0].ok_or_else(|| Error::Op("no input".into()))?)?;
+        let mut inputs = vec![Some(xq)];
+        let slots = if legacy { ins.len() } else { ins.len().max(3) };
+        for i in 1..slots {
+            inputs.push(match ins.get(i).copied().flatten() {
+                _ if i == 2 && !legacy => {
+                    let name = format!("{}_fill_q", self.src.node(n).name);
+                    Some(self.constant(name, crate::ops::qint::codes(px.dtype, &[], vec![fill])?))
+                }
+                Some(v) => Some(self.as_float(v)?),
+                None => None,
+            });
+        }
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let out = self.fresh(format!("{}_q", self.src.value(y).name));
+        let node = Node { op, ..self.src.node(n).clone() };
+        self.dst.add_node(node, &inputs, &[Some(out)])?;
+        self.int.insert(y, (out, px));
+        Ok(Plan::Done)
+    }
+
+    /// IntResize: nearest copies codes; linear interpolates the last two
+    /// axes (the others unchanged). The output keeps the input's parameters.
+    fn resize(&mut self, n: NodeId, sampling: Sampling, xs: &[usize]) -> Result<Plan> {
+        let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let (op, tables) = match sampling {
+            Sampling::Float(reason) => return Ok(Plan::Float(reason)),
+            Sampling::Nearest(picks) => (IntResize::Nearest(picks), None),
+            Sampling::Linear(taps) => {
+                let rank = taps.len();
+                let unchanged = |a: usize| taps[a].len() == xs[a] && taps[a].iter().enumerate().all(|(i, t)| t[0] == (i, 1.0) && t[1].1 == 0.0);
+                if rank < 2 || !(0..rank - 2).all(unchanged) {
+                    return Ok(Plan::Float("linear resize of axes other than the last two".into()));
+                }
+                (IntResize::Bilinear, Some((q11_taps(&taps[rank - 2])?, q11_taps(&taps[rank - 1])?)))
+            }
+        };
+        let (xq, px) = self.as_int(x)?;
+        let mut inputs = vec![Some(xq)];
+        if let Some((th, tw)) = tables {
+            let name = self.src.value(y).name.clone();
+            let (lh, lw) = (th.len(), tw.len());
+            inputs.push(Some(self.constant(format!("{name}_taps_h"), Tensor::from_vec(&[lh / 3, 3], th)?)));
+            inputs.push(Some(self.constant(format!("{name}_taps_w"), Tensor::from_vec(&[lw / 3, 3], tw)?)));
+        }
+        self.emit(n, y, px, "IntResize", Op::IntResize(op), &inputs)
+    }
+
+    /// IntReduceMean of `x` (shape `xs`) over `axes`, requantized to the
+    /// output's parameters.
+    fn reduce_mean(&mut self, n: NodeId, x: ValueId, xs: &[usize], axes: &[usize]) -> Result<Plan> {
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let Some(ys) = self.src.ty(y)?.shape.as_fixed() else { return Ok(Plan::Float("output shape known only at run time".into())) };
+        let count: usize = axes.iter().map(|&a| xs[a]).product();
+        let (xq, px) = self.as_int(x)?;
+        let po = self.params(y)?;
+        let Some(m) = quantize_multiplier(px.scale as f64 / (count.max(1) as f64 * po.scale as f64)) else {
+            return Ok(Plan::Float("scales too far apart".into()));
+        };
+        // |Σ (q − z_x)| ≤ count · max |q − z_x|, times 2^max(e, 0) inside `requantize`.
+        let (x_min, x_max) = px.code_range();
+        let x_bound = (px.zero - x_min).max(x_max - px.zero) as u128;
+        if (count as u128 * x_bound) << m.exponent.max(0) >= 1 << 31 {
+            return Ok(Plan::Float(format!("the int32 sum of {count} elements could overflow")));
+        }
+        let (kept, reduced) = reduce_groups(xs, axes);
+        let (lo, hi) = po.code_range();
+        let op = IntReduceMean { kept, reduced, out_shape: ys, x_zero: px.zero, m, stage: self.stage(po, lo, hi) };
+        self.emit(n, y, po, "IntReduceMean", Op::IntReduceMean(op), &[Some(xq)])
     }
 
     /// The single consumer of `y` if it adds a constant vector of `n` values
@@ -748,6 +919,56 @@ impl Rewriter<'_> {
         self.int.insert(y, (out, po));
         Ok(Plan::Done)
     }
+}
+
+/// How the input zero point enters an integer convolution's accumulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZeroPoint {
+    /// Folded into the bias (`b_q − z_x · Σ w`); the kernel adds `q_x · w`
+    /// and reads padding as `z_x` (IntConv).
+    Folded,
+    /// Subtracted at run time: the kernel adds `(q_x − z_x) · w`
+    /// (IntConvTranspose, where the number of products varies by position).
+    Centred,
+}
+
+/// Per output channel `c` (row `c` of the weight codes `qw`, scale `sw[c]`):
+/// the int32 bias, the multiplier and the exponent of an integer
+/// convolution from `px` to `po`, once its accumulator is proven below
+/// 2^31 (NUMERICS.md): `(|bias| + max|x| · Σ|w|) · 2^max(e, 0)`, where `x`
+/// is the code (`Folded`) or the centred code (`Centred`).
+fn channel_requant(px: QParams, qw: &[i8], sw: &[f32], bias_f: &[f64], po: QParams, zero: ZeroPoint) -> Result<(Vec<i32>, Vec<i32>, Vec<i32>)> {
+    let c_out = sw.len();
+    let per_channel = qw.len() / c_out.max(1);
+    let (x_min, x_max) = px.code_range();
+    let x_bound = match zero {
+        ZeroPoint::Folded => x_min.unsigned_abs().max(x_max.unsigned_abs()) as i64,
+        ZeroPoint::Centred => (px.zero - x_min).max(x_max - px.zero) as i64,
+    };
+    let (mut folded, mut mult, mut exp) = (Vec::new(), Vec::new(), Vec::new());
+    for c in 0..c_out {
+        let s_acc = px.scale as f64 * sw[c] as f64;
+        let b = (bias_f[c] / s_acc).round_ties_even();
+        let row = &qw[c * per_channel..(c + 1) * per_channel];
+        let sum: i64 = row.iter().map(|&v| v as i64).sum();
+        let abs: i64 = row.iter().map(|&v| (v as i64).abs()).sum();
+        let f = match zero {
+            ZeroPoint::Folded => b as i64 - px.zero as i64 * sum,
+            ZeroPoint::Centred => b as i64,
+        };
+        let m = quantize_multiplier(s_acc / po.scale as f64)
+            .ok_or_else(|| Error::Op(format!("the requantization multiplier of output channel {c} is out of range")))?;
+        let bound = (f.abs() + x_bound * abs) << m.exponent.max(0);
+        if !b.is_finite() || bound >= 1 << 31 {
+            return Err(Error::Op(format!(
+                "the int32 accumulator of output channel {c} could overflow (bound {bound}); the bias or the weights are too large for the input scale"
+            )));
+        }
+        folded.push(f as i32);
+        mult.push(m.m);
+        exp.push(m.exponent);
+    }
+    Ok((folded, mult, exp))
 }
 
 /// Gemm's alpha scales the float weights before quantization, so the

@@ -8,13 +8,19 @@
 
 mod avg_pool;
 mod conv;
+mod conv_transpose;
 mod elementwise;
 mod lut;
+mod reduce_mean;
+mod resize;
 
 pub use avg_pool::IntAvgPool;
 pub use conv::IntConv;
 pub use elementwise::{BinaryKind, IntBinary, IntRescale, ADD_SHIFT};
 pub use lut::IntLut;
+pub use conv_transpose::IntConvTranspose;
+pub use reduce_mean::{reduce_groups, IntReduceMean};
+pub use resize::{q11_taps, IntResize, Sampling, RESIZE_SHIFT};
 
 use super::dense::row_major;
 use crate::back::program::Lit;

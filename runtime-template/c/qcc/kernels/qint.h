@@ -1,8 +1,34 @@
 /* Integer kernels of quantized models, with the semantics of
  * runtime/kernels/qint.rs: convolution (and the matrix products lowered to
- * it), lookup tables and average pooling on 8-bit codes.
+ * it), transposed convolution, lookup tables, average pooling, bilinear
+ * resize and mean on 8-bit codes.
  *
  * Included once per code type (QCC_T, QCC_S) after fixed_point.h. */
+
+/* Helpers independent of the code type, defined once. */
+#ifndef QCC_QINT_HELPERS
+#define QCC_QINT_HELPERS
+/* The input position that kernel offset k maps to output o along one axis
+ * of a transposed convolution, or -1. */
+static inline ptrdiff_t qcc_qint_transposed_source(size_t o, size_t k, int64_t pad, size_t stride, size_t dilation, size_t len) {
+    int64_t t = (int64_t)o + pad - (int64_t)(k * dilation);
+    if (t < 0 || t % (int64_t)stride != 0 || (size_t)(t / (int64_t)stride) >= len) {
+        return -1;
+    }
+    return (ptrdiff_t)(t / (int64_t)stride);
+}
+
+/* i split over the n groups {extent, stride} (last fastest), each digit times its stride. */
+static inline size_t qcc_qint_group_offset(size_t i, const size_t *groups, size_t n) {
+    size_t off = 0;
+    while (n > 0) {
+        n--;
+        off += (i % groups[2 * n]) * groups[2 * n + 1];
+        i /= groups[2 * n];
+    }
+    return off;
+}
+#endif
 
 #define QCC_QFN(name) QCC_CAT(qcc_##name, QCC_S)
 /* The lowest code, from the signedness of QCC_T. */
@@ -93,6 +119,98 @@ static inline void QCC_QFN(avg_pool)(const QCC_T *x, QCC_T *y, const size_t *dim
                 }
             }
         }
+    }
+}
+
+/* dims = {batch, c_in, in_h, in_w, c_out, out_h, out_w, group},
+ * geom = {k_h, k_w, stride_h, stride_w, dilation_h, dilation_w},
+ * params = {pad_top, pad_left, x_zero, y_zero, act_min, act_max, single_rounding};
+ * w is [c_in, c_out / group, k_h, k_w]. */
+static inline void QCC_QFN(conv_transpose)(const QCC_T *x, const int8_t *w, const int32_t *bias, const int32_t *mult,
+                                           const int32_t *exp, QCC_T *y, const size_t *dims, const size_t *geom,
+                                           const int64_t *params) {
+    size_t batch = dims[0], c_in = dims[1], in_h = dims[2], in_w = dims[3], c_out = dims[4], out_h = dims[5], out_w = dims[6];
+    size_t group = dims[7], k_h = geom[0], k_w = geom[1], s_h = geom[2], s_w = geom[3], d_h = geom[4], d_w = geom[5];
+    int64_t p_t = params[0], p_l = params[1];
+    int32_t x_zero = (int32_t)params[2], y_zero = (int32_t)params[3], lo = (int32_t)params[4], hi = (int32_t)params[5];
+    bool single = params[6] != 0;
+    size_t cig = c_in / group, cog = c_out / group, n, oc, oh, ow, ic, kh, kw;
+    for (n = 0; n < batch; n++) {
+        for (oc = 0; oc < c_out; oc++) {
+            size_t g = oc / cog, o = oc % cog;
+            for (oh = 0; oh < out_h; oh++) {
+                for (ow = 0; ow < out_w; ow++) {
+                    uint32_t acc = (uint32_t)bias[oc];
+                    for (ic = 0; ic < cig; ic++) {
+                        size_t c = g * cig + ic;
+                        const QCC_T *plane = x + (n * c_in + c) * in_h * in_w;
+                        const int8_t *wk = w + (c * cog + o) * k_h * k_w;
+                        for (kh = 0; kh < k_h; kh++) {
+                            ptrdiff_t ih = qcc_qint_transposed_source(oh, kh, p_t, s_h, d_h, in_h);
+                            if (ih < 0) {
+                                continue;
+                            }
+                            for (kw = 0; kw < k_w; kw++) {
+                                ptrdiff_t iw = qcc_qint_transposed_source(ow, kw, p_l, s_w, d_w, in_w);
+                                if (iw < 0) {
+                                    continue;
+                                }
+                                int32_t v = (int32_t)plane[(size_t)ih * in_w + (size_t)iw] - x_zero;
+                                acc += (uint32_t)(v * (int32_t)wk[kh * k_w + kw]);
+                            }
+                        }
+                    }
+                    y[((n * c_out + oc) * out_h + oh) * out_w + ow] =
+                        (QCC_T)qcc_output_stage(qcc_requantize((int32_t)acc, mult[oc], exp[oc], single), y_zero, lo, hi);
+                }
+            }
+        }
+    }
+}
+
+/* Bilinear resampling of the last two axes; taps_h and taps_w hold {lo, hi, w}
+ * per output row and column, w in Q11. dims = {planes, in_h, in_w, out_h, out_w}. */
+static inline void QCC_QFN(resize_bilinear)(const QCC_T *x, const int32_t *taps_h, const int32_t *taps_w, QCC_T *y,
+                                            const size_t *dims) {
+    size_t planes = dims[0], in_h = dims[1], in_w = dims[2], out_h = dims[3], out_w = dims[4], p, oh, ow;
+    const int32_t one = 1 << 11;
+    for (p = 0; p < planes; p++) {
+        const QCC_T *plane = x + p * in_h * in_w;
+        for (oh = 0; oh < out_h; oh++) {
+            const int32_t *h = taps_h + 3 * oh;
+            const QCC_T *r0 = plane + (size_t)h[0] * in_w, *r1 = plane + (size_t)h[1] * in_w;
+            for (ow = 0; ow < out_w; ow++) {
+                const int32_t *wt = taps_w + 3 * ow;
+                size_t c0 = (size_t)wt[0], c1 = (size_t)wt[1];
+                int32_t top = (one - wt[2]) * (int32_t)r0[c0] + wt[2] * (int32_t)r0[c1];
+                int32_t bottom = (one - wt[2]) * (int32_t)r1[c0] + wt[2] * (int32_t)r1[c1];
+                y[(p * out_h + oh) * out_w + ow] = (QCC_T)qcc_round_div_pow2((one - h[2]) * top + h[2] * bottom, 22);
+            }
+        }
+    }
+}
+
+/* kept and reduced are {extent, stride} pairs of merged axes,
+ * params = {x_zero, m, e, y_zero, act_min, act_max, single_rounding, n_kept, n_reduced}. */
+static inline void QCC_QFN(reduce_mean)(const QCC_T *x, QCC_T *y, const size_t *kept, const size_t *reduced,
+                                        const int64_t *params) {
+    int32_t x_zero = (int32_t)params[0], m = (int32_t)params[1], e = (int32_t)params[2];
+    int32_t y_zero = (int32_t)params[3], lo = (int32_t)params[4], hi = (int32_t)params[5];
+    bool single = params[6] != 0;
+    size_t n_kept = (size_t)params[7], n_reduced = (size_t)params[8], outs = 1, count = 1, o, r, i;
+    for (i = 0; i < n_kept; i++) {
+        outs *= kept[2 * i];
+    }
+    for (i = 0; i < n_reduced; i++) {
+        count *= reduced[2 * i];
+    }
+    for (o = 0; o < outs; o++) {
+        size_t base = qcc_qint_group_offset(o, kept, n_kept);
+        int32_t sum = 0;
+        for (r = 0; r < count; r++) {
+            sum += (int32_t)x[base + qcc_qint_group_offset(r, reduced, n_reduced)] - x_zero;
+        }
+        y[o] = (QCC_T)qcc_output_stage(qcc_requantize(sum, m, e, single), y_zero, lo, hi);
     }
 }
 

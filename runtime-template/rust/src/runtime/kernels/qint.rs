@@ -1,9 +1,9 @@
 //! Integer kernels of quantized models (NUMERICS.md): convolution (and the
-//! matrix products lowered to it), lookup tables and average pooling on
-//! 8-bit codes, with int32 accumulators that the compiler has proven never
-//! overflow.
+//! matrix products lowered to it), transposed convolution, lookup tables,
+//! average pooling, bilinear resize and mean on 8-bit codes, with int32
+//! accumulators that the compiler has proven never overflow.
 
-use crate::runtime::fixed_point::{output, requantize, rounded_average, Code};
+use crate::runtime::fixed_point::{output, requantize, round_div_pow2, rounded_average, Code};
 
 /// A 2-D convolution of codes `x` ([batch, c_in, in_h, in_w]) by int8
 /// weights `w` ([c_out, c_in / group, k_h, k_w]), written to `y`
@@ -112,6 +112,126 @@ pub fn avg_pool<T: Code>(x: &[T], y: &mut [T], dims: &[usize], geom: &[usize], p
                 };
             }
         }
+    }
+}
+
+/// A transposed 2-D convolution of codes `x` ([batch, c_in, in_h, in_w]) by
+/// int8 weights `w` ([c_in, c_out / group, k_h, k_w]), written to `y`
+/// ([batch, c_out, out_h, out_w]). Input position `i` and kernel offset `k`
+/// reach output `i · stride + k · dilation − pad` along each axis; each
+/// output starts from `bias[c]`, adds `(x − x_zero) · w` over every pair
+/// that reaches it, and goes through `requantize` with `(mult[c], exp[c])`
+/// and the output stage.
+///
+/// `dims = [batch, c_in, in_h, in_w, c_out, out_h, out_w, group]`,
+/// `geom = [k_h, k_w, stride_h, stride_w, dilation_h, dilation_w]`,
+/// `params = [pad_top, pad_left, x_zero, y_zero, act_min, act_max, single_rounding]`
+/// (the pads may be negative: the output then extends beyond the full one).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_transpose<T: Code>(
+    x: &[T],
+    w: &[i8],
+    bias: &[i32],
+    mult: &[i32],
+    exp: &[i32],
+    y: &mut [T],
+    dims: &[usize],
+    geom: &[usize],
+    params: &[i64],
+) {
+    let &[batch, c_in, in_h, in_w, c_out, out_h, out_w, group] = dims else { return };
+    let &[k_h, k_w, s_h, s_w, d_h, d_w] = geom else { return };
+    let &[p_t, p_l, x_zero, y_zero, lo, hi, single] = params else { return };
+    let (x_zero, y_zero, lo, hi, single) = (x_zero as i32, y_zero as i32, lo as i32, hi as i32, single != 0);
+    let (cig, cog) = (c_in / group, c_out / group);
+    // The input position that kernel offset `k` maps to output `o`, if any.
+    let source = |o: usize, k: usize, pad: i64, stride: usize, dilation: usize, len: usize| -> Option<usize> {
+        let t = o as i64 + pad - (k * dilation) as i64;
+        (t >= 0 && t % stride as i64 == 0 && ((t / stride as i64) as usize) < len).then_some((t / stride as i64) as usize)
+    };
+    for n in 0..batch {
+        for oc in 0..c_out {
+            let (g, o) = (oc / cog, oc % cog);
+            for oh in 0..out_h {
+                for ow in 0..out_w {
+                    let mut acc = bias[oc];
+                    for ic in 0..cig {
+                        let c = g * cig + ic;
+                        let plane = &x[(n * c_in + c) * in_h * in_w..][..in_h * in_w];
+                        let wk = &w[(c * cog + o) * k_h * k_w..][..k_h * k_w];
+                        for kh in 0..k_h {
+                            let Some(ih) = source(oh, kh, p_t, s_h, d_h, in_h) else { continue };
+                            for kw in 0..k_w {
+                                let Some(iw) = source(ow, kw, p_l, s_w, d_w, in_w) else { continue };
+                                let v = plane[ih * in_w + iw].to_i32() - x_zero;
+                                acc = acc.wrapping_add(v * wk[kh * k_w + kw] as i32);
+                            }
+                        }
+                    }
+                    let r = requantize(acc, mult[oc], exp[oc], single);
+                    y[((n * c_out + oc) * out_h + oh) * out_w + ow] = output(r, y_zero, lo, hi);
+                }
+            }
+        }
+    }
+}
+
+/// Bilinear resampling of the last two axes of codes `x` ([planes, in_h,
+/// in_w]) into `y` ([planes, out_h, out_w]). `taps_h` and `taps_w` hold
+/// `[lo, hi, w]` per output row and column, `w` in Q11: the output is
+/// `round_div_pow2(Σ weight products · x, 22)` over the four corners, which
+/// stays within the codes read (the weights sum to 2^22).
+///
+/// `dims = [planes, in_h, in_w, out_h, out_w]`.
+pub fn resize_bilinear<T: Code>(x: &[T], taps_h: &[i32], taps_w: &[i32], y: &mut [T], dims: &[usize]) {
+    let &[planes, in_h, in_w, out_h, out_w] = dims else { return };
+    let one = 1i32 << 11;
+    for p in 0..planes {
+        let plane = &x[p * in_h * in_w..][..in_h * in_w];
+        for oh in 0..out_h {
+            let h = &taps_h[3 * oh..3 * oh + 3];
+            let (r0, r1) = (&plane[h[0] as usize * in_w..][..in_w], &plane[h[1] as usize * in_w..][..in_w]);
+            for ow in 0..out_w {
+                let w = &taps_w[3 * ow..3 * ow + 3];
+                let (c0, c1) = (w[0] as usize, w[1] as usize);
+                let top = (one - w[2]) * r0[c0].to_i32() + w[2] * r0[c1].to_i32();
+                let bottom = (one - w[2]) * r1[c0].to_i32() + w[2] * r1[c1].to_i32();
+                y[(p * out_h + oh) * out_w + ow] = T::from_i32(round_div_pow2((one - h[2]) * top + h[2] * bottom, 22));
+            }
+        }
+    }
+}
+
+/// `offset(i, groups)`: `i` split over the extents of `groups` (`[extent,
+/// stride]` pairs, last fastest), each digit times its stride.
+fn group_offset(mut i: usize, groups: &[usize]) -> usize {
+    let mut off = 0;
+    for g in groups.chunks(2).rev() {
+        off += (i % g[0]) * g[1];
+        i /= g[0];
+    }
+    off
+}
+
+/// The mean of codes over the reduced axes: output `o` is
+/// `stage(requantize(Σ_r (x[offset(o, kept) + offset(r, reduced)] − x_zero), m, e))`.
+///
+/// `kept` and `reduced` are `[extent, stride]` pairs of merged axes (the
+/// first `n_kept` and `n_reduced` pairs count),
+/// `params = [x_zero, m, e, y_zero, act_min, act_max, single_rounding, n_kept, n_reduced]`.
+pub fn reduce_mean<T: Code>(x: &[T], y: &mut [T], kept: &[usize], reduced: &[usize], params: &[i64]) {
+    let &[x_zero, m, e, y_zero, lo, hi, single, n_kept, n_reduced] = params else { return };
+    let (x_zero, m, e, single) = (x_zero as i32, m as i32, e as i32, single != 0);
+    let (kept, reduced) = (&kept[..2 * n_kept as usize], &reduced[..2 * n_reduced as usize]);
+    let outs: usize = kept.chunks(2).map(|g| g[0]).product();
+    let count: usize = reduced.chunks(2).map(|g| g[0]).product();
+    for (o, d) in y[..outs].iter_mut().enumerate() {
+        let base = group_offset(o, kept);
+        let mut sum = 0i32;
+        for r in 0..count {
+            sum += x[base + group_offset(r, reduced)].to_i32() - x_zero;
+        }
+        *d = output(requantize(sum, m, e, single), y_zero as i32, lo as i32, hi as i32);
     }
 }
 
