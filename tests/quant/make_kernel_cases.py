@@ -3,7 +3,11 @@
 
 Each case is a small float ONNX model around one integer kernel (a Conv of a
 given geometry, Gemm, batched MatMul, broadcast Add/Sub/Mul, Concat, the
-pools, lookup-table activations, data movement) with random weights, plus
+pools, lookup-table activations, data movement; pad_constant, pad_reflect,
+resize_nearest, resize_bilinear (half_pixel), resize_bilinear_align_corners,
+conv_transpose (stride 2, pads, output_padding, group 2),
+conv_transpose_1d, reduce_mean_last_axis (keepdims 0, axes as an input),
+reduce_mean_spatial (axes [2, 3], keepdims 1)) with random weights, plus
 
     <case>.onnx         the model, fixed shapes
     <case>_calib.npz    16 random calibration samples per input
@@ -133,6 +137,47 @@ def cases():
         helper.make_node("Flatten", ["s"], ["y"]),
     ]
     out.append(case("data_movement", moves, i + [shape, starts, ends, axes], [("x", [1, 2, 3, 3])], ("y", None)))
+    out.extend(spatial_cases())
+    return out
+
+
+def const(name, values, dtype=np.float32):
+    return numpy_helper.from_array(np.array(values, dtype), name)
+
+
+def spatial_cases():
+    """Pad, Resize, ConvTranspose and ReduceMean on codes (weights from their
+    own generator, so the data of the cases above stay as they were)."""
+    srng = np.random.RandomState(11)
+    out = []
+    pads = const("pads", [0, 0, 1, 2, 0, 0, 2, 1], np.int64)
+    node = helper.make_node("Pad", ["x", "pads", "value"], ["y"], mode="constant")
+    out.append(case("pad_constant", [node], [pads, const("value", 0.5)], [("x", [1, 3, 5, 5])], ("y", None)))
+    pads = const("pads", [0, 0, 2, 1, 0, 0, 1, 3], np.int64)
+    node = helper.make_node("Pad", ["x", "pads"], ["y"], mode="reflect")
+    out.append(case("pad_reflect", [node], [pads], [("x", [1, 2, 5, 6])], ("y", None)))
+    # Resize: inputs X, roi (empty), scales or sizes.
+    roi = const("roi", [])
+    node = helper.make_node("Resize", ["x", "roi", "scales"], ["y"], mode="nearest", nearest_mode="round_prefer_ceil")
+    out.append(case("resize_nearest", [node], [roi, const("scales", [1, 1, 2, 1.6])], [("x", [1, 2, 4, 5])], ("y", None)))
+    node = helper.make_node("Resize", ["x", "roi", "scales"], ["y"], mode="linear", coordinate_transformation_mode="half_pixel")
+    out.append(case("resize_bilinear", [node], [roi, const("scales", [1, 1, 1.6, 2])], [("x", [1, 2, 5, 6])], ("y", None)))
+    node = helper.make_node("Resize", ["x", "roi", "", "sizes"], ["y"], mode="linear", coordinate_transformation_mode="align_corners")
+    sizes = const("sizes", [2, 3, 7, 9], np.int64)
+    out.append(case("resize_bilinear_align_corners", [node], [roi, sizes], [("x", [2, 3, 4, 5])], ("y", None)))
+    # ConvTranspose: weights [C_in, C_out / group, k...].
+    w = const("w", srng.randn(4, 3, 3, 3) * 0.3)
+    b = const("b", srng.randn(6) * 0.2)
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 2], pads=[1, 0, 0, 1], output_padding=[1, 1], group=2)
+    out.append(case("conv_transpose", [node], [w, b], [("x", [1, 4, 5, 5])], ("y", None)))
+    w = const("w", srng.randn(3, 4, 4) * 0.3)
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[3], pads=[1, 2], dilations=[2])
+    out.append(case("conv_transpose_1d", [node], [w], [("x", [1, 3, 7])], ("y", None)))
+    # ReduceMean: axes as an input (opset 18) and as an attribute (opset 17).
+    node = helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=0)
+    out.append(case("reduce_mean_last_axis", [node], [const("axes", [-1], np.int64)], [("x", [2, 5, 7])], ("y", None), opset=18))
+    node = helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=1)
+    out.append(case("reduce_mean_spatial", [node], [], [("x", [1, 4, 5, 6])], ("y", None)))
     return out
 
 
