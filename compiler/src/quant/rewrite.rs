@@ -4,7 +4,9 @@
 //! (absorbing a following bias Add and a Relu or Clip); Add, Sub and Mul
 //! become IntBinary; Mul and Div by a positive constant become IntRescale;
 //! unary activations become lookup tables; pools, Concat and data
-//! movement run on the codes. Everything else stays float between a
+//! movement run on the codes. ConvTranspose becomes IntConvTranspose,
+//! ReduceMean IntReduceMean; Pad and Resize (nearest, and bilinear as
+//! IntResize) run on the codes. Everything else stays float between a
 //! DequantizeLinear and a QuantizeLinear, and is listed.
 
 use super::calibrate::Range;
@@ -144,6 +146,14 @@ impl Rewriter<'_> {
             Source::Given(given) => given.activations.get(&v).copied(),
         };
         found.ok_or_else(|| Error::Op(format!("no quantization parameters for '{}'", self.src.value(v).name)))
+    }
+
+    /// The parameters `as_int(v)` gives `v`, without quantizing it yet.
+    fn code_params(&self, v: ValueId) -> Result<QParams> {
+        match self.int.get(&v) {
+            Some(&(_, p)) => Ok(p),
+            None => self.params(v),
+        }
     }
 
     /// Whether `v` is a constant, already has codes, or has activation parameters.
@@ -398,9 +408,8 @@ impl Rewriter<'_> {
             }
             Op::Pad(p) => {
                 let x = ins[0].unwrap();
-                let value = ins.get(2).copied().flatten();
-                if value.is_some() && constant(2).is_none() {
-                    return Ok(Plan::Float("the pad value is not constant".into()));
+                if ins.iter().skip(1).flatten().any(|&v| self.src.value(v).constant.is_none()) {
+                    return Ok(Plan::Float("pads or pad value known only at run time".into()));
                 }
                 // The fill is the code of the real pad value under the input's parameters.
                 let real = match (p.attr_value(), constant(2)) {
@@ -408,7 +417,7 @@ impl Rewriter<'_> {
                     (None, Some(t)) if !t.is_empty() => t.scalar_f64()?,
                     _ => 0.0,
                 };
-                let fill = self.as_int(x)?.1.quantize(real);
+                let fill = self.code_params(x)?.quantize(real);
                 let legacy = p.attr_value().is_some();
                 let op = if legacy { Op::Pad(p.with_attr_value(fill as f64)) } else { node.op.clone() };
                 self.pad(n, op, fill, legacy)
@@ -663,14 +672,12 @@ impl Rewriter<'_> {
         self.emit(n, target, po, "IntConvTranspose", Op::IntConvTranspose(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)])
     }
 
-    /// Pad on codes: `op` is the node's operator with an attribute fill
-    /// (opsets before 11) already replaced by `fill`, the fill's code; from
-    /// opset 11 `fill` becomes input 2. The output keeps the input's parameters.
+    /// Pad on codes (its other inputs constants): `op` is the node's
+    /// operator with an attribute fill (opsets before 11) already replaced
+    /// by `fill`, the fill's code; from opset 11 `fill` becomes input 2.
+    /// The output keeps the input's parameters.
     fn pad(&mut self, n: NodeId, op: Op, fill: i32, legacy: bool) -> Result<Plan> {
         let ins = self.src.node_inputs(n);
-        if ins.iter().skip(1).flatten().any(|&v| self.src.value(v).constant.is_none()) {
-            return Ok(Plan::Float("pads known only at run time".into()));
-        }
         let (xq, px) = self.as_int(ins[0].ok_or_else(|| Error::Op("no input".into()))?)?;
         let mut inputs = vec![Some(xq)];
         let slots = if legacy { ins.len() } else { ins.len().max(3) };
@@ -726,7 +733,7 @@ impl Rewriter<'_> {
         let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
         let Some(ys) = self.src.ty(y)?.shape.as_fixed() else { return Ok(Plan::Float("output shape known only at run time".into())) };
         let count: usize = axes.iter().map(|&a| xs[a]).product();
-        let (xq, px) = self.as_int(x)?;
+        let px = self.code_params(x)?;
         let po = self.params(y)?;
         let Some(m) = quantize_multiplier(px.scale as f64 / (count.max(1) as f64 * po.scale as f64)) else {
             return Ok(Plan::Float("scales too far apart".into()));
@@ -737,6 +744,7 @@ impl Rewriter<'_> {
         if (count as u128 * x_bound) << m.exponent.max(0) >= 1 << 31 {
             return Ok(Plan::Float(format!("the int32 sum of {count} elements could overflow")));
         }
+        let (xq, _) = self.as_int(x)?;
         let (kept, reduced) = reduce_groups(xs, axes);
         let (lo, hi) = po.code_range();
         let op = IntReduceMean { kept, reduced, out_shape: ys, x_zero: px.zero, m, stage: self.stage(po, lo, hi) };
