@@ -104,3 +104,29 @@ impl OpDef for IntReduceMean {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::fixed_point::{quantize_multiplier, Rounding};
+
+    #[test]
+    fn adjacent_axes_merge_into_groups() {
+        // [2, 3, 4, 5] over axes 1 and 2: kept (2, stride 60) and (5, 1), reduced (12, 5).
+        assert_eq!(reduce_groups(&[2, 3, 4, 5], &[1, 2]), (vec![(2, 60), (5, 1)], vec![(12, 5)]));
+        assert_eq!(reduce_groups(&[2, 3], &[0, 1]), (vec![], vec![(6, 1)]));
+        assert_eq!(offset(7, &[(2, 60), (5, 1)]), 60 + 2);
+    }
+
+    #[test]
+    fn mean_of_centred_codes_is_requantized() {
+        // Codes 1..=4 with zero point 1 over the last axis: sums 0+1 and 2+3,
+        // times 1/2 (one scale for input and output), plus the zero point 1.
+        let m = quantize_multiplier(0.5).unwrap();
+        let stage = Stage { zero: 1, min: -128, max: 127, rounding: Rounding::Double };
+        let op = IntReduceMean { kept: vec![(2, 2)], reduced: vec![(2, 1)], out_shape: vec![2], x_zero: 1, m, stage };
+        let x = Tensor::from_vec(&[2, 2], vec![1i8, 2, 3, 4]).unwrap();
+        let y = op.eval(&[Some(&x)]).unwrap();
+        assert_eq!(y[0], Tensor::from_vec(&[2], vec![2i8, 4]).unwrap());
+    }
+}

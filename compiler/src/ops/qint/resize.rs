@@ -133,3 +133,28 @@ impl OpDef for IntResize {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bilinear_weights_are_q11_and_the_result_rounds_once() {
+        assert_eq!(q11_taps(&[[(0, 0.75), (1, 0.25)], [(2, 1.0), (2, 0.0)]]).unwrap(), vec![0, 1, 512, 2, 2, 0]);
+        // One row [0, 3] halfway between its columns: 1.5 rounds away from zero to 2; -1.5 to -2.
+        let th = Tensor::from_vec(&[1, 3], vec![0i32, 0, 0]).unwrap();
+        let tw = Tensor::from_vec(&[1, 3], vec![0i32, 1, 1024]).unwrap();
+        for (row, want) in [(vec![0i8, 3], 2i8), (vec![0, -3], -2)] {
+            let x = Tensor::from_vec(&[1, 2], row).unwrap();
+            let y = IntResize::Bilinear.eval(&[Some(&x), Some(&th), Some(&tw)]).unwrap();
+            assert_eq!(y[0], Tensor::from_vec(&[1, 1], vec![want]).unwrap());
+        }
+    }
+
+    #[test]
+    fn nearest_copies_codes() {
+        let x = Tensor::from_vec(&[2, 2], vec![1i8, 2, 3, 4]).unwrap();
+        let y = IntResize::Nearest(vec![vec![1], vec![0, 0, 1]]).eval(&[Some(&x)]).unwrap();
+        assert_eq!(y[0], Tensor::from_vec(&[1, 3], vec![3i8, 3, 4]).unwrap());
+    }
+}

@@ -249,6 +249,26 @@ mod tests {
     }
 
     #[test]
+    fn transposed_convolution_scatters_centred_codes_and_crops() {
+        // Codes [3, 4] at zero point 2 (centred [1, 2]), kernel [1, 2, 3],
+        // stride 2, multiplier 1 (m = 2^30, e = 1): full output
+        // [1, 2, 3 + 2, 4, 6]; pads 1 and 1 keep [2, 5, 4]; zero point 10.
+        let mut y = [0i8; 3];
+        let dims = [1, 1, 1, 2, 1, 1, 3, 1];
+        conv_transpose(&[3i8, 4], &[1, 2, 3], &[0], &[1 << 30], &[1], &mut y, &dims, &[1, 3, 1, 2, 1, 1], &[0, 1, 2, 10, -128, 127, 0]);
+        assert_eq!(y, [12, 15, 14]);
+    }
+
+    #[test]
+    fn mean_over_strided_groups() {
+        // [2, 3] over axis 0: kept (3, 1), reduced (2, 3); sums of centred
+        // codes (zero point 1) times 1/2 (m = 2^30, e = 0), no output zero point.
+        let mut y = [0i8; 3];
+        reduce_mean(&[1i8, 3, 5, 3, 5, 7], &mut y, &[3, 1], &[2, 3], &[1, 1 << 30, 0, 0, -128, 127, 0, 1, 1]);
+        assert_eq!(y, [1, 3, 5]);
+    }
+
+    #[test]
     fn average_rounds_half_away_from_zero() {
         assert_eq!(rounded_average(5, 2), 3);
         assert_eq!(rounded_average(-5, 2), -3);
