@@ -19,9 +19,9 @@ use crate::{bail, Result};
 #[derive(Debug, Clone)]
 pub struct IntReduceMean {
     /// (extent, stride) of the kept axes, adjacent ones merged.
-    pub kept: Vec<(usize, usize)>,
+    pub kept: Groups,
     /// (extent, stride) of the reduced axes, adjacent ones merged.
-    pub reduced: Vec<(usize, usize)>,
+    pub reduced: Groups,
     /// The output shape (with or without the kept unit axes).
     pub out_shape: Vec<usize>,
     pub x_zero: i32,
@@ -30,10 +30,13 @@ pub struct IntReduceMean {
     pub stage: Stage,
 }
 
+/// (extent, stride) pairs of merged axes.
+pub type Groups = Vec<(usize, usize)>;
+
 /// The (extent, stride) groups of the kept and reduced axes of `shape`:
 /// runs of adjacent axes of one kind are merged into one group.
-pub fn reduce_groups(shape: &[usize], reduced: &[usize]) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
-    let (mut kept, mut red): (Vec<(usize, usize)>, Vec<(usize, usize)>) = (Vec::new(), Vec::new());
+pub fn reduce_groups(shape: &[usize], reduced: &[usize]) -> (Groups, Groups) {
+    let (mut kept, mut red): (Groups, Groups) = (Vec::new(), Vec::new());
     let mut stride = 1;
     let mut last: Option<bool> = None;
     for a in (0..shape.len()).rev() {
