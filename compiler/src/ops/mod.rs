@@ -76,7 +76,7 @@ mod scatter_nd;
 mod shape;
 mod size;
 mod slice;
-mod softmax;
+pub mod softmax;
 pub mod spatial;
 mod split;
 mod squeeze;
@@ -334,4 +334,6 @@ ops! {
     IntConvTranspose(qint::IntConvTranspose),
     IntReduceMean(qint::IntReduceMean),
     IntResize(qint::IntResize),
+    IntMatMul(qint::IntMatMul),
+    IntSoftmax(qint::IntSoftmax),
 }

@@ -81,6 +81,18 @@ impl OpDef for Softmax {
 }
 
 impl Softmax {
+    /// `[outer, len, inner]`: the rows this operator normalises in a
+    /// tensor of `shape` (row-major), under the operator's opset semantics
+    /// (before 13: all axes from `axis` on form one row).
+    pub fn rows(&self, shape: &[usize]) -> Result<[usize; 3]> {
+        let axis = self.normalised_axis(shape.len())?;
+        Ok(if self.flatten {
+            [shape[..axis].iter().product(), shape[axis..].iter().product(), 1]
+        } else {
+            super::reduce_lower::around(shape, axis)
+        })
+    }
+
     fn normalised_axis(&self, rank: usize) -> Result<usize> {
         if self.flatten {
             // The old semantics accept axis == rank (one column per row), and a scalar.

@@ -11,16 +11,20 @@ mod conv;
 mod conv_transpose;
 mod elementwise;
 mod lut;
+mod matmul;
 mod reduce_mean;
 mod resize;
+mod softmax;
 
 pub use avg_pool::IntAvgPool;
 pub use conv::IntConv;
 pub use elementwise::{BinaryKind, IntBinary, IntRescale, ADD_SHIFT};
 pub use lut::IntLut;
 pub use conv_transpose::IntConvTranspose;
+pub use matmul::IntMatMul;
 pub use reduce_mean::{reduce_groups, IntReduceMean};
 pub use resize::{q11_taps, IntResize, Sampling, RESIZE_SHIFT};
+pub use softmax::{IntSoftmax, SOFTMAX_MAX_ROW, SOFTMAX_RECIP, SOFTMAX_TABLE_BITS};
 
 use super::dense::row_major;
 use crate::back::program::Lit;

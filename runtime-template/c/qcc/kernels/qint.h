@@ -1,7 +1,7 @@
 /* Integer kernels of quantized models, with the semantics of
  * runtime/kernels/qint.rs: convolution (and the matrix products lowered to
  * it), transposed convolution, lookup tables, average pooling, bilinear
- * resize and mean on 8-bit codes.
+ * resize, mean, the product of two activations and softmax on 8-bit codes.
  *
  * Included once per code type (QCC_T, QCC_S) after fixed_point.h. */
 
@@ -163,6 +163,38 @@ static inline void QCC_QFN(conv_transpose)(const QCC_T *x, const int8_t *w, cons
                     y[((n * c_out + oc) * out_h + oh) * out_w + ow] =
                         (QCC_T)qcc_output_stage(qcc_requantize((int32_t)acc, mult[oc], exp[oc], single), y_zero, lo, hi);
                 }
+/* The product of two code tensors with broadcast batch axes (qint.rs's int_matmul).
+ * dims = {M, K, N, rank, batch[rank], a_step[rank], b_step[rank]},
+ * params = {z_a, z_b, m, e, y_zero, act_min, act_max, single_rounding}.
+ * The compiler has proven K * max|a - z_a| * max|b - z_b| * 2^max(e, 0) < 2^31. */
+static inline void QCC_QFN(int_matmul)(const QCC_T *a, const QCC_T *b, QCC_T *y, const size_t *dims, const int64_t *params) {
+    size_t m = dims[0], k = dims[1], n = dims[2], rank = dims[3], count = 1, t, i, r, c, j;
+    const size_t *batch = dims + 4, *a_step = dims + 4 + rank, *b_step = dims + 4 + 2 * rank;
+    int32_t za = (int32_t)params[0], zb = (int32_t)params[1], mult = (int32_t)params[2], e = (int32_t)params[3];
+    int32_t y_zero = (int32_t)params[4], lo = (int32_t)params[5], hi = (int32_t)params[6];
+    bool single = params[7] != 0;
+    for (i = 0; i < rank; i++) {
+        count *= batch[i];
+    }
+    for (t = 0; t < count; t++) {
+        size_t rest = t, ao = 0, bo = 0;
+        const QCC_T *am, *bm;
+        QCC_T *ym = y + t * m * n;
+        for (i = rank; i-- > 0;) {
+            size_t idx = rest % batch[i];
+            rest /= batch[i];
+            ao += idx * a_step[i];
+            bo += idx * b_step[i];
+        }
+        am = a + ao * m * k;
+        bm = b + bo * k * n;
+        for (r = 0; r < m; r++) {
+            for (c = 0; c < n; c++) {
+                int32_t acc = 0;
+                for (j = 0; j < k; j++) {
+                    acc += ((int32_t)am[r * k + j] - za) * ((int32_t)bm[j * n + c] - zb);
+                }
+                ym[r * n + c] = (QCC_T)qcc_output_stage(qcc_requantize(acc, mult, e, single), y_zero, lo, hi);
             }
         }
     }
@@ -185,6 +217,28 @@ static inline void QCC_QFN(resize_bilinear)(const QCC_T *x, const int32_t *taps_
                 int32_t top = (one - wt[2]) * (int32_t)r0[c0] + wt[2] * (int32_t)r0[c1];
                 int32_t bottom = (one - wt[2]) * (int32_t)r1[c0] + wt[2] * (int32_t)r1[c1];
                 y[(p * out_h + oh) * out_w + ow] = (QCC_T)qcc_round_div_pow2((one - h[2]) * top + h[2] * bottom, 22);
+/* Softmax of codes along rows of len codes inner apart (qint.rs's int_softmax).
+ * dims = {outer, len, inner}, params = {y_zero, act_min, act_max, recip};
+ * table[d] = round(2^30 * exp(-s_x * d)). */
+static inline void QCC_QFN(int_softmax)(const QCC_T *x, const int32_t *table, QCC_T *y, const size_t *dims, const int64_t *params) {
+    size_t outer = dims[0], len = dims[1], inner = dims[2], o, i, j;
+    int64_t y_zero = params[0], lo = params[1], hi = params[2], recip = params[3];
+    for (o = 0; o < outer; o++) {
+        for (i = 0; i < inner; i++) {
+            size_t base = o * len * inner + i;
+            int32_t max = QCC_QMIN;
+            int64_t sum = 0;
+            for (j = 0; j < len; j++) {
+                int32_t v = (int32_t)x[base + j * inner];
+                max = v > max ? v : max;
+            }
+            for (j = 0; j < len; j++) {
+                sum += table[max - (int32_t)x[base + j * inner]];
+            }
+            for (j = 0; j < len; j++) {
+                int64_t e = table[max - (int32_t)x[base + j * inner]];
+                int64_t q = (2 * e * recip + sum) / (2 * sum) + y_zero;
+                y[base + j * inner] = (QCC_T)(q < lo ? lo : q > hi ? hi : q);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Integer kernels of quantized models (NUMERICS.md): convolution (and the
 //! matrix products lowered to it), transposed convolution, lookup tables,
-//! average pooling, bilinear resize and mean on 8-bit codes, with int32
-//! accumulators that the compiler has proven never overflow.
+//! average pooling, bilinear resize, mean, the product of two activations
+//! and softmax on 8-bit codes, with int32 accumulators that the compiler has proven never overflow.
 
 use crate::runtime::fixed_point::{output, requantize, round_div_pow2, rounded_average, Code};
 
@@ -171,6 +171,38 @@ pub fn conv_transpose<T: Code>(
                     let r = requantize(acc, mult[oc], exp[oc], single);
                     y[((n * c_out + oc) * out_h + oh) * out_w + ow] = output(r, y_zero, lo, hi);
                 }
+/// The matrix product of two code tensors, ONNX MatMul with broadcast
+/// batch axes: `y = stage(requantize(Σ_k (a − z_a)(b − z_b), m, e))` for
+/// each of the `Π batch` products `[M, K] · [K, N]`. The compiler has
+/// proven `K · max|a − z_a| · max|b − z_b| · 2^max(e, 0) < 2^31`.
+///
+/// `dims = [M, K, N, rank, batch[rank], a_step[rank], b_step[rank]]`: the
+/// broadcast batch shape and each operand's stride in whole matrices along
+/// it (0 where broadcast); `params = [z_a, z_b, m, e, y_zero, act_min,
+/// act_max, single_rounding]`.
+pub fn int_matmul<T: Code>(a: &[T], b: &[T], y: &mut [T], dims: &[usize], params: &[i64]) {
+    let &[m, k, n, rank, ..] = dims else { return };
+    let (batch, a_step, b_step) = (&dims[4..4 + rank], &dims[4 + rank..4 + 2 * rank], &dims[4 + 2 * rank..4 + 3 * rank]);
+    let &[za, zb, mult, e, y_zero, lo, hi, single] = params else { return };
+    let (za, zb, mult, e, single) = (za as i32, zb as i32, mult as i32, e as i32, single != 0);
+    let count: usize = batch.iter().product();
+    for t in 0..count {
+        let (mut rest, mut ao, mut bo) = (t, 0, 0);
+        for i in (0..rank).rev() {
+            let idx = rest % batch[i];
+            rest /= batch[i];
+            ao += idx * a_step[i];
+            bo += idx * b_step[i];
+        }
+        let (am, bm) = (&a[ao * m * k..][..m * k], &b[bo * k * n..][..k * n]);
+        let ym = &mut y[t * m * n..][..m * n];
+        for r in 0..m {
+            for c in 0..n {
+                let mut acc = 0i32;
+                for j in 0..k {
+                    acc = acc.wrapping_add((am[r * k + j].to_i32() - za) * (bm[j * n + c].to_i32() - zb));
+                }
+                ym[r * n + c] = output(requantize(acc, mult, e, single), y_zero as i32, lo as i32, hi as i32);
             }
         }
     }
@@ -197,6 +229,30 @@ pub fn resize_bilinear<T: Code>(x: &[T], taps_h: &[i32], taps_w: &[i32], y: &mut
                 let top = (one - w[2]) * r0[c0].to_i32() + w[2] * r0[c1].to_i32();
                 let bottom = (one - w[2]) * r1[c0].to_i32() + w[2] * r1[c1].to_i32();
                 y[(p * out_h + oh) * out_w + ow] = T::from_i32(round_div_pow2((one - h[2]) * top + h[2] * bottom, 22));
+/// Softmax of codes along rows of `len` codes `inner` apart (`dims =
+/// [outer, len, inner]`). Per row: `e_j = table[max − x_j]` (Q0.30, entry
+/// 0 is 2^30), `sum = Σ e_j` in i64, and `y_j = clamp(floor((2 · e_j ·
+/// recip + sum) / (2 · sum)) + y_zero, act_min, act_max)`.
+///
+/// `params = [y_zero, act_min, act_max, recip]`.
+pub fn int_softmax<T: Code>(x: &[T], table: &[i32], y: &mut [T], dims: &[usize], params: &[i64]) {
+    let &[outer, len, inner] = dims else { return };
+    let &[y_zero, lo, hi, recip] = params else { return };
+    for o in 0..outer {
+        for i in 0..inner {
+            let base = o * len * inner + i;
+            let mut max = T::MIN;
+            for j in 0..len {
+                max = max.max(x[base + j * inner].to_i32());
+            }
+            let mut sum = 0i64;
+            for j in 0..len {
+                sum += table[(max - x[base + j * inner].to_i32()) as usize] as i64;
+            }
+            for j in 0..len {
+                let e = table[(max - x[base + j * inner].to_i32()) as usize] as i64;
+                let q = (2 * e * recip + sum) / (2 * sum) + y_zero;
+                y[base + j * inner] = T::from_i32(q.clamp(lo, hi) as i32);
             }
         }
     }
@@ -278,5 +334,24 @@ mod tests {
         // Requantized: sum 10 at 1/4 · 2 (m = 2^30, e = 0): 5 + zero point 1.
         avg_pool(&[1u8, 2, 3, 4], &mut y, &[1, 2, 2, 1, 1], &[2, 2, 1, 1, 0, 0], &[0, 0, 1, 1 << 30, 0, 1, 0, 255, 0]);
         assert_eq!(y, [6]);
+    }
+
+    #[test]
+    fn broadcast_batches_multiply_their_own_matrices() {
+        // A [2, 1, 2] (zero point 1) by B [1, 2, 1] (zero point 0), multiplier 1 (m = 2^30, e = 1).
+        let mut y = [0i8; 2];
+        int_matmul(&[2i8, 3, 1, 1], &[1i8, 2], &mut y, &[1, 2, 1, 1, 2, 1, 0], &[1, 0, 1 << 30, 1, 0, -128, 127, 0]);
+        assert_eq!(y, [5, 0]);
+    }
+
+    #[test]
+    fn softmax_of_equal_codes_is_uniform() {
+        let mut table = [0i32; 256];
+        table[0] = 1 << 30;
+        let mut y = [0i8; 4];
+        int_softmax(&[7i8, 7, 7, 7], &table, &mut y, &[1, 4, 1], &[-128, -128, 127, 256]);
+        assert_eq!(y, [-64; 4]);
+        int_softmax(&[7i8, 0, 0, 0], &table, &mut y, &[1, 4, 1], &[-128, -128, 127, 256]);
+        assert_eq!(y, [127, -128, -128, -128]);
     }
 }
