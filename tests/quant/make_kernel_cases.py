@@ -3,11 +3,14 @@
 
 Each case is a small float ONNX model around one integer kernel (a Conv of a
 given geometry, Gemm, batched MatMul, broadcast Add/Sub/Mul, Concat, the
-pools, lookup-table activations, data movement; pad_constant, pad_reflect,
-resize_nearest, resize_bilinear (half_pixel), resize_bilinear_align_corners,
-conv_transpose (stride 2, pads, output_padding, group 2),
-conv_transpose_1d, reduce_mean_last_axis (keepdims 0, axes as an input),
-reduce_mean_spatial (axes [2, 3], keepdims 1)) with random weights, plus
+pools, lookup-table activations, data movement, MatMul of two activations
+with and without broadcast batch axes, Softmax along the last axis, an
+attention block Transpose/Mul/MatMul/Softmax/MatMul; pad_constant,
+pad_reflect, resize_nearest, resize_bilinear (half_pixel),
+resize_bilinear_align_corners, conv_transpose (stride 2, pads,
+output_padding, group 2), conv_transpose_1d, reduce_mean_last_axis
+(keepdims 0, axes as an input), reduce_mean_spatial (axes [2, 3], keepdims
+1)) with random weights, plus
 
     <case>.onnx         the model, fixed shapes
     <case>_calib.npz    16 random calibration samples per input
@@ -137,6 +140,22 @@ def cases():
         helper.make_node("Flatten", ["s"], ["y"]),
     ]
     out.append(case("data_movement", moves, i + [shape, starts, ends, axes], [("x", [1, 2, 3, 3])], ("y", None)))
+    # Products of two activations, softmax, and an attention block on codes.
+    mm = helper.make_node("MatMul", ["a", "b"], ["y"])
+    out.append(case("matmul_activations", [mm], [], [("a", [2, 3, 5, 7]), ("b", [2, 3, 7, 4])], ("y", None)))
+    out.append(case("matmul_broadcast_batch", [mm], [], [("a", [1, 5, 7]), ("b", [3, 7, 4])], ("y", None)))
+    sm = helper.make_node("Softmax", ["x"], ["y"], axis=-1)
+    out.append(case("softmax_last_axis", [sm], [], [("x", [2, 3, 6, 9])], ("y", None)))
+    scale = numpy_helper.from_array(np.array(0.25, np.float32), "scale")
+    attention = [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("Mul", ["q", "scale"], ["qs"]),
+        helper.make_node("MatMul", ["qs", "kt"], ["s"]),
+        helper.make_node("Softmax", ["s"], ["p"], axis=-1),
+        helper.make_node("MatMul", ["p", "v"], ["y"]),
+    ]
+    qkv = [(n, [1, 2, 8, 16]) for n in "qkv"]
+    out.append(case("attention", attention, [scale], qkv, ("y", None)))
     out.extend(spatial_cases())
     return out
 

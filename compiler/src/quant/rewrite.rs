@@ -27,6 +27,8 @@ use crate::{passes, Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+mod attention;
+
 /// Choices of the user (`--per-tensor`, `--rounding`, `--io`).
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -349,7 +351,7 @@ impl Rewriter<'_> {
                 self.conv(n, x, &w, bias.as_ref(), Vec::new(), 1, scales)
             }
             Op::MatMul(_) => {
-                let (Some(b), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("both operands are activations".into())) };
+                let (Some(b), x) = (constant(1), ins[0].unwrap()) else { return self.activation_matmul(n) };
                 if b.rank() != 2 {
                     return Ok(Plan::Float("B is not a matrix".into()));
                 }
@@ -392,6 +394,10 @@ impl Rewriter<'_> {
                 }
                 GlobalKind::Lp(_) => Ok(Plan::Float("GlobalLpPool".into())),
             },
+            Op::Softmax(s) if s.kind == crate::ops::softmax::Kind::Softmax => {
+                let s = s.clone();
+                self.softmax(n, &s)
+            }
             Op::Concat(_) => self.concat(n),
             Op::ConvTranspose(ct) => {
                 let (Some(w), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("weights are not constant".into())) };
