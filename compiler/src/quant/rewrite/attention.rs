@@ -53,9 +53,10 @@ impl Rewriter<'_> {
         };
         let reach = |p: QParams| {
             let (lo, hi) = p.code_range();
-            (lo - p.zero).unsigned_abs().max((hi - p.zero).unsigned_abs()) as u64
+            (lo - p.zero).unsigned_abs().max((hi - p.zero).unsigned_abs()) as u128
         };
-        let k = *ash.last().unwrap_or(&0) as u64;
+        // u128: K < 2^64, each reach ≤ 255 and the exponent ≤ 30, so no bit is lost.
+        let k = *ash.last().unwrap_or(&0) as u128;
         let bound = (k * reach(pa) * reach(pb)) << m.exponent.max(0);
         if bound >= 1 << 31 {
             return Ok(Plan::Float(format!("the int32 accumulator could overflow (K = {k}, bound {bound} ≥ 2^31)")));
