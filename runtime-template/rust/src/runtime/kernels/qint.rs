@@ -1,7 +1,8 @@
 //! Integer kernels of quantized models (NUMERICS.md): convolution (and the
 //! matrix products lowered to it), transposed convolution, lookup tables,
 //! average pooling, bilinear resize, mean, the product of two activations
-//! and softmax on 8-bit codes, with int32 accumulators that the compiler has proven never overflow.
+//! and softmax on 8-bit codes, with int32 accumulators that the compiler
+//! has proven never overflow.
 
 use crate::runtime::fixed_point::{output, requantize, round_div_pow2, rounded_average, Code};
 
