@@ -14,14 +14,6 @@ use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 
 impl Rewriter<'_> {
-    /// The parameters `v` has, or will have, as codes.
-    fn code_params(&self, v: ValueId) -> Result<QParams> {
-        match self.int.get(&v) {
-            Some(&(_, p)) => Ok(p),
-            None => self.params(v),
-        }
-    }
-
     /// The parameters of `y`'s value after a fusable Relu or Clip, without
     /// consuming it (`output_stage` does, once the rewrite is decided).
     fn stage_params(&self, y: ValueId) -> Result<QParams> {
