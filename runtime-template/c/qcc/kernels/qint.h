@@ -163,6 +163,57 @@ static inline void QCC_QFN(conv_transpose)(const QCC_T *x, const int8_t *w, cons
                     y[((n * c_out + oc) * out_h + oh) * out_w + ow] =
                         (QCC_T)qcc_output_stage(qcc_requantize((int32_t)acc, mult[oc], exp[oc], single), y_zero, lo, hi);
                 }
+            }
+        }
+    }
+}
+
+/* Bilinear resampling of the last two axes; taps_h and taps_w hold {lo, hi, w}
+ * per output row and column, w in Q11. dims = {planes, in_h, in_w, out_h, out_w}. */
+static inline void QCC_QFN(resize_bilinear)(const QCC_T *x, const int32_t *taps_h, const int32_t *taps_w, QCC_T *y,
+                                            const size_t *dims) {
+    size_t planes = dims[0], in_h = dims[1], in_w = dims[2], out_h = dims[3], out_w = dims[4], p, oh, ow;
+    const int32_t one = 1 << 11;
+    for (p = 0; p < planes; p++) {
+        const QCC_T *plane = x + p * in_h * in_w;
+        for (oh = 0; oh < out_h; oh++) {
+            const int32_t *h = taps_h + 3 * oh;
+            const QCC_T *r0 = plane + (size_t)h[0] * in_w, *r1 = plane + (size_t)h[1] * in_w;
+            for (ow = 0; ow < out_w; ow++) {
+                const int32_t *wt = taps_w + 3 * ow;
+                size_t c0 = (size_t)wt[0], c1 = (size_t)wt[1];
+                int32_t top = (one - wt[2]) * (int32_t)r0[c0] + wt[2] * (int32_t)r0[c1];
+                int32_t bottom = (one - wt[2]) * (int32_t)r1[c0] + wt[2] * (int32_t)r1[c1];
+                y[(p * out_h + oh) * out_w + ow] = (QCC_T)qcc_round_div_pow2((one - h[2]) * top + h[2] * bottom, 22);
+            }
+        }
+    }
+}
+
+/* kept and reduced are {extent, stride} pairs of merged axes,
+ * params = {x_zero, m, e, y_zero, act_min, act_max, single_rounding, n_kept, n_reduced}. */
+static inline void QCC_QFN(reduce_mean)(const QCC_T *x, QCC_T *y, const size_t *kept, const size_t *reduced,
+                                        const int64_t *params) {
+    int32_t x_zero = (int32_t)params[0], m = (int32_t)params[1], e = (int32_t)params[2];
+    int32_t y_zero = (int32_t)params[3], lo = (int32_t)params[4], hi = (int32_t)params[5];
+    bool single = params[6] != 0;
+    size_t n_kept = (size_t)params[7], n_reduced = (size_t)params[8], outs = 1, count = 1, o, r, i;
+    for (i = 0; i < n_kept; i++) {
+        outs *= kept[2 * i];
+    }
+    for (i = 0; i < n_reduced; i++) {
+        count *= reduced[2 * i];
+    }
+    for (o = 0; o < outs; o++) {
+        size_t base = qcc_qint_group_offset(o, kept, n_kept);
+        int32_t sum = 0;
+        for (r = 0; r < count; r++) {
+            sum += (int32_t)x[base + qcc_qint_group_offset(r, reduced, n_reduced)] - x_zero;
+        }
+        y[o] = (QCC_T)qcc_output_stage(qcc_requantize(sum, m, e, single), y_zero, lo, hi);
+    }
+}
+
 /* The product of two code tensors with broadcast batch axes (qint.rs's int_matmul).
  * dims = {M, K, N, rank, batch[rank], a_step[rank], b_step[rank]},
  * params = {z_a, z_b, m, e, y_zero, act_min, act_max, single_rounding}.
@@ -200,23 +251,6 @@ static inline void QCC_QFN(int_matmul)(const QCC_T *a, const QCC_T *b, QCC_T *y,
     }
 }
 
-/* Bilinear resampling of the last two axes; taps_h and taps_w hold {lo, hi, w}
- * per output row and column, w in Q11. dims = {planes, in_h, in_w, out_h, out_w}. */
-static inline void QCC_QFN(resize_bilinear)(const QCC_T *x, const int32_t *taps_h, const int32_t *taps_w, QCC_T *y,
-                                            const size_t *dims) {
-    size_t planes = dims[0], in_h = dims[1], in_w = dims[2], out_h = dims[3], out_w = dims[4], p, oh, ow;
-    const int32_t one = 1 << 11;
-    for (p = 0; p < planes; p++) {
-        const QCC_T *plane = x + p * in_h * in_w;
-        for (oh = 0; oh < out_h; oh++) {
-            const int32_t *h = taps_h + 3 * oh;
-            const QCC_T *r0 = plane + (size_t)h[0] * in_w, *r1 = plane + (size_t)h[1] * in_w;
-            for (ow = 0; ow < out_w; ow++) {
-                const int32_t *wt = taps_w + 3 * ow;
-                size_t c0 = (size_t)wt[0], c1 = (size_t)wt[1];
-                int32_t top = (one - wt[2]) * (int32_t)r0[c0] + wt[2] * (int32_t)r0[c1];
-                int32_t bottom = (one - wt[2]) * (int32_t)r1[c0] + wt[2] * (int32_t)r1[c1];
-                y[(p * out_h + oh) * out_w + ow] = (QCC_T)qcc_round_div_pow2((one - h[2]) * top + h[2] * bottom, 22);
 /* Softmax of codes along rows of len codes inner apart (qint.rs's int_softmax).
  * dims = {outer, len, inner}, params = {y_zero, act_min, act_max, recip};
  * table[d] = round(2^30 * exp(-s_x * d)). */
@@ -241,30 +275,6 @@ static inline void QCC_QFN(int_softmax)(const QCC_T *x, const int32_t *table, QC
                 y[base + j * inner] = (QCC_T)(q < lo ? lo : q > hi ? hi : q);
             }
         }
-    }
-}
-
-/* kept and reduced are {extent, stride} pairs of merged axes,
- * params = {x_zero, m, e, y_zero, act_min, act_max, single_rounding, n_kept, n_reduced}. */
-static inline void QCC_QFN(reduce_mean)(const QCC_T *x, QCC_T *y, const size_t *kept, const size_t *reduced,
-                                        const int64_t *params) {
-    int32_t x_zero = (int32_t)params[0], m = (int32_t)params[1], e = (int32_t)params[2];
-    int32_t y_zero = (int32_t)params[3], lo = (int32_t)params[4], hi = (int32_t)params[5];
-    bool single = params[6] != 0;
-    size_t n_kept = (size_t)params[7], n_reduced = (size_t)params[8], outs = 1, count = 1, o, r, i;
-    for (i = 0; i < n_kept; i++) {
-        outs *= kept[2 * i];
-    }
-    for (i = 0; i < n_reduced; i++) {
-        count *= reduced[2 * i];
-    }
-    for (o = 0; o < outs; o++) {
-        size_t base = qcc_qint_group_offset(o, kept, n_kept);
-        int32_t sum = 0;
-        for (r = 0; r < count; r++) {
-            sum += (int32_t)x[base + qcc_qint_group_offset(r, reduced, n_reduced)] - x_zero;
-        }
-        y[o] = (QCC_T)qcc_output_stage(qcc_requantize(sum, m, e, single), y_zero, lo, hi);
     }
 }
 

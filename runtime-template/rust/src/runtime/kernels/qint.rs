@@ -172,6 +172,70 @@ pub fn conv_transpose<T: Code>(
                     let r = requantize(acc, mult[oc], exp[oc], single);
                     y[((n * c_out + oc) * out_h + oh) * out_w + ow] = output(r, y_zero, lo, hi);
                 }
+            }
+        }
+    }
+}
+
+/// Bilinear resampling of the last two axes of codes `x` ([planes, in_h,
+/// in_w]) into `y` ([planes, out_h, out_w]). `taps_h` and `taps_w` hold
+/// `[lo, hi, w]` per output row and column, `w` in Q11: the output is
+/// `round_div_pow2(Σ weight products · x, 22)` over the four corners, which
+/// stays within the codes read (the weights sum to 2^22).
+///
+/// `dims = [planes, in_h, in_w, out_h, out_w]`.
+pub fn resize_bilinear<T: Code>(x: &[T], taps_h: &[i32], taps_w: &[i32], y: &mut [T], dims: &[usize]) {
+    let &[planes, in_h, in_w, out_h, out_w] = dims else { return };
+    let one = 1i32 << 11;
+    for p in 0..planes {
+        let plane = &x[p * in_h * in_w..][..in_h * in_w];
+        for oh in 0..out_h {
+            let h = &taps_h[3 * oh..3 * oh + 3];
+            let (r0, r1) = (&plane[h[0] as usize * in_w..][..in_w], &plane[h[1] as usize * in_w..][..in_w]);
+            for ow in 0..out_w {
+                let w = &taps_w[3 * ow..3 * ow + 3];
+                let (c0, c1) = (w[0] as usize, w[1] as usize);
+                let top = (one - w[2]) * r0[c0].to_i32() + w[2] * r0[c1].to_i32();
+                let bottom = (one - w[2]) * r1[c0].to_i32() + w[2] * r1[c1].to_i32();
+                y[(p * out_h + oh) * out_w + ow] = T::from_i32(round_div_pow2((one - h[2]) * top + h[2] * bottom, 22));
+            }
+        }
+    }
+}
+
+/// `offset(i, groups)`: `i` split over the extents of `groups` (`[extent,
+/// stride]` pairs, last fastest), each digit times its stride.
+fn group_offset(mut i: usize, groups: &[usize]) -> usize {
+    let mut off = 0;
+    for g in groups.chunks(2).rev() {
+        off += (i % g[0]) * g[1];
+        i /= g[0];
+    }
+    off
+}
+
+/// The mean of codes over the reduced axes: output `o` is
+/// `stage(requantize(Σ_r (x[offset(o, kept) + offset(r, reduced)] − x_zero), m, e))`.
+///
+/// `kept` and `reduced` are `[extent, stride]` pairs of merged axes (the
+/// first `n_kept` and `n_reduced` pairs count),
+/// `params = [x_zero, m, e, y_zero, act_min, act_max, single_rounding, n_kept, n_reduced]`.
+pub fn reduce_mean<T: Code>(x: &[T], y: &mut [T], kept: &[usize], reduced: &[usize], params: &[i64]) {
+    let &[x_zero, m, e, y_zero, lo, hi, single, n_kept, n_reduced] = params else { return };
+    let (x_zero, m, e, single) = (x_zero as i32, m as i32, e as i32, single != 0);
+    let (kept, reduced) = (&kept[..2 * n_kept as usize], &reduced[..2 * n_reduced as usize]);
+    let outs: usize = kept.chunks(2).map(|g| g[0]).product();
+    let count: usize = reduced.chunks(2).map(|g| g[0]).product();
+    for (o, d) in y[..outs].iter_mut().enumerate() {
+        let base = group_offset(o, kept);
+        let mut sum = 0i32;
+        for r in 0..count {
+            sum += x[base + group_offset(r, reduced)].to_i32() - x_zero;
+        }
+        *d = output(requantize(sum, m, e, single), y_zero as i32, lo as i32, hi as i32);
+    }
+}
+
 /// The matrix product of two code tensors, ONNX MatMul with broadcast
 /// batch axes: `y = stage(requantize(Σ_k (a − z_a)(b − z_b), m, e))` for
 /// each of the `Π batch` products `[M, K] · [K, N]`. The compiler has
@@ -209,27 +273,6 @@ pub fn int_matmul<T: Code>(a: &[T], b: &[T], y: &mut [T], dims: &[usize], params
     }
 }
 
-/// Bilinear resampling of the last two axes of codes `x` ([planes, in_h,
-/// in_w]) into `y` ([planes, out_h, out_w]). `taps_h` and `taps_w` hold
-/// `[lo, hi, w]` per output row and column, `w` in Q11: the output is
-/// `round_div_pow2(Σ weight products · x, 22)` over the four corners, which
-/// stays within the codes read (the weights sum to 2^22).
-///
-/// `dims = [planes, in_h, in_w, out_h, out_w]`.
-pub fn resize_bilinear<T: Code>(x: &[T], taps_h: &[i32], taps_w: &[i32], y: &mut [T], dims: &[usize]) {
-    let &[planes, in_h, in_w, out_h, out_w] = dims else { return };
-    let one = 1i32 << 11;
-    for p in 0..planes {
-        let plane = &x[p * in_h * in_w..][..in_h * in_w];
-        for oh in 0..out_h {
-            let h = &taps_h[3 * oh..3 * oh + 3];
-            let (r0, r1) = (&plane[h[0] as usize * in_w..][..in_w], &plane[h[1] as usize * in_w..][..in_w]);
-            for ow in 0..out_w {
-                let w = &taps_w[3 * ow..3 * ow + 3];
-                let (c0, c1) = (w[0] as usize, w[1] as usize);
-                let top = (one - w[2]) * r0[c0].to_i32() + w[2] * r0[c1].to_i32();
-                let bottom = (one - w[2]) * r1[c0].to_i32() + w[2] * r1[c1].to_i32();
-                y[(p * out_h + oh) * out_w + ow] = T::from_i32(round_div_pow2((one - h[2]) * top + h[2] * bottom, 22));
 /// Softmax of codes along rows of `len` codes `inner` apart (`dims =
 /// [outer, len, inner]`). Per row: `e_j = table[max − x_j]` (Q0.30, entry
 /// 0 is 2^30), `sum = Σ e_j` in i64, and `y_j = clamp(floor((2 · e_j ·
@@ -256,39 +299,6 @@ pub fn int_softmax<T: Code>(x: &[T], table: &[i32], y: &mut [T], dims: &[usize],
                 y[base + j * inner] = T::from_i32(q.clamp(lo, hi) as i32);
             }
         }
-    }
-}
-
-/// `offset(i, groups)`: `i` split over the extents of `groups` (`[extent,
-/// stride]` pairs, last fastest), each digit times its stride.
-fn group_offset(mut i: usize, groups: &[usize]) -> usize {
-    let mut off = 0;
-    for g in groups.chunks(2).rev() {
-        off += (i % g[0]) * g[1];
-        i /= g[0];
-    }
-    off
-}
-
-/// The mean of codes over the reduced axes: output `o` is
-/// `stage(requantize(Σ_r (x[offset(o, kept) + offset(r, reduced)] − x_zero), m, e))`.
-///
-/// `kept` and `reduced` are `[extent, stride]` pairs of merged axes (the
-/// first `n_kept` and `n_reduced` pairs count),
-/// `params = [x_zero, m, e, y_zero, act_min, act_max, single_rounding, n_kept, n_reduced]`.
-pub fn reduce_mean<T: Code>(x: &[T], y: &mut [T], kept: &[usize], reduced: &[usize], params: &[i64]) {
-    let &[x_zero, m, e, y_zero, lo, hi, single, n_kept, n_reduced] = params else { return };
-    let (x_zero, m, e, single) = (x_zero as i32, m as i32, e as i32, single != 0);
-    let (kept, reduced) = (&kept[..2 * n_kept as usize], &reduced[..2 * n_reduced as usize]);
-    let outs: usize = kept.chunks(2).map(|g| g[0]).product();
-    let count: usize = reduced.chunks(2).map(|g| g[0]).product();
-    for (o, d) in y[..outs].iter_mut().enumerate() {
-        let base = group_offset(o, kept);
-        let mut sum = 0i32;
-        for r in 0..count {
-            sum += x[base + group_offset(r, reduced)].to_i32() - x_zero;
-        }
-        *d = output(requantize(sum, m, e, single), y_zero as i32, lo as i32, hi as i32);
     }
 }
 
