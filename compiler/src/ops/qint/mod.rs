@@ -24,9 +24,10 @@ pub use conv_transpose::IntConvTranspose;
 pub use matmul::IntMatMul;
 pub use reduce_mean::{reduce_groups, IntReduceMean};
 pub use resize::{q11_taps, IntResize, Sampling, RESIZE_SHIFT};
+/// Code and accumulator tensors (int8, uint8, int32) as i32.
+pub use super::quant::ints as int_values;
 pub use softmax::{IntSoftmax, SOFTMAX_MAX_ROW, SOFTMAX_RECIP, SOFTMAX_TABLE_BITS};
 
-use super::dense::row_major;
 use crate::back::program::Lit;
 use crate::quant::fixed_point::{output_stage, requantize, Multiplier, Rounding};
 use crate::tensor::{DType, Tensor};
@@ -77,16 +78,6 @@ pub fn code_range(d: DType) -> Result<(i32, i32)> {
         DType::U8 => Ok((0, 255)),
         d => bail!("quantized codes must be int8 or uint8, got {d}"),
     }
-}
-
-/// The elements of an int8/uint8/int32 tensor as i32, row-major.
-pub fn int_values(t: &Tensor) -> Result<Vec<i32>> {
-    Ok(match t {
-        Tensor::U8(a) => row_major(a).iter().map(|&v| v as i32).collect(),
-        Tensor::I8(a) => row_major(a).iter().map(|&v| v as i32).collect(),
-        Tensor::I32(a) => row_major(a).into_owned(),
-        t => bail!("expected an int8, uint8 or int32 tensor, got {}", t.dtype()),
-    })
 }
 
 /// Codes (already in range) as a tensor of `dtype` (int8 or uint8).
