@@ -7,19 +7,22 @@
 //! movement run on the codes. ConvTranspose becomes IntConvTranspose,
 //! ReduceMean IntReduceMean; Pad and Resize (nearest, and bilinear as
 //! IntResize) run on the codes. Everything else stays float between a
-//! DequantizeLinear and a QuantizeLinear, and is listed.
+//! DequantizeLinear and a QuantizeLinear, and is listed. This file holds
+//! the rewriter and its dispatch; `weighted` the operators with constant
+//! weights, `tables` the lookup tables, `spatial` Pad, Resize, ReduceMean
+//! and average pooling, `attention` the products of two activations and
+//! Softmax.
 
 use super::calibrate::Range;
 use super::fixed_point::{quantize_multiplier, Multiplier, Rounding};
-use super::params::{quantize_weights, quantize_weights_with, QParams};
+use super::params::QParams;
 use super::qdq::Given;
 use crate::ir::{Graph, Node, NodeId, TensorType, Value, ValueId};
 use crate::ops::binary::Kind as BinKind;
 use crate::ops::pool::{global::Kind as GlobalKind, Kind as PoolKind};
-use crate::ops::qint::{BinaryKind, ADD_SHIFT, IntAvgPool, IntBinary, IntConv, IntLut, IntRescale, Stage};
-use crate::ops::qint::{q11_taps, reduce_groups, IntConvTranspose, IntReduceMean, IntResize, Sampling};
+use crate::ops::qint::{BinaryKind, ADD_SHIFT, IntBinary, IntRescale, Stage};
 use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
-use crate::ops::spatial::{Axis, TraversalAxis};
+use crate::ops::spatial::Axis;
 use crate::ops::unary::Kind as UnaryKind;
 use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
@@ -28,6 +31,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 mod attention;
+mod spatial;
+mod tables;
+mod weighted;
+
+use weighted::{scale_tensor, transpose2};
 
 /// Choices of the user (`--per-tensor`, `--rounding`, `--io`).
 #[derive(Debug, Clone, Copy)]
@@ -496,283 +504,8 @@ impl Rewriter<'_> {
         Ok((p.quantize(y[0]), p.quantize(y[1])))
     }
 
-    /// Evaluates a unary node of the source on `x` (its other inputs are constants).
-    fn eval_unary(&self, n: NodeId, x: Tensor) -> Result<Tensor> {
-        let input = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        self.eval_region(input, &[n], y, x)
-    }
-
-    /// Evaluates the elementwise `nodes` (in order) with `input` set to
-    /// `x`; their other inputs are constants or earlier results. Returns `y`.
-    fn eval_region(&self, input: ValueId, nodes: &[NodeId], y: ValueId, x: Tensor) -> Result<Tensor> {
-        let mut values: HashMap<ValueId, Arc<Tensor>> = HashMap::from([(input, Arc::new(x))]);
-        for &n in nodes {
-            let held: Vec<Option<Arc<Tensor>>> = self
-                .src
-                .node_inputs(n)
-                .iter()
-                .map(|v| v.and_then(|v| values.get(&v).cloned().or_else(|| self.src.value(v).constant.clone())))
-                .collect();
-            let args: Vec<Option<&Tensor>> = held.iter().map(|t| t.as_deref()).collect();
-            let outs = self.src.node(n).op.eval(&args)?;
-            for (v, t) in self.src.node_outputs(n).into_iter().zip(outs) {
-                if let Some(v) = v {
-                    values.insert(v, Arc::new(t));
-                }
-            }
-        }
-        values.remove(&y).map(|t| Tensor::clone(&t)).ok_or_else(|| Error::Op("the region does not compute its output".into()))
-    }
-
-    /// Whether `m` computes elementwise on float32 values of `shape` from
-    /// values in `inside` and scalar constants (a candidate table step).
-    fn elementwise_step(&self, m: NodeId, inside: &HashSet<ValueId>, shape: &crate::ir::Shape) -> bool {
-        let op_ok = match &self.src.node(m).op {
-            Op::Unary(u) => !matches!(u.kind, UnaryKind::IsInf { .. } | UnaryKind::IsNaN | UnaryKind::BitwiseNot),
-            Op::Clip(_) => true,
-            Op::Binary(b) => matches!(b.kind, BinKind::Add | BinKind::Sub | BinKind::Mul | BinKind::Div),
-            _ => false,
-        };
-        let ins_ok = self.src.node_inputs(m).into_iter().flatten().all(|v| {
-            inside.contains(&v) || self.src.value(v).constant.as_ref().is_some_and(|c| c.len() == 1 && c.dtype() == DType::F32)
-        });
-        let outs = self.src.node_outputs(m);
-        let out_ok = outs.len() == 1 && outs[0].is_some_and(|o| self.src.ty(o).is_ok_and(|t| t.dtype == DType::F32 && &t.shape == shape));
-        op_ok && ins_ok && out_ok && !self.consumed.contains(&m)
-    }
-
-    /// The largest chain of elementwise steps from `n` that reads only
-    /// `n`'s first input and scalar constants and has one result used
-    /// outside (GELU as Div/Erf/Add/Mul/Mul, HardSwish as Add/Clip/Mul/Div,
-    /// x · sigmoid(x), ...): its nodes in order and the result, when it has
-    /// two steps or more.
-    fn elementwise_region(&self, n: NodeId, order: &[NodeId]) -> Option<(Vec<NodeId>, ValueId)> {
-        let x = self.src.node_inputs(n).first().copied().flatten()?;
-        let shape = self.src.ty(x).ok()?.shape.clone();
-        let mut inside: HashSet<ValueId> = HashSet::from([x]);
-        let mut nodes = Vec::new();
-        let start = order.iter().position(|&m| m == n)?;
-        for &m in &order[start..] {
-            if self.elementwise_step(m, &inside, &shape) && (m == n || self.src.node_inputs(m).iter().flatten().any(|v| *v != x && inside.contains(v))) {
-                nodes.push(m);
-                inside.extend(self.src.node_outputs(m).into_iter().flatten());
-            }
-        }
-        // Drop trailing steps until exactly one produced value leaves the region.
-        while nodes.len() >= 2 {
-            let members: HashSet<NodeId> = nodes.iter().copied().collect();
-            let exits: Vec<ValueId> = nodes
-                .iter()
-                .flat_map(|&m| self.src.node_outputs(m).into_iter().flatten())
-                .filter(|&v| self.src.outputs.contains(&v) || self.src.consumers(v).iter().any(|(c, _)| !members.contains(c)))
-                .collect();
-            let last = self.src.node_outputs(*nodes.last()?)[0]?;
-            if exits == [last] {
-                return Some((nodes, last));
-            }
-            nodes.pop();
-        }
-        None
-    }
-
     fn stage(&self, p: QParams, lo: i32, hi: i32) -> Stage {
         Stage { zero: p.zero, min: lo, max: hi, rounding: self.opts.rounding }
-    }
-
-    /// IntConv for Conv, Gemm and MatMul: `w` is float [C_out, C_in/group,
-    /// kernel...] (or [N, K] with no `axes`).
-    /// `scales`: the weight scales the model carries (QDQ), else chosen here.
-    #[allow(clippy::too_many_arguments)]
-    fn conv(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<Axis>, group: usize, scales: Option<Vec<f32>>) -> Result<Plan> {
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        let c_out = w.shape()[0];
-        // MatMul + Add of a constant vector: the Add is the bias.
-        let fold = if bias.is_none() && axes.is_empty() { self.bias_add(y, c_out) } else { None };
-        let (y, bias) = match (bias, fold) {
-            (None, Some((add, out, b))) => {
-                self.consumed.insert(add);
-                (out, Some(b))
-            }
-            (b, _) => (y, b.cloned()),
-        };
-        let (xq, px) = self.as_int(x)?;
-        let (target, po, lo, hi) = self.output_stage(y)?;
-        let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
-        let (qw, sw) = self.weight_codes(n, &wf, c_out, scales);
-        let bias_f = match &bias {
-            Some(b) => b.to_f64_vec()?,
-            None => vec![0.0; c_out],
-        };
-        let (folded, mult, exp) = channel_requant(px, &qw, &sw, &bias_f, po, ZeroPoint::Folded)?;
-        let name = self.src.value(target).name.clone();
-        let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw)?);
-        let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], folded)?);
-        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], mult)?);
-        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], exp)?);
-        let out = self.fresh(format!("{name}_q"));
-        let op = IntConv { axes, group, x_zero: px.zero, stage: self.stage(po, lo, hi) };
-        self.add(n, "", "IntConv", Op::IntConv(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)], &[Some(out)])?;
-        self.int.insert(target, (out, po));
-        Ok(Plan::Done)
-    }
-
-    /// int8 codes and scales of the float weights `wf` (`c_out` rows, one
-    /// per output channel): the model's own scales when it carries them
-    /// (`scales`, QDQ), else symmetric per channel or per tensor.
-    fn weight_codes(&self, n: NodeId, wf: &[f32], c_out: usize, scales: Option<Vec<f32>>) -> (Vec<i8>, Vec<f32>) {
-        match scales {
-            Some(s) if alpha_is_one(n, self.src) => quantize_weights_with(wf, c_out, &s),
-            _ => quantize_weights(wf, c_out, self.opts.per_tensor),
-        }
-    }
-
-    /// IntConvTranspose for ConvTranspose with constant weights `w` [C_in,
-    /// C_out/group, kernel...] over one or two spatial axes.
-    fn conv_transpose(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<TraversalAxis>, group: usize) -> Result<Plan> {
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        let ws = w.shape().to_vec();
-        let (c_in, og, kvol) = (ws[0], ws[1], ws[2..].iter().product::<usize>());
-        let (cg, c_out) = (c_in / group, og * group);
-        // Weight (input channel ci, output o of group g, offset k) sits at
-        // [ci, o, k] in W and at row g·og + o, column (ci mod cg, k) in the
-        // channel-major copy, whose row c holds every weight reaching output
-        // channel c: the layout weight quantization and the bound expect.
-        let at = |ci: usize, o: usize, k: usize| ((ci * og + o) * kvol + k, (((ci / cg) * og + o) * cg + ci % cg) * kvol + k);
-        let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
-        let mut rows = vec![0f32; wf.len()];
-        for ci in 0..c_in {
-            for o in 0..og {
-                for k in 0..kvol {
-                    let (src, dst) = at(ci, o, k);
-                    rows[dst] = wf[src];
-                }
-            }
-        }
-        // Per-axis scales of a QDQ model are along axis 1 (C_out / group).
-        let given = self.given_weight_scales(self.src.node_inputs(n)[1], 1);
-        let scales = given.filter(|s| s.len() == 1 || s.len() == og).map(|s| (0..c_out).map(|c| s[if s.len() == 1 { 0 } else { c % og }]).collect());
-        let (qrows, sw) = self.weight_codes(n, &rows, c_out, scales);
-        let mut qw = vec![0i8; qrows.len()];
-        for ci in 0..c_in {
-            for o in 0..og {
-                for k in 0..kvol {
-                    let (src, dst) = at(ci, o, k);
-                    qw[src] = qrows[dst];
-                }
-            }
-        }
-        let bias_f = match bias {
-            Some(b) => b.to_f64_vec()?,
-            None => vec![0.0; c_out],
-        };
-        let (xq, px) = self.as_int(x)?;
-        let (target, po, lo, hi) = self.output_stage(y)?;
-        let (bq, mult, exp) = channel_requant(px, &qrows, &sw, &bias_f, po, ZeroPoint::Centred)?;
-        let name = self.src.value(target).name.clone();
-        let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(&ws, qw)?);
-        let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], bq)?);
-        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], mult)?);
-        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], exp)?);
-        let op = IntConvTranspose { axes, group, x_zero: px.zero, stage: self.stage(po, lo, hi) };
-        self.emit(n, target, po, "IntConvTranspose", Op::IntConvTranspose(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)])
-    }
-
-    /// Pad on codes (its other inputs constants): `op` is the node's
-    /// operator with an attribute fill (opsets before 11) already replaced
-    /// by `fill`, the fill's code; from opset 11 `fill` becomes input 2.
-    /// The output keeps the input's parameters.
-    fn pad(&mut self, n: NodeId, op: Op, fill: i32, legacy: bool) -> Result<Plan> {
-        let ins = self.src.node_inputs(n);
-        let (xq, px) = self.as_int(ins[0].ok_or_else(|| Error::Op("no input".into()))?)?;
-        let mut inputs = vec![Some(xq)];
-        let slots = if legacy { ins.len() } else { ins.len().max(3) };
-        for i in 1..slots {
-            inputs.push(match ins.get(i).copied().flatten() {
-                _ if i == 2 && !legacy => {
-                    let name = format!("{}_fill_q", self.src.node(n).name);
-                    Some(self.constant(name, crate::ops::qint::codes(px.dtype, &[], vec![fill])?))
-                }
-                Some(v) => Some(self.as_float(v)?),
-                None => None,
-            });
-        }
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        let out = self.fresh(format!("{}_q", self.src.value(y).name));
-        let node = Node { op, ..self.src.node(n).clone() };
-        self.dst.add_node(node, &inputs, &[Some(out)])?;
-        self.int.insert(y, (out, px));
-        Ok(Plan::Done)
-    }
-
-    /// IntResize: nearest copies codes; linear interpolates the last two
-    /// axes (the others unchanged). The output keeps the input's parameters.
-    fn resize(&mut self, n: NodeId, sampling: Sampling, xs: &[usize]) -> Result<Plan> {
-        let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        let (op, tables) = match sampling {
-            Sampling::Float(reason) => return Ok(Plan::Float(reason)),
-            Sampling::Nearest(picks) => (IntResize::Nearest(picks), None),
-            Sampling::Linear(taps) => {
-                let rank = taps.len();
-                let unchanged = |a: usize| taps[a].len() == xs[a] && taps[a].iter().enumerate().all(|(i, t)| t[0] == (i, 1.0) && t[1].1 == 0.0);
-                if rank < 2 || !(0..rank - 2).all(unchanged) {
-                    return Ok(Plan::Float("linear resize of axes other than the last two".into()));
-                }
-                (IntResize::Bilinear, Some((q11_taps(&taps[rank - 2])?, q11_taps(&taps[rank - 1])?)))
-            }
-        };
-        let (xq, px) = self.as_int(x)?;
-        let mut inputs = vec![Some(xq)];
-        if let Some((th, tw)) = tables {
-            let name = self.src.value(y).name.clone();
-            let (lh, lw) = (th.len(), tw.len());
-            inputs.push(Some(self.constant(format!("{name}_taps_h"), Tensor::from_vec(&[lh / 3, 3], th)?)));
-            inputs.push(Some(self.constant(format!("{name}_taps_w"), Tensor::from_vec(&[lw / 3, 3], tw)?)));
-        }
-        self.emit(n, y, px, "IntResize", Op::IntResize(op), &inputs)
-    }
-
-    /// IntReduceMean of `x` (shape `xs`) over `axes`, requantized to the
-    /// output's parameters.
-    fn reduce_mean(&mut self, n: NodeId, x: ValueId, xs: &[usize], axes: &[usize]) -> Result<Plan> {
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        let Some(ys) = self.src.ty(y)?.shape.as_fixed() else { return Ok(Plan::Float("output shape known only at run time".into())) };
-        let count: usize = axes.iter().map(|&a| xs[a]).product();
-        let px = self.code_params(x)?;
-        let po = self.params(y)?;
-        let Some(m) = quantize_multiplier(px.scale as f64 / (count.max(1) as f64 * po.scale as f64)) else {
-            return Ok(Plan::Float("scales too far apart".into()));
-        };
-        // |Σ (q − z_x)| ≤ count · max |q − z_x|, times 2^max(e, 0) inside `requantize`.
-        let (x_min, x_max) = px.code_range();
-        let x_bound = (px.zero - x_min).max(x_max - px.zero) as u128;
-        if (count as u128 * x_bound) << m.exponent.max(0) >= 1 << 31 {
-            return Ok(Plan::Float(format!("the int32 sum of {count} elements could overflow")));
-        }
-        let (xq, _) = self.as_int(x)?;
-        let (kept, reduced) = reduce_groups(xs, axes);
-        let (lo, hi) = po.code_range();
-        let op = IntReduceMean { kept, reduced, out_shape: ys, x_zero: px.zero, m, stage: self.stage(po, lo, hi) };
-        self.emit(n, y, po, "IntReduceMean", Op::IntReduceMean(op), &[Some(xq)])
-    }
-
-    /// The single consumer of `y` if it adds a constant vector of `n` values
-    /// along the last axis: (node, its output, the vector).
-    fn bias_add(&self, y: ValueId, n: usize) -> Option<(NodeId, ValueId, Tensor)> {
-        if self.src.outputs.contains(&y) {
-            return None;
-        }
-        let [(c, _)] = self.src.consumers(y)[..] else { return None };
-        let Op::Binary(b) = &self.src.node(c).op else { return None };
-        if b.kind != BinKind::Add {
-            return None;
-        }
-        let other = self.src.node_inputs(c).into_iter().flatten().find(|&v| v != y)?;
-        let t = self.src.value(other).constant.clone()?;
-        let last_only = t.shape().iter().rev().skip(1).all(|&d| d == 1) && t.shape().last() == Some(&n);
-        let out = self.src.node_outputs(c).first().copied().flatten()?;
-        last_only.then(|| Some((c, out, t.reshape(&[n]).ok()?))).flatten()
     }
 
     fn binary(&mut self, n: NodeId, kind: BinKind) -> Result<Plan> {
@@ -825,53 +558,6 @@ impl Rewriter<'_> {
         self.add(n, "", op_type, op, inputs, &[Some(out)])?;
         self.int.insert(target, (out, p));
         Ok(Plan::Done)
-    }
-
-    /// A unary operator as a 256-entry table.
-    /// A unary operator as a 256-entry table.
-    fn lut(&mut self, n: NodeId) -> Result<Plan> {
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        self.lut_of(n, &[n], y)
-    }
-
-    /// The region `nodes` (starting at `n`, computing `y` elementwise from
-    /// `n`'s first input alone) as one table.
-    fn lut_of(&mut self, n: NodeId, nodes: &[NodeId], y: ValueId) -> Result<Plan> {
-        let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
-        let (xq, px) = self.as_int(x)?;
-        let po = self.params(y)?;
-        if po.dtype != px.dtype {
-            return Ok(Plan::Float("input and output codes differ in type".into()));
-        }
-        let (min, max) = px.code_range();
-        let reals: Vec<f32> = (min..=max).map(|q| px.real(q) as f32).collect();
-        let ys = self.eval_region(x, nodes, y, Tensor::from_vec(&[reals.len()], reals)?)?.to_f64_vec()?;
-        self.consumed.extend(nodes.iter().copied());
-        let table: Vec<i32> = ys.into_iter().map(|v| po.quantize(v)).collect();
-        let name = self.src.value(y).name.clone();
-        let t = self.constant(format!("{name}_table"), crate::ops::qint::codes(po.dtype, &[256], table)?);
-        self.emit(n, y, po, "IntLut", Op::IntLut(IntLut), &[Some(xq), Some(t)])
-    }
-
-    fn avg_pool(&mut self, n: NodeId, axes: Vec<Axis>, include_pad: bool) -> Result<Plan> {
-        let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        let (xq, px) = self.as_int(x)?;
-        // Every window counts the same when no padding is excluded.
-        let inside = axes.iter().all(|a| (a.output.max(1) - 1) * a.stride + a.kernel <= a.input + a.pad_begin + a.pad_end);
-        let same_count = inside && (include_pad || axes.iter().all(|a| a.pad_begin == 0 && a.pad_end == 0));
-        let count: usize = axes.iter().map(|a| a.kernel).product();
-        let requant = match self.params(y) {
-            Ok(po) if same_count && po != px => {
-                let m = quantize_multiplier(px.scale as f64 / (count as f64 * po.scale as f64)).filter(|m| m.exponent <= 0);
-                let (lo, hi) = po.code_range();
-                m.map(|m| (m, self.stage(po, lo, hi), po))
-            }
-            _ => None,
-        };
-        let po = requant.map_or(px, |r| r.2);
-        let op = IntAvgPool { axes, include_pad, x_zero: px.zero, requant: requant.map(|(m, s, _)| (m, s)) };
-        self.emit(n, y, po, "IntAvgPool", Op::IntAvgPool(op), &[Some(xq)])
     }
 
     /// Data movement (and max pooling) on codes: outputs keep the input's
@@ -935,62 +621,6 @@ impl Rewriter<'_> {
     }
 }
 
-/// How the input zero point enters an integer convolution's accumulator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ZeroPoint {
-    /// Folded into the bias (`b_q − z_x · Σ w`); the kernel adds `q_x · w`
-    /// and reads padding as `z_x` (IntConv).
-    Folded,
-    /// Subtracted at run time: the kernel adds `(q_x − z_x) · w`
-    /// (IntConvTranspose, where the number of products varies by position).
-    Centred,
-}
-
-/// Per output channel `c` (row `c` of the weight codes `qw`, scale `sw[c]`):
-/// the int32 bias, the multiplier and the exponent of an integer
-/// convolution from `px` to `po`, once its accumulator is proven below
-/// 2^31 (NUMERICS.md): `(|bias| + max|x| · Σ|w|) · 2^max(e, 0)`, where `x`
-/// is the code (`Folded`) or the centred code (`Centred`).
-fn channel_requant(px: QParams, qw: &[i8], sw: &[f32], bias_f: &[f64], po: QParams, zero: ZeroPoint) -> Result<(Vec<i32>, Vec<i32>, Vec<i32>)> {
-    let c_out = sw.len();
-    let per_channel = qw.len() / c_out.max(1);
-    let (x_min, x_max) = px.code_range();
-    let x_bound = match zero {
-        ZeroPoint::Folded => x_min.unsigned_abs().max(x_max.unsigned_abs()) as i64,
-        ZeroPoint::Centred => (px.zero - x_min).max(x_max - px.zero) as i64,
-    };
-    let (mut folded, mut mult, mut exp) = (Vec::new(), Vec::new(), Vec::new());
-    for c in 0..c_out {
-        let s_acc = px.scale as f64 * sw[c] as f64;
-        let b = (bias_f[c] / s_acc).round_ties_even();
-        let row = &qw[c * per_channel..(c + 1) * per_channel];
-        let sum: i64 = row.iter().map(|&v| v as i64).sum();
-        let abs: i64 = row.iter().map(|&v| (v as i64).abs()).sum();
-        let f = match zero {
-            ZeroPoint::Folded => b as i64 - px.zero as i64 * sum,
-            ZeroPoint::Centred => b as i64,
-        };
-        let m = quantize_multiplier(s_acc / po.scale as f64)
-            .ok_or_else(|| Error::Op(format!("the requantization multiplier of output channel {c} is out of range")))?;
-        let bound = (f.abs() + x_bound * abs) << m.exponent.max(0);
-        if !b.is_finite() || bound >= 1 << 31 {
-            return Err(Error::Op(format!(
-                "the int32 accumulator of output channel {c} could overflow (bound {bound}); the bias or the weights are too large for the input scale"
-            )));
-        }
-        folded.push(f as i32);
-        mult.push(m.m);
-        exp.push(m.exponent);
-    }
-    Ok((folded, mult, exp))
-}
-
-/// Gemm's alpha scales the float weights before quantization, so the
-/// model's own weight scales apply only when it is 1.
-fn alpha_is_one(n: NodeId, g: &Graph) -> bool {
-    !matches!(&g.node(n).op, Op::Gemm(gm) if gm.alpha != 1.0)
-}
-
 fn zero_tensor(p: QParams) -> Tensor {
     match p.dtype {
         DType::U8 => Tensor::scalar(p.zero as u8),
@@ -998,15 +628,3 @@ fn zero_tensor(p: QParams) -> Tensor {
     }
 }
 
-/// The transpose of a 2-D tensor, as float32.
-fn transpose2(t: &Tensor) -> Result<Tensor> {
-    let [r, c] = t.shape()[..] else { return Err(Error::Op(format!("expected a matrix, got shape {:?}", t.shape()))) };
-    let v = t.to_f64_vec()?;
-    let out: Vec<f32> = (0..c * r).map(|i| v[(i % r) * c + i / r] as f32).collect();
-    Tensor::from_vec(&[c, r], out)
-}
-
-fn scale_tensor(t: &Tensor, factor: f64) -> Result<Tensor> {
-    let v: Vec<f32> = t.to_f64_vec()?.into_iter().map(|x| (x * factor) as f32).collect();
-    Tensor::from_vec(t.shape(), v)
-}

@@ -1,0 +1,202 @@
+//! Operators with constant weights: Conv, Gemm and MatMul as IntConv,
+//! ConvTranspose as IntConvTranspose; weight codes, folded biases and
+//! per-channel requantization with the accumulator bound.
+
+use super::super::fixed_point::quantize_multiplier;
+use super::super::params::{quantize_weights, quantize_weights_with, QParams};
+use crate::ir::{Graph, NodeId, ValueId};
+use crate::ops::binary::Kind as BinKind;
+use crate::ops::qint::IntConv;
+use crate::ops::qint::IntConvTranspose;
+use crate::ops::spatial::{Axis, TraversalAxis};
+use crate::ops::Op;
+use crate::tensor::{DType, Tensor};
+use crate::{Error, Result};
+use super::{Plan, Rewriter};
+
+impl Rewriter<'_> {
+    /// IntConv for Conv, Gemm and MatMul: `w` is float [C_out, C_in/group,
+    /// kernel...] (or [N, K] with no `axes`).
+    /// `scales`: the weight scales the model carries (QDQ), else chosen here.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn conv(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<Axis>, group: usize, scales: Option<Vec<f32>>) -> Result<Plan> {
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let c_out = w.shape()[0];
+        // MatMul + Add of a constant vector: the Add is the bias.
+        let fold = if bias.is_none() && axes.is_empty() { self.bias_add(y, c_out) } else { None };
+        let (y, bias) = match (bias, fold) {
+            (None, Some((add, out, b))) => {
+                self.consumed.insert(add);
+                (out, Some(b))
+            }
+            (b, _) => (y, b.cloned()),
+        };
+        let (xq, px) = self.as_int(x)?;
+        let (target, po, lo, hi) = self.output_stage(y)?;
+        let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
+        let (qw, sw) = self.weight_codes(n, &wf, c_out, scales);
+        let bias_f = match &bias {
+            Some(b) => b.to_f64_vec()?,
+            None => vec![0.0; c_out],
+        };
+        let (folded, mult, exp) = channel_requant(px, &qw, &sw, &bias_f, po, ZeroPoint::Folded)?;
+        let name = self.src.value(target).name.clone();
+        let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw)?);
+        let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], folded)?);
+        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], mult)?);
+        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], exp)?);
+        let out = self.fresh(format!("{name}_q"));
+        let op = IntConv { axes, group, x_zero: px.zero, stage: self.stage(po, lo, hi) };
+        self.add(n, "", "IntConv", Op::IntConv(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)], &[Some(out)])?;
+        self.int.insert(target, (out, po));
+        Ok(Plan::Done)
+    }
+
+    /// int8 codes and scales of the float weights `wf` (`c_out` rows, one
+    /// per output channel): the model's own scales when it carries them
+    /// (`scales`, QDQ), else symmetric per channel or per tensor.
+    pub(super) fn weight_codes(&self, n: NodeId, wf: &[f32], c_out: usize, scales: Option<Vec<f32>>) -> (Vec<i8>, Vec<f32>) {
+        match scales {
+            Some(s) if alpha_is_one(n, self.src) => quantize_weights_with(wf, c_out, &s),
+            _ => quantize_weights(wf, c_out, self.opts.per_tensor),
+        }
+    }
+
+    /// IntConvTranspose for ConvTranspose with constant weights `w` [C_in,
+    /// C_out/group, kernel...] over one or two spatial axes.
+    pub(super) fn conv_transpose(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<TraversalAxis>, group: usize) -> Result<Plan> {
+        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let ws = w.shape().to_vec();
+        let (c_in, og, kvol) = (ws[0], ws[1], ws[2..].iter().product::<usize>());
+        let (cg, c_out) = (c_in / group, og * group);
+        // Weight (input channel ci, output o of group g, offset k) sits at
+        // [ci, o, k] in W and at row g·og + o, column (ci mod cg, k) in the
+        // channel-major copy, whose row c holds every weight reaching output
+        // channel c: the layout weight quantization and the bound expect.
+        let at = |ci: usize, o: usize, k: usize| ((ci * og + o) * kvol + k, (((ci / cg) * og + o) * cg + ci % cg) * kvol + k);
+        let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
+        let mut rows = vec![0f32; wf.len()];
+        for ci in 0..c_in {
+            for o in 0..og {
+                for k in 0..kvol {
+                    let (src, dst) = at(ci, o, k);
+                    rows[dst] = wf[src];
+                }
+            }
+        }
+        // Per-axis scales of a QDQ model are along axis 1 (C_out / group).
+        let given = self.given_weight_scales(self.src.node_inputs(n)[1], 1);
+        let scales = given.filter(|s| s.len() == 1 || s.len() == og).map(|s| (0..c_out).map(|c| s[if s.len() == 1 { 0 } else { c % og }]).collect());
+        let (qrows, sw) = self.weight_codes(n, &rows, c_out, scales);
+        let mut qw = vec![0i8; qrows.len()];
+        for ci in 0..c_in {
+            for o in 0..og {
+                for k in 0..kvol {
+                    let (src, dst) = at(ci, o, k);
+                    qw[src] = qrows[dst];
+                }
+            }
+        }
+        let bias_f = match bias {
+            Some(b) => b.to_f64_vec()?,
+            None => vec![0.0; c_out],
+        };
+        let (xq, px) = self.as_int(x)?;
+        let (target, po, lo, hi) = self.output_stage(y)?;
+        let (bq, mult, exp) = channel_requant(px, &qrows, &sw, &bias_f, po, ZeroPoint::Centred)?;
+        let name = self.src.value(target).name.clone();
+        let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(&ws, qw)?);
+        let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], bq)?);
+        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], mult)?);
+        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], exp)?);
+        let op = IntConvTranspose { axes, group, x_zero: px.zero, stage: self.stage(po, lo, hi) };
+        self.emit(n, target, po, "IntConvTranspose", Op::IntConvTranspose(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)])
+    }
+
+    /// The single consumer of `y` if it adds a constant vector of `n` values
+    /// along the last axis: (node, its output, the vector).
+    pub(super) fn bias_add(&self, y: ValueId, n: usize) -> Option<(NodeId, ValueId, Tensor)> {
+        if self.src.outputs.contains(&y) {
+            return None;
+        }
+        let [(c, _)] = self.src.consumers(y)[..] else { return None };
+        let Op::Binary(b) = &self.src.node(c).op else { return None };
+        if b.kind != BinKind::Add {
+            return None;
+        }
+        let other = self.src.node_inputs(c).into_iter().flatten().find(|&v| v != y)?;
+        let t = self.src.value(other).constant.clone()?;
+        let last_only = t.shape().iter().rev().skip(1).all(|&d| d == 1) && t.shape().last() == Some(&n);
+        let out = self.src.node_outputs(c).first().copied().flatten()?;
+        last_only.then(|| Some((c, out, t.reshape(&[n]).ok()?))).flatten()
+    }
+}
+
+/// How the input zero point enters an integer convolution's accumulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZeroPoint {
+    /// Folded into the bias (`b_q − z_x · Σ w`); the kernel adds `q_x · w`
+    /// and reads padding as `z_x` (IntConv).
+    Folded,
+    /// Subtracted at run time: the kernel adds `(q_x − z_x) · w`
+    /// (IntConvTranspose, where the number of products varies by position).
+    Centred,
+}
+
+/// Per output channel `c` (row `c` of the weight codes `qw`, scale `sw[c]`):
+/// the int32 bias, the multiplier and the exponent of an integer
+/// convolution from `px` to `po`, once its accumulator is proven below
+/// 2^31 (NUMERICS.md): `(|bias| + max|x| · Σ|w|) · 2^max(e, 0)`, where `x`
+/// is the code (`Folded`) or the centred code (`Centred`).
+fn channel_requant(px: QParams, qw: &[i8], sw: &[f32], bias_f: &[f64], po: QParams, zero: ZeroPoint) -> Result<(Vec<i32>, Vec<i32>, Vec<i32>)> {
+    let c_out = sw.len();
+    let per_channel = qw.len() / c_out.max(1);
+    let (x_min, x_max) = px.code_range();
+    let x_bound = match zero {
+        ZeroPoint::Folded => x_min.unsigned_abs().max(x_max.unsigned_abs()) as i64,
+        ZeroPoint::Centred => (px.zero - x_min).max(x_max - px.zero) as i64,
+    };
+    let (mut folded, mut mult, mut exp) = (Vec::new(), Vec::new(), Vec::new());
+    for c in 0..c_out {
+        let s_acc = px.scale as f64 * sw[c] as f64;
+        let b = (bias_f[c] / s_acc).round_ties_even();
+        let row = &qw[c * per_channel..(c + 1) * per_channel];
+        let sum: i64 = row.iter().map(|&v| v as i64).sum();
+        let abs: i64 = row.iter().map(|&v| (v as i64).abs()).sum();
+        let f = match zero {
+            ZeroPoint::Folded => b as i64 - px.zero as i64 * sum,
+            ZeroPoint::Centred => b as i64,
+        };
+        let m = quantize_multiplier(s_acc / po.scale as f64)
+            .ok_or_else(|| Error::Op(format!("the requantization multiplier of output channel {c} is out of range")))?;
+        let bound = (f.abs() + x_bound * abs) << m.exponent.max(0);
+        if !b.is_finite() || bound >= 1 << 31 {
+            return Err(Error::Op(format!(
+                "the int32 accumulator of output channel {c} could overflow (bound {bound}); the bias or the weights are too large for the input scale"
+            )));
+        }
+        folded.push(f as i32);
+        mult.push(m.m);
+        exp.push(m.exponent);
+    }
+    Ok((folded, mult, exp))
+}
+
+/// Gemm's alpha scales the float weights before quantization, so the
+/// model's own weight scales apply only when it is 1.
+fn alpha_is_one(n: NodeId, g: &Graph) -> bool {
+    !matches!(&g.node(n).op, Op::Gemm(gm) if gm.alpha != 1.0)
+}
+
+/// The transpose of a 2-D tensor, as float32.
+pub(super) fn transpose2(t: &Tensor) -> Result<Tensor> {
+    let [r, c] = t.shape()[..] else { return Err(Error::Op(format!("expected a matrix, got shape {:?}", t.shape()))) };
+    let v = t.to_f64_vec()?;
+    let out: Vec<f32> = (0..c * r).map(|i| v[(i % r) * c + i / r] as f32).collect();
+    Tensor::from_vec(&[c, r], out)
+}
+
+pub(super) fn scale_tensor(t: &Tensor, factor: f64) -> Result<Tensor> {
+    let v: Vec<f32> = t.to_f64_vec()?.into_iter().map(|x| (x * factor) as f32).collect();
+    Tensor::from_vec(t.shape(), v)
+}
