@@ -336,4 +336,5 @@ ops! {
     IntResize(qint::IntResize),
     IntMatMul(qint::IntMatMul),
     IntSoftmax(qint::IntSoftmax),
+    IntLayerNorm(qint::IntLayerNorm),
 }

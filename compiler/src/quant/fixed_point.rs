@@ -67,7 +67,7 @@ fn frexp(x: f64) -> (f64, i32) {
 #[path = "../../../runtime-template/rust/src/runtime/fixed_point.rs"]
 mod runtime;
 
-pub use runtime::{high_mul, output_stage, round_div_pow2, rounded_average};
+pub use runtime::{high_mul, isqrt, layer_norm_factor, output_stage, round_div_pow2, round_shift_i64, rounded_average};
 
 /// The accumulator `acc` scaled by `mul` under `rounding`. With
 /// [`Rounding::Double`] and a positive exponent, `acc · 2^exponent` must fit
@@ -182,5 +182,50 @@ mod tests {
         let quarter = quantize_multiplier(0.25).unwrap();
         assert_eq!(requantize(-6, quarter, Rounding::Double), -2);
         assert_eq!(requantize(-6, quarter, Rounding::Single), -1);
+    }
+
+    #[test]
+    fn isqrt_is_the_exact_floor() {
+        for x in 0..100_000u64 {
+            let r = isqrt(x) as u128;
+            assert!(r * r <= x as u128 && (r + 1) * (r + 1) > x as u128, "{x}");
+        }
+        let mut rng = Rng(3);
+        for _ in 0..200_000 {
+            let x = rng.next() >> (rng.next() % 64);
+            let r = isqrt(x) as u128;
+            assert!(r * r <= x as u128 && (r + 1) * (r + 1) > x as u128, "{x}");
+        }
+        assert_eq!(isqrt(u64::MAX), u32::MAX as u64);
+        assert_eq!(isqrt(1 << 62), 1 << 31);
+    }
+
+    #[test]
+    fn the_layer_norm_factor_is_an_inverse_square_root_to_thirty_bits() {
+        let mut rng = Rng(11);
+        for _ in 0..200_000 {
+            let j = (rng.next() % 20) as u32;
+            let v = (rng.next() >> (rng.next() % 64)) >> (2 * j + 2);
+            let eps = (rng.next() >> (rng.next() % 64)) >> 2;
+            if (v << (2 * j)) as u128 + eps as u128 >= 1 << 62 {
+                continue;
+            }
+            let (inv, k) = layer_norm_factor(v as i64, eps as i64, j, 16);
+            assert!(k >= 16 && (inv as u64) > 1 << 31 && (inv as u64) <= 1 << 32, "{v} {eps} {j}: {inv} {k}");
+            let d = v as f64 + eps as f64 / 4f64.powi(j as i32);
+            if d < 1.0 {
+                // Only a constant row (v = 0) gets here, where every d is 0.
+                continue;
+            }
+            let got = inv as f64 * 2f64.powi(-(k as i32));
+            let want = 65536.0 / d.sqrt();
+            assert!((got - want).abs() <= want * 2f64.powi(-28), "{v} {eps} {j}: {got} vs {want}");
+        }
+        // d = 4 (v = 4, no epsilon): 2^16 / 2 = 2^15 exactly.
+        let (inv, k) = layer_norm_factor(4, 0, 0, 16);
+        assert_eq!(inv as f64 * 2f64.powi(-(k as i32)), 32768.0);
+        assert_eq!(round_shift_i64(-3, 1), -1);
+        assert_eq!(round_shift_i64(3, 1), 2);
+        assert_eq!(round_shift_i64(-5, 2), -1);
     }
 }

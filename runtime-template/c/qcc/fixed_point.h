@@ -1,6 +1,7 @@
 /* The integer arithmetic of quantized models (NUMERICS.md), bit for bit
- * the Rust runtime's fixed_point.rs: the two requantization modes and the
- * output stage. Included once (guarded). */
+ * the Rust runtime's fixed_point.rs: the two requantization modes, the
+ * output stage and the integer layer normalization's square root and
+ * reciprocal. Included once (guarded). */
 #ifndef QCC_FIXED_POINT_H
 #define QCC_FIXED_POINT_H
 
@@ -48,6 +49,46 @@ static inline int32_t qcc_rounded_average(int32_t sum, int32_t count) {
         return 0;
     }
     return sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+}
+
+/* round(x / 2^n) of an int64, ties toward +inf, for n in 1..62. */
+static inline int64_t qcc_round_shift_i64(int64_t x, uint32_t n) {
+    return (x + (INT64_C(1) << (n - 1))) >> n;
+}
+
+/* floor(sqrt(x)), exact, two bits of x per step. */
+static inline uint64_t qcc_isqrt(uint64_t x) {
+    uint64_t rest = x, root = 0, bit = UINT64_C(1) << 62;
+    while (bit > rest) {
+        bit >>= 2;
+    }
+    while (bit != 0) {
+        if (rest >= root + bit) {
+            rest -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    return root;
+}
+
+/* The per-row factor of the integer layer normalization (fixed_point.rs's
+ * layer_norm_factor): *inv and *k such that qcc_round_shift_i64(d * inv, k)
+ * is d / sqrt(v + eps / 4^j) with frac fraction bits. The compiler has
+ * proven v * 4^j + eps < 2^62, j <= 30 and frac <= 31. */
+static inline void qcc_layer_norm_factor(int64_t v, int64_t eps, uint32_t j, uint32_t frac, int64_t *inv, uint32_t *k) {
+    uint64_t least = UINT64_C(1) << (2 * j);
+    uint64_t d = ((uint64_t)v << (2 * j)) + (uint64_t)eps;
+    uint64_t x = d < least ? least : d;
+    uint32_t h = 0;
+    while (x < (UINT64_C(1) << 60)) {
+        x <<= 2;
+        h++;
+    }
+    *inv = (int64_t)((UINT64_C(1) << 62) / qcc_isqrt(x));
+    *k = 62 - frac - j - h;
 }
 
 #endif

@@ -1,7 +1,8 @@
 /* Integer kernels of quantized models, with the semantics of
  * runtime/kernels/qint.rs: convolution (and the matrix products lowered to
  * it), transposed convolution, lookup tables, average pooling, bilinear
- * resize, mean, the product of two activations and softmax on 8-bit codes.
+ * resize, mean, the product of two activations, softmax and layer
+ * normalization on 8-bit codes.
  *
  * Included once per code type (QCC_T, QCC_S) after fixed_point.h. */
 
@@ -274,6 +275,34 @@ static inline void QCC_QFN(int_softmax)(const QCC_T *x, const int32_t *table, QC
                 int64_t q = (2 * e * recip + sum) / (2 * sum) + y_zero;
                 y[base + j * inner] = (QCC_T)(q < lo ? lo : q > hi ? hi : q);
             }
+        }
+    }
+}
+
+/* Layer normalization over dims = {outer, len} contiguous rows (qint.rs's
+ * int_layer_norm), params = {eps, j, frac, shift, y_zero, act_min, act_max}.
+ * The compiler has proven every product below 2^62 and y within int32. */
+static inline void QCC_QFN(int_layer_norm)(const QCC_T *x, const int32_t *gain, const int32_t *bias, QCC_T *y, const size_t *dims,
+                                           const int64_t *params) {
+    size_t outer = dims[0], len = dims[1], o, i;
+    int64_t eps = params[0], n = (int64_t)len;
+    uint32_t j = (uint32_t)params[1], frac = (uint32_t)params[2], shift = (uint32_t)params[3];
+    int32_t y_zero = (int32_t)params[4], lo = (int32_t)params[5], hi = (int32_t)params[6];
+    for (o = 0; o < outer; o++) {
+        const QCC_T *row = x + o * len;
+        QCC_T *out = y + o * len;
+        int64_t sum = 0, sum_sq = 0, inv;
+        uint32_t k;
+        for (i = 0; i < len; i++) {
+            int64_t q = (int64_t)row[i];
+            sum += q;
+            sum_sq += q * q;
+        }
+        qcc_layer_norm_factor(n * sum_sq - sum * sum, eps, j, frac, &inv, &k);
+        for (i = 0; i < len; i++) {
+            int64_t v = qcc_round_shift_i64((n * (int64_t)row[i] - sum) * inv, k);
+            int64_t acc = v * gain[i] + (int64_t)bias[i] * (INT64_C(1) << frac);
+            out[i] = (QCC_T)qcc_output_stage((int32_t)qcc_round_shift_i64(acc, shift), y_zero, lo, hi);
         }
     }
 }

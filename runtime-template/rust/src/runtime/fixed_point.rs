@@ -1,5 +1,6 @@
 //! The integer arithmetic of quantized models (NUMERICS.md): 8-bit codes,
-//! the two requantization modes, the output stage and the rounded average.
+//! the two requantization modes, the output stage, the rounded average and
+//! the integer layer normalization's square root and reciprocal.
 //! qcc compiles this same file into its integer oracle
 //! (`quant::fixed_point`).
 
@@ -103,6 +104,55 @@ pub fn rounded_average(sum: i32, count: i32) -> i32 {
     } else {
         (sum - count / 2) / count
     }
+}
+
+/// `round(x / 2^n)` of an int64, ties toward +∞ (an arithmetic shift),
+/// for `n` in 1..=62; `x + 2^(n − 1)` must not overflow.
+#[inline(always)]
+pub fn round_shift_i64(x: i64, n: u32) -> i64 {
+    (x + (1i64 << (n - 1))) >> n
+}
+
+/// `floor(sqrt(x))`, exact: the bit-by-bit square root, two bits of `x`
+/// per step.
+pub fn isqrt(x: u64) -> u64 {
+    let (mut rest, mut root, mut bit) = (x, 0u64, 1u64 << 62);
+    while bit > rest {
+        bit >>= 2;
+    }
+    while bit != 0 {
+        if rest >= root + bit {
+            rest -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+        bit >>= 2;
+    }
+    root
+}
+
+/// The per-row factor of the integer layer normalization (NUMERICS.md,
+/// "LayerNormalization"): `(inv, k)` such that `round_shift_i64(d · inv, k)`
+/// is `d / sqrt(v + eps / 4^j)` in Q`frac` (`frac` fraction bits).
+///
+/// `v = N · Σq² − (Σq)²` of the row's `N` codes (≥ 0), `eps` the epsilon
+/// term already scaled by `4^j`. The compiler has proven `v · 4^j + eps <
+/// 2^62`, `j ≤ 30` and `frac ≤ 31`. `D = max(v · 4^j + eps, 4^j)` (the floor
+/// only matters for a constant row, where every `d` is 0) is scaled by
+/// `4^h` into [2^60, 2^62); `r = isqrt(D · 4^h)` lies in [2^30, 2^31), `inv
+/// = floor(2^62 / r)` in (2^31, 2^32], and `k = 62 − frac − j − h ≥ 32 −
+/// frac` (as `4^(j + h) < 2^62`).
+pub fn layer_norm_factor(v: i64, eps: i64, j: u32, frac: u32) -> (i64, u32) {
+    let least = 1u64 << (2 * j);
+    let d = ((v as u64) << (2 * j)) + eps as u64;
+    let mut x = if d < least { least } else { d };
+    let mut h = 0u32;
+    while x < 1u64 << 60 {
+        x <<= 2;
+        h += 1;
+    }
+    (((1u64 << 62) / isqrt(x)) as i64, 62 - frac - j - h)
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! Integer kernels of quantized models (NUMERICS.md): convolution (and the
 //! matrix products lowered to it), transposed convolution, lookup tables,
-//! average pooling, bilinear resize, mean, the product of two activations
-//! and softmax on 8-bit codes, with int32 accumulators that the compiler
-//! has proven never overflow.
+//! average pooling, bilinear resize, mean, the product of two activations,
+//! softmax and layer normalization on 8-bit codes, with int32 (and, for
+//! layer normalization, int64) intermediates that the compiler has proven
+//! never overflow.
 
-use crate::runtime::fixed_point::{output, requantize, round_div_pow2, rounded_average, Code};
+use crate::runtime::fixed_point::{layer_norm_factor, output, requantize, round_div_pow2, round_shift_i64, rounded_average, Code};
 
 /// A 2-D convolution of codes `x` ([batch, c_in, in_h, in_w]) by int8
 /// weights `w` ([c_out, c_in / group, k_h, k_w]), written to `y`
@@ -302,6 +303,38 @@ pub fn int_softmax<T: Code>(x: &[T], table: &[i32], y: &mut [T], dims: &[usize],
     }
 }
 
+/// Layer normalization of codes over `dims = [outer, len]` contiguous rows
+/// of `len` codes (NUMERICS.md, "LayerNormalization"). Per row: `S = Σ q`
+/// and `S2 = Σ q²` in i64 and `(inv, k) = layer_norm_factor(len · S2 − S²,
+/// eps, j, frac)`; per element `i`: the normalized value `v = round((len ·
+/// q_i − S) · inv / 2^k)` (Q`frac`), then `y = round((v · gain[i] + bias[i]
+/// · 2^frac) / 2^shift)` (both roundings ties toward +∞) and the output
+/// stage.
+///
+/// `params = [eps, j, frac, shift, y_zero, act_min, act_max]`. The compiler
+/// has proven that every product stays below 2^62 in magnitude and that `y`
+/// fits in i32.
+pub fn int_layer_norm<T: Code>(x: &[T], gain: &[i32], bias: &[i32], y: &mut [T], dims: &[usize], params: &[i64]) {
+    let &[outer, len] = dims else { return };
+    let &[eps, j, frac, shift, y_zero, lo, hi] = params else { return };
+    let (j, frac, shift, n) = (j as u32, frac as u32, shift as u32, len as i64);
+    for o in 0..outer {
+        let (row, out) = (&x[o * len..][..len], &mut y[o * len..][..len]);
+        let (mut sum, mut sum_sq) = (0i64, 0i64);
+        for q in row {
+            let q = q.to_i32() as i64;
+            sum += q;
+            sum_sq += q * q;
+        }
+        let (inv, k) = layer_norm_factor(n * sum_sq - sum * sum, eps, j, frac);
+        for i in 0..len {
+            let v = round_shift_i64((n * row[i].to_i32() as i64 - sum) * inv, k);
+            let acc = v * gain[i] as i64 + ((bias[i] as i64) << frac);
+            out[i] = output(round_shift_i64(acc, shift) as i32, y_zero as i32, lo as i32, hi as i32);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +397,15 @@ mod tests {
         assert_eq!(y, [-64; 4]);
         int_softmax(&[7i8, 0, 0, 0], &table, &mut y, &[1, 4, 1], &[-128, -128, 127, 256]);
         assert_eq!(y, [127, -128, -128, -128]);
+    }
+
+    #[test]
+    fn layer_norm_of_two_codes_is_minus_and_plus_one() {
+        // Rows [3, 5] and [4, 4] (constant: normalized to 0), ε = 0, gains 1
+        // and 2 output steps per unit (Q15), biases 0 and 0.5 steps, zero point 1.
+        let mut y = [0i8; 4];
+        let params = [0, 0, 16, 31, 1, -128, 127];
+        int_layer_norm(&[3i8, 5, 4, 4], &[1 << 15, 2 << 15], &[0, 1 << 14], &mut y, &[2, 2], &params);
+        assert_eq!(y, [0, 4, 1, 2]);
     }
 }
