@@ -6,12 +6,13 @@
 //! unary activations become lookup tables; pools, Concat and data
 //! movement run on the codes. ConvTranspose becomes IntConvTranspose,
 //! ReduceMean IntReduceMean; Pad and Resize (nearest, and bilinear as
-//! IntResize) run on the codes. Everything else stays float between a
-//! DequantizeLinear and a QuantizeLinear, and is listed. This file holds
+//! IntResize) run on the codes; LayerNormalization becomes IntLayerNorm.
+//! Everything else stays float between a DequantizeLinear and a
+//! QuantizeLinear, and is listed. This file holds
 //! the rewriter and its dispatch; `weighted` the operators with constant
 //! weights, `tables` the lookup tables, `spatial` Pad, Resize, ReduceMean
 //! and average pooling, `attention` the products of two activations and
-//! Softmax.
+//! Softmax, `normalization` LayerNormalization.
 
 use super::calibrate::Range;
 use super::fixed_point::{quantize_multiplier, Multiplier, Rounding};
@@ -31,6 +32,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 mod attention;
+mod normalization;
 mod spatial;
 mod tables;
 mod weighted;
@@ -163,6 +165,15 @@ impl Rewriter<'_> {
         match self.int.get(&v) {
             Some(&(_, p)) => Ok(p),
             None => self.params(v),
+        }
+    }
+
+    /// The parameters of `y`'s value after a fusable Relu or Clip, without
+    /// consuming it (`output_stage` does, once the rewrite is decided).
+    fn stage_params(&self, y: ValueId) -> Result<QParams> {
+        match self.fusable_activation(y) {
+            Some((_, out)) => self.params(out),
+            None => self.params(y),
         }
     }
 
@@ -405,6 +416,10 @@ impl Rewriter<'_> {
             Op::Softmax(s) if s.kind == crate::ops::softmax::Kind::Softmax => {
                 let s = s.clone();
                 self.softmax(n, &s)
+            }
+            Op::LayerNorm(l) => {
+                let l = l.clone();
+                self.layer_norm(n, &l)
             }
             Op::Concat(_) => self.concat(n),
             Op::ConvTranspose(ct) => {

@@ -122,6 +122,24 @@ impl OpDef for LayerNorm {
     }
 }
 
+impl LayerNorm {
+    /// Whether this is RMSNormalization (no centring, no B).
+    pub fn is_rms(&self) -> bool {
+        self.rms
+    }
+
+    /// The first normalized axis of an input of `rank`: the operator
+    /// normalizes over axes `first_axis..rank`.
+    pub fn first_axis(&self, rank: usize) -> Result<usize> {
+        util::axis(self.axis, rank)
+    }
+
+    /// ε, added to the variance.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+}
+
 /// A scale or bias as float64, checked to broadcast to X's `shape`.
 fn param(t: &Tensor, shape: &[usize], what: &str) -> Result<ArrayD<f64>> {
     if util::broadcast_shapes(&[shape, t.shape()])? != shape {

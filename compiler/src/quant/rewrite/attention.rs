@@ -4,7 +4,7 @@
 //! (NUMERICS.md, "Products of two activations" and "Softmax").
 
 use super::{Plan, Rewriter};
-use crate::ir::{NodeId, ValueId};
+use crate::ir::NodeId;
 use crate::ops::qint::{IntMatMul, IntSoftmax, SOFTMAX_MAX_ROW, SOFTMAX_RECIP, SOFTMAX_TABLE_BITS};
 use crate::ops::softmax::Softmax;
 use crate::ops::Op;
@@ -14,15 +14,6 @@ use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 
 impl Rewriter<'_> {
-    /// The parameters of `y`'s value after a fusable Relu or Clip, without
-    /// consuming it (`output_stage` does, once the rewrite is decided).
-    fn stage_params(&self, y: ValueId) -> Result<QParams> {
-        match self.fusable_activation(y) {
-            Some((_, out)) => self.params(out),
-            None => self.params(y),
-        }
-    }
-
     /// MatMul whose B is not a constant: IntMatMul, when the operands have
     /// rank 2 or more, one code type, and the accumulator bound
     /// `K · max|a − z_a| · max|b − z_b| · 2^max(e, 0) < 2^31` holds.
