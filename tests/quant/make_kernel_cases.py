@@ -10,7 +10,9 @@ pad_reflect, resize_nearest, resize_bilinear (half_pixel),
 resize_bilinear_align_corners, conv_transpose (stride 2, pads,
 output_padding, group 2), conv_transpose_1d, reduce_mean_last_axis
 (keepdims 0, axes as an input), reduce_mean_spatial (axes [2, 3], keepdims
-1)) with random weights, plus
+1); layer_norm_last_axis, layer_norm_two_axes (Scale over both normalized
+axes, B broadcast along the first), layer_norm_no_bias, layer_norm_relu (a
+fused Relu)) with random weights, plus
 
     <case>.onnx         the model, fixed shapes
     <case>_calib.npz    16 random calibration samples per input
@@ -157,6 +159,7 @@ def cases():
     qkv = [(n, [1, 2, 8, 16]) for n in "qkv"]
     out.append(case("attention", attention, [scale], qkv, ("y", None)))
     out.extend(spatial_cases())
+    out.extend(norm_cases())
     return out
 
 
@@ -197,6 +200,35 @@ def spatial_cases():
     out.append(case("reduce_mean_last_axis", [node], [const("axes", [-1], np.int64)], [("x", [2, 5, 7])], ("y", None), opset=18))
     node = helper.make_node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=1)
     out.append(case("reduce_mean_spatial", [node], [], [("x", [1, 4, 5, 6])], ("y", None)))
+    return out
+
+
+def norm_cases():
+    """LayerNormalization on codes (parameters from their own generator, so
+    the data of the cases above stay as they were)."""
+    nrng = np.random.RandomState(13)
+    out = []
+
+    def gamma_beta(shape_g, shape_b):
+        g = const("gamma", 1.0 + nrng.randn(*shape_g) * 0.3)
+        b = const("beta", nrng.randn(*shape_b) * 0.2)
+        return g, b
+
+    g, b = gamma_beta([16], [16])
+    node = helper.make_node("LayerNormalization", ["x", "gamma", "beta"], ["y"], axis=-1, epsilon=1e-5)
+    out.append(case("layer_norm_last_axis", [node], [g, b], [("x", [2, 5, 16])], ("y", None)))
+    g, b = gamma_beta([4, 6], [6])
+    node = helper.make_node("LayerNormalization", ["x", "gamma", "beta"], ["y"], axis=-2, epsilon=1e-3)
+    out.append(case("layer_norm_two_axes", [node], [g, b], [("x", [3, 4, 6])], ("y", None)))
+    g, _ = gamma_beta([10], [10])
+    node = helper.make_node("LayerNormalization", ["x", "gamma"], ["y"], axis=1)
+    out.append(case("layer_norm_no_bias", [node], [g], [("x", [3, 10])], ("y", None)))
+    g, b = gamma_beta([12], [12])
+    nodes = [
+        helper.make_node("LayerNormalization", ["x", "gamma", "beta"], ["n"], axis=-1),
+        helper.make_node("Relu", ["n"], ["y"]),
+    ]
+    out.append(case("layer_norm_relu", nodes, [g, b], [("x", [1, 4, 12])], ("y", None)))
     return out
 
 
