@@ -2,9 +2,9 @@
 //! axes, with no floating point at run time (NUMERICS.md,
 //! "LayerNormalization"): the row's mean and variance from integer sums,
 //! an exact integer square root and a fixed-point reciprocal give each
-//! element's normalized value in Q16, and the per-element affine `γ · norm
-//! + β` is applied with integer gains and biases at the output's scale,
-//! rounded once. The quantizer proves every bound before building it.
+//! element's normalized value in Q16, and the per-element affine
+//! `γ · norm + β` is applied with integer gains and biases at the output's
+//! scale, rounded once. The quantizer proves every bound before building it.
 
 use super::super::{Arg, LowerCx, OpDef, Slots};
 use super::{codes, int_values};
