@@ -3,7 +3,7 @@
 
 The digits dataset (1,797 8x8 grey-scale images of handwritten digits) ships
 inside scikit-learn, so nothing is downloaded. Every model takes the raw pixel
-values 0..16 and divides by 16 itself. The script trains three networks on the
+values 0..16 and divides by 16 itself. The script trains four networks on the
 CPU with fixed seeds, prints each one's float test accuracy and parameter
 count, and writes into this directory
 
@@ -18,6 +18,10 @@ count, and writes into this directory
                              MatMul/Softmax, mean over tokens, linear head
                              (opset 17, LayerNormalization); only written if
                              it reaches the accuracy bar below
+    digits_mbv1_skewed.onnx  MobileNetV1-style net (ReLU) whose depthwise
+                             channels are rescaled after training, the float
+                             function unchanged: the spread of channel ranges
+                             cross-layer equalization is for (opset 13)
     digits_calib.npz         "image": float32[200, 1, 8, 8], the first 200
                              training images (the calibration set)
     digits_test.npz          "image": float32[360, 1, 8, 8] and
@@ -118,6 +122,63 @@ class DigitsMbv2(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
+def depthwise_separable(cin, cout, stride):
+    """MobileNetV1 block: 3x3 depthwise+BN+ReLU, 1x1 pointwise+BN+ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin, bias=False),
+        nn.BatchNorm2d(cin),
+        nn.ReLU(),
+        nn.Conv2d(cin, cout, 1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+    )
+
+
+class DigitsMbv1Skewed(nn.Module):
+    """MobileNetV1-style net with ReLU. 8x8 -> 8x8 -> 8x8 -> 4x4 -> 4x4.
+
+    After training, `skew_depthwise_channels` rescales each depthwise
+    channel, which leaves the float function unchanged but spreads the
+    per-channel ranges the way BatchNormalization folding does in large
+    depthwise networks (the small digits net does not get there by itself):
+    the case cross-layer equalization exists for.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            depthwise_separable(16, 32, 1),
+            depthwise_separable(32, 32, 2),
+            depthwise_separable(32, 48, 1),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.classifier = nn.Linear(48, 10)
+
+    def forward(self, x):
+        x = x / 16.0
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+    @torch.no_grad()
+    def skew_depthwise_channels(self, octaves=4.0):
+        """Multiplies depthwise channel c's BatchNorm scale and shift by
+        s_c = 2^u (u spread evenly over [-octaves, octaves], in a fixed
+        shuffled order) and the next pointwise convolution's input channel c
+        by 1/s_c. ReLU(s·x) = s·ReLU(x) for s > 0, so the function is the
+        same; after export the folded depthwise weights and the activations
+        between the two convolutions span 2^(2·octaves) across channels."""
+        gen = torch.Generator().manual_seed(1)
+        for block in list(self.features)[3:6]:
+            bn, pointwise = block[1], block[3]
+            c = bn.num_features
+            s = 2.0 ** torch.linspace(-octaves, octaves, c)[torch.randperm(c, generator=gen)]
+            bn.weight.mul_(s)
+            bn.bias.mul_(s)
+            pointwise.weight.div_(s.view(1, c, 1, 1))
+
+
 class DigitsTransformer(nn.Module):
     """One pre-norm encoder layer; each image row (8 pixels) is a token."""
 
@@ -212,6 +273,7 @@ def main():
         ("digits_cnn.onnx", DigitsCnn, 13, 60, 0.01, 0.0, 0.0),
         ("digits_mbv2.onnx", DigitsMbv2, 13, 60, 0.01, 0.0, 0.0),
         ("digits_transformer.onnx", DigitsTransformer, 17, 150, 0.003, 0.01, TRANSFORMER_MIN_ACCURACY),
+        ("digits_mbv1_skewed.onnx", DigitsMbv1Skewed, 13, 60, 0.01, 0.0, 0.0),
     ]
     for name, ctor, opset, epochs, lr, wd, min_acc in specs:
         torch.manual_seed(0)
@@ -221,6 +283,10 @@ def main():
         train(model, x_train, y_train, epochs, lr, wd)
         seconds = time.perf_counter() - start
         acc = accuracy(model, x_test, y_test)
+        if hasattr(model, "skew_depthwise_channels"):
+            model.skew_depthwise_channels()
+            skewed = accuracy(model, x_test, y_test)
+            assert skewed == acc, f"skewing changed the accuracy: {acc} -> {skewed}"
         print(f"{name}: float test accuracy {acc * 100:.2f}% on {len(y_test)} images, "
               f"{params} parameters, trained in {seconds:.1f} s")
         if acc > min_acc:
