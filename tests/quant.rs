@@ -14,6 +14,9 @@ use qcc_tests::workspace;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The trained test models (tests/quant/train.py).
+const TRAINED: [&str; 4] = ["digits_cnn.onnx", "digits_mbv2.onnx", "digits_transformer.onnx", "digits_mbv1_skewed.onnx"];
+
 fn models_dir() -> PathBuf {
     workspace().join("tests/quant")
 }
@@ -59,8 +62,9 @@ fn array(path: &Path, name: &str) -> Tensor {
     npy::load_npz(path).unwrap().into_iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} in {}", path.display())).1
 }
 
-/// Top-1 of `model` on the digits test set, float or quantized with `extra` options.
-fn accuracy(model: &str, extra: &[&str]) -> f64 {
+/// The logits of `model` on the digits test set, float or quantized with
+/// `extra` options, and what `qcc run` printed on stderr (the summary).
+fn logits(model: &str, extra: &[&str]) -> (Tensor, String) {
     let dir = models_dir();
     let tmp = TempDir::new("acc");
     let (m, test, calib) = (dir.join(model), dir.join("digits_test.npz"), dir.join("digits_calib.npz"));
@@ -69,13 +73,56 @@ fn accuracy(model: &str, extra: &[&str]) -> f64 {
         args.extend(["--quantize", "int8", "--calibration", calib.to_str().unwrap()]);
         args.extend(extra);
     }
-    qcc_ok(&args);
-    top1(&array(&tmp.path().join("outputs.npz"), "logits"), &array(&test, "label"))
+    let out = qcc(&args);
+    expect_success(&out);
+    (array(&tmp.path().join("outputs.npz"), "logits"), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Top-1 of `model` on the digits test set, float or quantized with `extra` options.
+fn accuracy(model: &str, extra: &[&str]) -> f64 {
+    top1(&logits(model, extra).0, &array(&models_dir().join("digits_test.npz"), "label"))
+}
+
+/// SQNR in dB of `got` against `reference`.
+fn sqnr(reference: &Tensor, got: &Tensor) -> f64 {
+    let (r, g) = (reference.to_f64_vec().unwrap(), got.to_f64_vec().unwrap());
+    let signal: f64 = r.iter().map(|x| x * x).sum();
+    let noise: f64 = r.iter().zip(&g).map(|(x, y)| (x - y) * (x - y)).sum();
+    10.0 * (signal / noise).log10()
+}
+
+#[test]
+fn cross_layer_equalization_rescues_a_depthwise_net_with_skewed_channels() {
+    let model = "digits_mbv1_skewed.onnx";
+    let float = accuracy(model, &[]);
+    let without = accuracy(model, &["--per-tensor", "--no-equalize"]);
+    let tmp = TempDir::new("cle");
+    let report = tmp.path().join("report.md");
+    let (with, summary) = logits(model, &["--per-tensor", "--report", report.to_str().unwrap()]);
+    let with = top1(&with, &array(&models_dir().join("digits_test.npz"), "label"));
+    let (md, json) = (std::fs::read_to_string(&report).unwrap(), std::fs::read_to_string(report.with_extension("json")).unwrap());
+    assert!(md.contains("- cross-layer equalization applied (7 pairs of layers"), "{md}");
+    assert!(json.contains("\"equalization\":{\"pairs\":7,\"applied\":true,"), "{json}");
+    eprintln!("{model}: float {float:.2}%, per-tensor int8 {with:.2}% with equalization, {without:.2}% without");
+    assert!(without < float - 20.0, "the skewed channels should break per-tensor int8 without equalization: {without:.2}% vs float {float:.2}%");
+    assert!(with >= float - 1.5, "equalized per-tensor int8 {with:.2}% vs float {float:.2}%");
+    assert!(summary.contains("cross-layer equalization applied (7 pairs of layers"), "{summary}");
+}
+
+#[test]
+fn bias_correction_raises_the_output_sqnr() {
+    for model in ["digits_mbv2.onnx", "digits_mbv1_skewed.onnx"] {
+        let float = logits(model, &[]).0;
+        let with = sqnr(&float, &logits(model, &["--per-tensor"]).0);
+        let without = sqnr(&float, &logits(model, &["--per-tensor", "--no-bias-correction"]).0);
+        eprintln!("{model}: per-tensor logit SQNR {with:.1} dB with bias correction, {without:.1} dB without");
+        assert!(with > without + 0.5, "{model}: {with:.1} dB with bias correction, {without:.1} dB without");
+    }
 }
 
 #[test]
 fn int8_accuracy_is_within_half_a_point_of_float_per_channel_and_one_and_a_half_per_tensor() {
-    for model in ["digits_cnn.onnx", "digits_mbv2.onnx", "digits_transformer.onnx"] {
+    for model in TRAINED {
         let float = accuracy(model, &[]);
         for method in ["minmax", "percentile", "mse", "entropy"] {
             let per_channel = accuracy(model, &["--calibrate", method]);
@@ -211,7 +258,7 @@ fn every_kernel_case_matches_the_oracle_bit_for_bit_in_rust_and_c() {
 fn trained_models_match_the_oracle_bit_for_bit_in_rust_and_c() {
     let dir = models_dir();
     let (test, calib) = (dir.join("digits_test.npz"), dir.join("digits_calib.npz"));
-    for model in ["digits_cnn.onnx", "digits_mbv2.onnx", "digits_transformer.onnx"] {
+    for model in TRAINED {
         for rounding in ["double", "single"] {
             let flags = ["--input-shape", "image=1,1,8,8", "--quantize", "int8", "--calibration", calib.to_str().unwrap(), "--rounding", rounding];
             check_bit_exact(&dir.join(model), &test, &flags, 12, "trained");

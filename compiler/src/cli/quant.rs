@@ -25,6 +25,16 @@ pub struct QuantArgs {
     /// One weight scale per tensor instead of per output channel.
     #[arg(long)]
     per_tensor: bool,
+    /// Skip cross-layer equalization. By default the channels between two
+    /// weighted layers are rescaled so their weight ranges match (the float
+    /// function is unchanged), and the result is kept when its outputs'
+    /// SQNR against float on the calibration data is the higher.
+    #[arg(long)]
+    no_equalize: bool,
+    /// Skip bias correction (folding the mean shift that weight rounding
+    /// causes, measured on the calibration data, into the biases).
+    #[arg(long)]
+    no_bias_correction: bool,
     /// Requantization rounding (NUMERICS.md): double (gemmlowp, TFLite,
     /// CMSIS-NN) or single (one 64-bit multiply).
     #[arg(long, value_enum, default_value = "double")]
@@ -71,7 +81,13 @@ impl QuantArgs {
             RoundingArg::Double => Rounding::Double,
             RoundingArg::Single => Rounding::Single,
         };
-        let options = Options { per_tensor: self.per_tensor, rounding, int8_io: self.io == Io::Int8 };
+        let options = Options {
+            per_tensor: self.per_tensor,
+            rounding,
+            int8_io: self.io == Io::Int8,
+            equalize: !self.no_equalize,
+            bias_correction: !self.no_bias_correction,
+        };
         Ok(Some(Quantization { calibration, method: self.calibrate, options, report: self.report.clone() }))
     }
 }
@@ -80,6 +96,9 @@ impl QuantArgs {
 pub fn summary(q: &Quantized, out: &mut dyn std::io::Write) {
     let integer = q.graph.nodes().iter().filter(|&&n| q.graph.node(n).op_type.starts_with("Int")).count();
     let _ = writeln!(out, "quantized: {integer} integer operators, {} left in float", q.float_nodes.len());
+    if let Some(e) = q.equalization {
+        let _ = writeln!(out, "  {e}");
+    }
     for (name, op, why) in &q.float_nodes {
         let _ = writeln!(out, "  float: '{name}' ({op}): {why}");
     }

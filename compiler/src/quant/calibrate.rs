@@ -55,29 +55,84 @@ pub struct Range {
 /// Bins of the per-value histograms.
 const BINS: usize = 2048;
 
-/// Chosen ranges of every float value the model computes (graph inputs
-/// included) on `data`.
-pub fn calibrate(graph: &Graph, data: &Dataset, method: Method) -> Result<HashMap<ValueId, Range>> {
-    let interp = Interpreter::new(graph)?;
-    let extremes = over_samples(&interp, data, "calibrating", HashMap::new, |acc: &mut HashMap<ValueId, Range>, v, t| {
+/// What calibration measured: the chosen range of every float value the
+/// model computes (graph inputs included), and the per-channel means asked
+/// for (bias correction).
+#[derive(Debug, Default)]
+pub struct Calibration {
+    pub ranges: HashMap<ValueId, Range>,
+    pub channel_means: HashMap<ValueId, Vec<f64>>,
+}
+
+/// Running statistics of the first pass: extremes of every value, and the
+/// per-channel sums and element counts of the values in `channel_axes`.
+#[derive(Default)]
+struct FirstPass {
+    extremes: HashMap<ValueId, Range>,
+    sums: HashMap<ValueId, (Vec<f64>, u64)>,
+}
+
+impl FirstPass {
+    fn observe(&mut self, v: ValueId, t: &Tensor, axis: Option<usize>) {
         if let Some((lo, hi)) = extremes(t) {
-            let r = acc.entry(v).or_insert(Range { lo, hi });
-            r.lo = r.lo.min(lo);
-            r.hi = r.hi.max(hi);
+            self.widen(v, Range { lo, hi });
+            if let Some(axis) = axis.filter(|&a| a < t.rank()) {
+                let values = t.to_f64_vec().unwrap_or_default();
+                let (channels, inner) = (t.shape()[axis], t.shape()[axis + 1..].iter().product::<usize>());
+                let (sums, count) = self.sums.entry(v).or_insert_with(|| (vec![0.0; channels], 0));
+                if sums.len() == channels {
+                    values.iter().enumerate().for_each(|(i, x)| sums[(i / inner.max(1)) % channels] += x);
+                    *count += (values.len() / channels.max(1)) as u64;
+                }
+            }
         }
-    }, |mut a, b| {
-        for (v, r) in b {
-            let e = a.entry(v).or_insert(r);
-            e.lo = e.lo.min(r.lo);
-            e.hi = e.hi.max(r.hi);
+    }
+
+    fn widen(&mut self, v: ValueId, r: Range) {
+        let e = self.extremes.entry(v).or_insert(r);
+        e.lo = e.lo.min(r.lo);
+        e.hi = e.hi.max(r.hi);
+    }
+
+    fn merge(mut self, other: FirstPass) -> FirstPass {
+        for (v, r) in other.extremes {
+            self.widen(v, r);
         }
-        a
-    })?;
+        for (v, (s, n)) in other.sums {
+            match self.sums.get_mut(&v) {
+                Some((t, m)) if t.len() == s.len() => {
+                    t.iter_mut().zip(s).for_each(|(a, b)| *a += b);
+                    *m += n;
+                }
+                _ => {
+                    self.sums.insert(v, (s, n));
+                }
+            }
+        }
+        self
+    }
+}
+
+/// Calibrates `graph` on `data`: ranges chosen by `method`, and the means
+/// over every axis but the given one of the values in `channel_axes`.
+pub fn calibrate(graph: &Graph, data: &Dataset, method: Method, channel_axes: &HashMap<ValueId, usize>) -> Result<Calibration> {
+    let interp = Interpreter::new(graph)?;
+    let first = over_samples(&interp, data, "calibrating", FirstPass::default, |acc: &mut FirstPass, v, t| {
+        acc.observe(v, t, channel_axes.get(&v).copied())
+    }, FirstPass::merge)?;
+    let channel_means = first.sums.into_iter().map(|(v, (s, n))| (v, s.into_iter().map(|x| x / n.max(1) as f64).collect())).collect();
+    let ranges = choose_ranges(&interp, data, method, first.extremes)?;
+    Ok(Calibration { ranges, channel_means })
+}
+
+/// The ranges `method` chooses from the observed `extremes` (a second pass
+/// over the data for the histogram methods).
+fn choose_ranges(interp: &Interpreter, data: &Dataset, method: Method, extremes: HashMap<ValueId, Range>) -> Result<HashMap<ValueId, Range>> {
     if method == Method::MinMax {
         return Ok(extremes);
     }
     let magnitudes = method == Method::Entropy;
-    let hists = over_samples(&interp, data, "histograms", HashMap::new, |acc: &mut HashMap<ValueId, Vec<u64>>, v, t| {
+    let hists = over_samples(interp, data, "histograms", HashMap::new, |acc: &mut HashMap<ValueId, Vec<u64>>, v, t| {
         if let Some(&r) = extremes.get(&v) {
             add_to_histogram(acc.entry(v).or_insert_with(|| vec![0; BINS]), histogram_span(r, magnitudes), t, magnitudes);
         }
@@ -385,6 +440,19 @@ mod tests {
                 assert!((fast - slow).abs() < 1e-9 * (1.0 + slow.abs()), "i {i}: {fast} vs {slow}");
             }
         }
+    }
+
+    #[test]
+    fn channel_means_average_every_axis_but_the_channel_axis_over_all_samples() {
+        let v = Graph::new("g").add_value(crate::ir::Value { name: "x".into(), ty: None, constant: None });
+        let (mut a, mut b) = (FirstPass::default(), FirstPass::default());
+        // [1, 2, 2]: channel 0 holds 1, 3; channel 1 holds 2, 6.
+        a.observe(v, &Tensor::from_vec(&[1, 2, 2], vec![1f32, 3.0, 2.0, 6.0]).unwrap(), Some(1));
+        b.observe(v, &Tensor::from_vec(&[1, 2, 2], vec![5f32, 7.0, 0.0, 0.0]).unwrap(), Some(1));
+        let merged = a.merge(b);
+        let (sums, n) = &merged.sums[&v];
+        assert_eq!((sums.as_slice(), *n), (&[16.0, 8.0][..], 4));
+        assert_eq!(merged.extremes[&v], Range { lo: 0.0, hi: 7.0 });
     }
 
     #[test]

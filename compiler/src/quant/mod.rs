@@ -2,7 +2,9 @@
 //! (NUMERICS.md), quantization parameters, calibration of activation
 //! ranges, and the rewrite of a float graph into integer operators.
 
+pub mod bias_correction;
 pub mod calibrate;
+pub mod equalize;
 pub mod fixed_point;
 pub mod params;
 pub mod qdq;
@@ -17,13 +19,32 @@ use rewrite::Source;
 use std::collections::HashMap;
 use std::path::PathBuf;
 pub use calibrate::Method;
-pub use rewrite::{Options, Quantized};
+pub use rewrite::{Equalization, Options, Quantized};
 
 /// Calibrates the prepared float `graph` on `data` with `method` and
-/// rewrites it into integer operators.
+/// rewrites it into integer operators, with bias correction when `options`
+/// ask for it. When they ask for cross-layer equalization and it finds
+/// layers to rescale, the graph is quantized both ways and the one whose
+/// outputs have the higher SQNR against float on `data` is kept: equalizing
+/// balances the weights' channel ranges but can unbalance the activations'.
 pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<Quantized> {
-    let ranges = calibrate::calibrate(graph, data, method)?;
-    rewrite::quantize(graph, &Source::Calibrated(&ranges), options)
+    let plain = calibrate_and_rewrite(graph, data, method, options)?;
+    let mut equalized = graph.clone();
+    let pairs = if options.equalize { equalize::run(&mut equalized)? } else { 0 };
+    if pairs == 0 {
+        return Ok(plain);
+    }
+    let with = calibrate_and_rewrite(&equalized, data, method, options)?;
+    let sqnr = (report::output_sqnr(graph, &plain, data)?, report::output_sqnr(graph, &with, data)?);
+    let kept = sqnr.1 > sqnr.0;
+    let equalization = Some(Equalization { pairs, kept, sqnr_without: sqnr.0, sqnr_with: sqnr.1 });
+    Ok(Quantized { equalization, ..if kept { with } else { plain } })
+}
+
+fn calibrate_and_rewrite(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<Quantized> {
+    let axes = if options.bias_correction { bias_correction::channel_axes(graph) } else { HashMap::new() };
+    let calibration = calibrate::calibrate(graph, data, method, &axes)?;
+    rewrite::quantize(graph, &Source::Calibrated(&calibration), options)
 }
 
 /// A quantization request: the calibration data (none for a model that

@@ -6,7 +6,7 @@
 //! JSON (FILE with the extension `.json`).
 
 use super::params::QParams;
-use super::Quantized;
+use super::{Equalization, Quantized};
 use crate::dataset::Dataset;
 use crate::interp::Interpreter;
 use crate::ir::{Graph, ValueId};
@@ -41,6 +41,7 @@ pub struct Report {
     pub arena: Option<usize>,
     /// Calibration samples the SQNR was measured on (0: not measured).
     pub samples: usize,
+    pub equalization: Option<Equalization>,
 }
 
 /// The report of `q` (quantized from the prepared float `src`), with SQNR
@@ -79,7 +80,7 @@ pub fn build(src: &Graph, q: &Quantized, data: Option<&Dataset>) -> Result<Repor
         });
     }
     let samples = data.map_or(0, Dataset::len);
-    Ok(Report { layers, float_nodes: q.float_nodes.clone(), flash, arena: None, samples })
+    Ok(Report { layers, float_nodes: q.float_nodes.clone(), flash, arena: None, samples, equalization: q.equalization })
 }
 
 /// SQNR per quantized value of `q.graph` against its float value in `src`.
@@ -121,6 +122,32 @@ fn sqnr(src: &Graph, q: &Quantized, data: &Dataset) -> Result<HashMap<ValueId, f
     Ok(sums.into_iter().map(|(v, (s, n))| (v, if n == 0.0 { f64::INFINITY } else { 10.0 * (s / n).log10() })).collect())
 }
 
+/// SQNR (dB) of the graph outputs of `q` against those of the float `src`
+/// over `data`: all outputs' signal energy over all their error energy.
+pub fn output_sqnr(src: &Graph, q: &Quantized, data: &Dataset) -> Result<f64> {
+    let (float_run, int_run) = (Interpreter::new(src)?, Interpreter::new(&q.graph)?);
+    let (signal, noise) = (0..data.len())
+        .into_par_iter()
+        .map(|i| {
+            let inputs = data.sample(i)?;
+            let reference = float_run.run(inputs.clone())?;
+            let got = int_run.run(io_codes(q, inputs)?)?;
+            let mut sums = (0.0, 0.0);
+            for ((r, t), v) in reference.iter().zip(&got).zip(&q.graph.outputs) {
+                let (r, t) = (r.to_f64_vec()?, t.to_f64_vec()?);
+                let (scale, zero) = q.graph.io_quant.get(v).map_or((1.0, 0.0), |&(s, z)| (s as f64, z as f64));
+                for (a, c) in r.iter().zip(t) {
+                    let b = if q.graph.io_quant.contains_key(v) { scale * (c - zero) } else { c };
+                    sums.0 += a * a;
+                    sums.1 += (a - b) * (a - b);
+                }
+            }
+            Ok::<_, Error>(sums)
+        })
+        .try_reduce(|| (0.0, 0.0), |a, b| Ok((a.0 + b.0, a.1 + b.1)))?;
+    Ok(if noise == 0.0 { f64::INFINITY } else { 10.0 * (signal / noise).log10() })
+}
+
 /// Float inputs quantized for a model with int8 inputs (`--io int8`).
 fn io_codes(q: &Quantized, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
     let g = &q.graph;
@@ -152,6 +179,9 @@ impl Report {
         }
         if self.samples > 0 {
             let _ = writeln!(s, "- SQNR against the float model over {} calibration samples", self.samples);
+        }
+        if let Some(e) = self.equalization {
+            let _ = writeln!(s, "- {e}");
         }
         s.push_str("\n| # | node | op | output | MACs | weight bytes | scale | zero point | SQNR dB |\n|---|---|---|---|---|---|---|---|---|\n");
         for (k, l) in self.layers.iter().enumerate() {
@@ -191,8 +221,11 @@ impl Report {
             .collect();
         let floats: Vec<String> =
             self.float_nodes.iter().map(|(n, o, w)| format!("{{\"name\":{},\"op\":{},\"reason\":{}}}", quoted(n), quoted(o), quoted(w))).collect();
+        let equalization = self.equalization.map_or("null".to_string(), |e| {
+            format!("{{\"pairs\":{},\"applied\":{},\"sqnr_with_db\":{},\"sqnr_without_db\":{}}}", e.pairs, e.kept, num(Some(e.sqnr_with)), num(Some(e.sqnr_without)))
+        });
         format!(
-            "{{\"flash_bytes\":{},\"arena_bytes\":{},\"samples\":{},\"layers\":[{}],\"float_nodes\":[{}]}}\n",
+            "{{\"flash_bytes\":{},\"arena_bytes\":{},\"samples\":{},\"equalization\":{equalization},\"layers\":[{}],\"float_nodes\":[{}]}}\n",
             self.flash,
             self.arena.map_or("null".to_string(), |a| a.to_string()),
             self.samples,

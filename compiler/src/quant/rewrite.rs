@@ -14,7 +14,7 @@
 //! and average pooling, `attention` the products of two activations and
 //! Softmax, `normalization` LayerNormalization.
 
-use super::calibrate::Range;
+use super::calibrate::{Calibration, Range};
 use super::fixed_point::{quantize_multiplier, Multiplier, Rounding};
 use super::params::QParams;
 use super::qdq::Given;
@@ -46,6 +46,34 @@ pub struct Options {
     pub rounding: Rounding,
     /// Graph inputs and outputs as int8 codes instead of float.
     pub int8_io: bool,
+    /// Cross-layer equalization before calibration (`quant::equalize`).
+    pub equalize: bool,
+    /// Weight-rounding bias folded into the biases (`quant::bias_correction`).
+    pub bias_correction: bool,
+}
+
+/// The outcome of cross-layer equalization: the pairs of layers it
+/// rescaled and the output SQNR against float on the calibration data
+/// without and with it; `kept` when the equalized graph won.
+#[derive(Debug, Clone, Copy)]
+pub struct Equalization {
+    pub pairs: usize,
+    pub kept: bool,
+    pub sqnr_without: f64,
+    pub sqnr_with: f64,
+}
+
+impl std::fmt::Display for Equalization {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "cross-layer equalization {} ({} pairs of layers; output SQNR on the calibration data {:.1} dB with, {:.1} dB without)",
+            if self.kept { "applied" } else { "not applied" },
+            self.pairs,
+            self.sqnr_with,
+            self.sqnr_without
+        )
+    }
 }
 
 /// The quantized graph and what the user needs to know about it.
@@ -55,6 +83,8 @@ pub struct Quantized {
     pub io_params: Vec<(String, QParams)>,
     /// Nodes left in float: (node name, op type, reason).
     pub float_nodes: Vec<(String, String, String)>,
+    /// What cross-layer equalization found and whether it was kept.
+    pub equalization: Option<Equalization>,
     /// Every quantized value: (source value, its codes in `graph`, parameters).
     pub int_values: Vec<(ValueId, ValueId, QParams)>,
 }
@@ -62,7 +92,7 @@ pub struct Quantized {
 /// Where activation parameters come from.
 pub enum Source<'a> {
     /// Calibrated ranges of every float value.
-    Calibrated(&'a HashMap<ValueId, Range>),
+    Calibrated(&'a Calibration),
     /// The parameters a QDQ model carries (values without them stay float).
     Given(&'a Given),
 }
@@ -119,7 +149,7 @@ pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized
     int_values.sort_by_key(|&(s, _, _)| s);
     let mut graph = r.dst;
     passes::infer_shapes::run(&mut graph)?;
-    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, int_values })
+    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, equalization: None, int_values })
 }
 
 struct Rewriter<'a> {
@@ -154,10 +184,19 @@ impl Rewriter<'_> {
             return Ok(QParams::for_range(Range { lo: lo as f32, hi: hi as f32 }));
         }
         let found = match self.source {
-            Source::Calibrated(ranges) => ranges.get(&v).map(|&r| QParams::for_range(r)),
+            Source::Calibrated(c) => c.ranges.get(&v).map(|&r| QParams::for_range(r)),
             Source::Given(given) => given.activations.get(&v).copied(),
         };
         found.ok_or_else(|| Error::Op(format!("no quantization parameters for '{}'", self.src.value(v).name)))
+    }
+
+    /// The per-channel means of `x` over the calibration data, when bias
+    /// correction is on (`quant::bias_correction`).
+    fn channel_means(&self, x: ValueId) -> Option<&[f64]> {
+        match self.source {
+            Source::Calibrated(c) if self.opts.bias_correction => c.channel_means.get(&x).map(Vec::as_slice),
+            _ => None,
+        }
     }
 
     /// The parameters `as_int(v)` gives `v`, without quantizing it yet.

@@ -2,6 +2,7 @@
 //! ConvTranspose as IntConvTranspose; weight codes, folded biases and
 //! per-channel requantization with the accumulator bound.
 
+use super::super::bias_correction;
 use super::super::fixed_point::quantize_multiplier;
 use super::super::params::{quantize_weights, quantize_weights_with, QParams};
 use crate::ir::{Graph, NodeId, ValueId};
@@ -35,10 +36,14 @@ impl Rewriter<'_> {
         let (target, po, lo, hi) = self.output_stage(y)?;
         let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
         let (qw, sw) = self.weight_codes(n, &wf, c_out, scales);
-        let bias_f = match &bias {
+        let mut bias_f = match &bias {
             Some(b) => b.to_f64_vec()?,
             None => vec![0.0; c_out],
         };
+        if let Some(means) = self.channel_means(x).filter(|_| bias_correction::corrects(&self.src.node(n).op)) {
+            let shift = bias_correction::shift(&wf, &qw, &sw, group, w.shape()[2..].iter().product(), means);
+            bias_f.iter_mut().zip(shift).for_each(|(b, s)| *b += s);
+        }
         let (folded, mult, exp) = channel_requant(px, &qw, &sw, &bias_f, po, ZeroPoint::Folded)?;
         let name = self.src.value(target).name.clone();
         let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw)?);
