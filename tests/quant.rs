@@ -103,6 +103,14 @@ fn cross_layer_equalization_rescues_a_depthwise_net_with_skewed_channels() {
     let (md, json) = (std::fs::read_to_string(&report).unwrap(), std::fs::read_to_string(report.with_extension("json")).unwrap());
     assert!(md.contains("- cross-layer equalization applied (7 pairs of layers"), "{md}");
     assert!(json.contains("\"equalization\":{\"pairs\":7,\"applied\":true,"), "{json}");
+    // Per-layer SQNR is measured against the equalized float model, whose
+    // activations between the pairs are rescaled per channel.
+    for row in md.lines().filter(|l| l.contains("| IntConv |")) {
+        let sqnr: f64 = row.split('|').map(str::trim).nth(9).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no SQNR in {row}"));
+        assert!(sqnr > 20.0, "{row}");
+    }
+    let html = std::fs::read_to_string(report.with_extension("html")).unwrap();
+    assert!(html.contains("<h2>SQNR against float (dB)</h2>") && html.matches("<rect").count() >= 7, "{html}");
     eprintln!("{model}: float {float:.2}%, per-tensor int8 {with:.2}% with equalization, {without:.2}% without");
     assert!(without < float - 20.0, "the skewed channels should break per-tensor int8 without equalization: {without:.2}% vs float {float:.2}%");
     assert!(with >= float - 1.5, "equalized per-tensor int8 {with:.2}% vs float {float:.2}%");

@@ -127,14 +127,15 @@ impl Builder {
         let mut quantized = None;
         if let Some(q) = &self.quantization {
             let result = q.apply(&graph, &weights).map_err(|e| e.in_file(&self.model))?;
-            quantized = Some((std::mem::replace(&mut graph, result.graph.clone()), result));
+            graph = result.graph.clone();
+            quantized = Some(result);
         }
         let source = self.model.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let opts = Options { emit, name, target, harness: self.harness, source };
         let output = back::generate(&graph, &opts).map_err(|e| e.in_file(&self.model))?;
         back::write(&out_dir, &output.files)?;
-        if let (Some(q), Some((src, result))) = (&self.quantization, &quantized) {
-            q.write_report(src, result, Some(output.stats.arena)).map_err(|e| e.in_file(&self.model))?;
+        if let (Some(q), Some(result)) = (&self.quantization, &quantized) {
+            q.write_report(result, Some(output.stats.arena)).map_err(|e| e.in_file(&self.model))?;
         }
         Ok(output.stats)
     }

@@ -44,7 +44,8 @@ pub struct QuantArgs {
     io: Io,
     /// Write a report (per layer: op, shape, MACs, weight bytes, scale, zero
     /// point, SQNR against float on the calibration data) as Markdown to
-    /// FILE and as JSON next to it.
+    /// FILE, and as JSON and an HTML page with charts next to it (for a
+    /// FILE ending in .html: the page there, the Markdown beside it).
     #[arg(long, value_name = "FILE")]
     report: Option<std::path::PathBuf>,
 }

@@ -50,7 +50,7 @@ fn prepare(graph: &mut Graph, args: &RunArgs, shapes: &[(String, Vec<usize>)]) -
     match args.quant.request()? {
         Some(q) => {
             let quantized = q.apply(graph, &weights).map_err(|e| e.in_file(&args.model))?;
-            q.write_report(graph, &quantized, None).map_err(|e| e.in_file(&args.model))?;
+            q.write_report(&quantized, None).map_err(|e| e.in_file(&args.model))?;
             super::quant::summary(&quantized, &mut std::io::stderr());
             Ok(quantized.graph)
         }

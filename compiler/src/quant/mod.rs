@@ -89,12 +89,12 @@ impl Quantization {
         rewrite::quantize(&g, &Source::Given(&given), self.options)
     }
 
-    /// Writes the report of `q` (from the prepared `src`), if one was asked
-    /// for; `arena` is the generated code's, when compiled.
-    pub fn write_report(&self, src: &Graph, q: &Quantized, arena: Option<usize>) -> Result<()> {
+    /// Writes the report of `q`, if one was asked for; `arena` is the
+    /// generated code's, when compiled.
+    pub fn write_report(&self, q: &Quantized, arena: Option<usize>) -> Result<()> {
         let Some(path) = &self.report else { return Ok(()) };
-        let data = self.calibration.as_ref().map(|p| Dataset::load(p, src)).transpose()?;
-        let mut r = report::build(src, q, data.as_ref())?;
+        let data = self.calibration.as_ref().map(|p| Dataset::load(p, &q.float)).transpose()?;
+        let mut r = report::build(q, data.as_ref())?;
         r.arena = arena;
         r.write(path)
     }

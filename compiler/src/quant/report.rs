@@ -2,8 +2,11 @@
 //! quantized model its type, output shape and element type, MACs, weight
 //! bytes, output scale and zero point, and the SQNR of its output against
 //! the float model over the calibration samples; the totals; and the
-//! operators left in float with the reason. Written as Markdown (FILE) and
-//! JSON (FILE with the extension `.json`).
+//! operators left in float with the reason. Written as Markdown (FILE),
+//! JSON (FILE with the extension `.json`) and an HTML page with charts
+//! (`.html`, from `html.rs`).
+
+mod html;
 
 use super::params::QParams;
 use super::{Equalization, Quantized};
@@ -44,11 +47,10 @@ pub struct Report {
     pub equalization: Option<Equalization>,
 }
 
-/// The report of `q` (quantized from the prepared float `src`), with SQNR
-/// over `data` when given.
-pub fn build(src: &Graph, q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
+/// The report of `q`, with SQNR against `q.float` over `data` when given.
+pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
     let sqnr = match data {
-        Some(d) => sqnr(src, q, d)?,
+        Some(d) => sqnr(&q.float, q, d)?,
         None => HashMap::new(),
     };
     let g = &q.graph;
@@ -167,27 +169,49 @@ fn io_codes(q: &Quantized, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
 }
 
 impl Report {
+    /// The summary lines: operator count, MACs, flash, arena, what the
+    /// SQNR was measured on, and the outcome of cross-layer equalization.
+    fn totals(&self) -> Vec<String> {
+        let macs: u64 = self.layers.iter().map(|l| l.macs).sum();
+        let mut lines = vec![
+            format!("operators: {} ({} left in float)", self.layers.len(), self.float_nodes.len()),
+            format!("multiply-accumulates: {macs}"),
+            format!("flash (weights, biases, multipliers, tables): {} bytes", self.flash),
+        ];
+        if let Some(a) = self.arena {
+            lines.push(format!("RAM (arena): {a} bytes"));
+        }
+        if self.samples > 0 {
+            lines.push(format!("SQNR against the float model over {} calibration samples", self.samples));
+        }
+        if let Some(e) = self.equalization {
+            lines.push(e.to_string());
+        }
+        lines
+    }
+
+    /// One row of cells per layer: node, op, output, MACs, weight bytes,
+    /// scale, zero point, SQNR.
+    fn rows(&self) -> Vec<[String; 8]> {
+        self.layers
+            .iter()
+            .map(|l| {
+                let (scale, zero) = l.params.map_or((String::new(), String::new()), |p| (format!("{:.6e}", p.scale), p.zero.to_string()));
+                let sqnr = l.sqnr_db.map_or(String::new(), |d| format!("{d:.1}"));
+                [l.name.clone(), l.op.clone(), format!("{}{:?}", l.dtype, l.shape), l.macs.to_string(), l.weight_bytes.to_string(), scale, zero, sqnr]
+            })
+            .collect()
+    }
+
     /// The report as Markdown.
     pub fn markdown(&self) -> String {
         let mut s = String::from("# Quantization report\n\n");
-        let macs: u64 = self.layers.iter().map(|l| l.macs).sum();
-        let _ = writeln!(s, "- operators: {} ({} left in float)", self.layers.len(), self.float_nodes.len());
-        let _ = writeln!(s, "- multiply-accumulates: {macs}");
-        let _ = writeln!(s, "- flash (weights, biases, multipliers, tables): {} bytes", self.flash);
-        if let Some(a) = self.arena {
-            let _ = writeln!(s, "- RAM (arena): {a} bytes");
-        }
-        if self.samples > 0 {
-            let _ = writeln!(s, "- SQNR against the float model over {} calibration samples", self.samples);
-        }
-        if let Some(e) = self.equalization {
-            let _ = writeln!(s, "- {e}");
+        for line in self.totals() {
+            let _ = writeln!(s, "- {line}");
         }
         s.push_str("\n| # | node | op | output | MACs | weight bytes | scale | zero point | SQNR dB |\n|---|---|---|---|---|---|---|---|---|\n");
-        for (k, l) in self.layers.iter().enumerate() {
-            let (scale, zero) = l.params.map_or((String::new(), String::new()), |p| (format!("{:.6e}", p.scale), p.zero.to_string()));
-            let sqnr = l.sqnr_db.map_or(String::new(), |d| format!("{d:.1}"));
-            let _ = writeln!(s, "| {k} | {} | {} | {}{:?} | {} | {} | {scale} | {zero} | {sqnr} |", l.name.replace('|', "\\|"), l.op, l.dtype, l.shape, l.macs, l.weight_bytes);
+        for (k, row) in self.rows().iter().enumerate() {
+            let _ = writeln!(s, "| {k} | {} |", row.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
         }
         if !self.float_nodes.is_empty() {
             s.push_str("\n## Left in float\n\n");
@@ -234,11 +258,16 @@ impl Report {
         )
     }
 
-    /// Writes the Markdown to `path` and the JSON next to it.
+    /// Writes the Markdown to `path` and the JSON and HTML next to it
+    /// (extensions `.json`, `.html`); for a `path` ending in `.html`, the
+    /// HTML goes there and the Markdown to the `.md` beside it.
     pub fn write(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.markdown()).map_err(|e| Error::io(path, e))?;
-        let json = path.with_extension("json");
-        std::fs::write(&json, self.json()).map_err(|e| Error::io(&json, e))
+        let html_asked = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("html"));
+        let md = if html_asked { path.with_extension("md") } else { path.to_path_buf() };
+        for (file, text) in [(md, self.markdown()), (path.with_extension("json"), self.json()), (path.with_extension("html"), self.html())] {
+            std::fs::write(&file, text).map_err(|e| Error::io(&file, e))?;
+        }
+        Ok(())
     }
 }
 

@@ -87,6 +87,9 @@ pub struct Quantized {
     pub equalization: Option<Equalization>,
     /// Every quantized value: (source value, its codes in `graph`, parameters).
     pub int_values: Vec<(ValueId, ValueId, QParams)>,
+    /// The float graph `graph` was rewritten from (BatchNormalization
+    /// folded, layers equalized): where the source values of `int_values` live.
+    pub float: Graph,
 }
 
 /// Where activation parameters come from.
@@ -149,7 +152,7 @@ pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized
     int_values.sort_by_key(|&(s, _, _)| s);
     let mut graph = r.dst;
     passes::infer_shapes::run(&mut graph)?;
-    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, equalization: None, int_values })
+    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, equalization: None, int_values, float: src.clone() })
 }
 
 struct Rewriter<'a> {
