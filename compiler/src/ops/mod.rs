@@ -50,6 +50,7 @@ mod logical;
 mod loss;
 pub mod matmul;
 mod mel_weight_matrix;
+pub mod ms_qlinear;
 mod non_max_suppression;
 mod nonzero;
 pub mod norm;
@@ -186,6 +187,9 @@ macro_rules! ops {
                         $( $($name)|+ => return Ok(Op::$variant(<$ty as OpDef>::from_onnx(node)?)), )+
                         _ => {}
                     }
+                }
+                if node.domain == "com.microsoft" && ms_qlinear::OP_TYPES.contains(&node.op_type.as_str()) {
+                    return Ok(Op::MsQLinear(ms_qlinear::MsQLinear::from_onnx(node)?));
                 }
                 Ok(Op::Unsupported(unsupported::Unsupported::from_onnx(node)?))
             }
@@ -326,6 +330,8 @@ ops! {
     StringSplit(strings::StringSplit) = ["StringSplit"],
     StringNormalizer(string_normalizer::StringNormalizer) = ["StringNormalizer"],
     ; internal:
+    // onnxruntime's com.microsoft QLinear ops (not default-domain op types).
+    MsQLinear(ms_qlinear::MsQLinear),
     IntConv(qint::IntConv),
     IntBinary(qint::IntBinary),
     IntRescale(qint::IntRescale),
