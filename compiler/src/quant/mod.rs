@@ -8,6 +8,7 @@ pub mod equalize;
 pub mod fixed_point;
 pub mod params;
 pub mod qdq;
+pub mod qoperator;
 pub mod report;
 pub mod rewrite;
 
@@ -68,6 +69,7 @@ impl Quantization {
         crate::passes::fold_batch_norm::run(&mut g)?;
         let mut weights = weights.clone();
         if self.calibration.is_none() {
+            weights.extend(qoperator::expand(&mut g)?);
             weights.extend(qdq::expand_qlinear(&mut g)?);
         }
         if let Some(path) = &self.calibration {
@@ -82,7 +84,7 @@ impl Quantization {
         }
         if activations.is_empty() {
             return Err(Error::Usage(
-                "the model carries no QuantizeLinear/DequantizeLinear pairs (or QLinearConv/QLinearMatMul with constant parameters); give calibration data with --calibration DATA".into(),
+                "the model carries no QuantizeLinear/DequantizeLinear pairs (or QLinearConv/QLinearMatMul/com.microsoft QLinear ops with constant parameters); give calibration data with --calibration DATA".into(),
             ));
         }
         let given = Given { activations, weights };

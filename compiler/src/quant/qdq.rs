@@ -19,6 +19,7 @@ use super::params::QParams;
 use crate::ir::{Graph, Node, NodeId, TensorType, Value, ValueId};
 use crate::ops::conv::Conv;
 use crate::ops::matmul::MatMul;
+use crate::ops::pool::Kind as PoolKind;
 use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
 use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
@@ -178,8 +179,8 @@ pub fn expand_qlinear(g: &mut Graph) -> Result<HashMap<ValueId, WeightScales>> {
     Ok(weights)
 }
 
-/// Moves each per-tensor DequantizeLinear above the data movement that
-/// feeds it (Q → Reshape → DQ becomes Q → DQ → Reshape), so that every
+/// Moves each per-tensor DequantizeLinear above the data movement (or
+/// MaxPool) that feeds it (Q → Reshape → DQ becomes Q → DQ → Reshape), so that every
 /// quantized tensor of a QOperator-form model sits in a Q → DQ pair.
 /// Dequantization is elementwise with one scale, so the order does not
 /// change the values.
@@ -187,13 +188,16 @@ fn hoist_dequantize(g: &mut Graph) -> Result<()> {
     loop {
         let mut changed = false;
         for d in g.nodes() {
-            if !matches!(g.node(d).op, Op::DequantizeLinear(_)) || pair_params(g, d).is_none() {
-                continue;
-            }
+            let Some(params) = pair_params(g, d).filter(|_| matches!(g.node(d).op, Op::DequantizeLinear(_))) else { continue };
             let ins = g.node_inputs(d);
             let (Some(v), Some(Some(out))) = (ins[0], g.node_outputs(d).first().copied()) else { continue };
             let Some((m, 0)) = g.producer(v) else { continue };
-            let movement = matches!(g.node(m).op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Transpose(_));
+            // MaxPool commutes with a dequantization of positive scale (an
+            // increasing map), when only its values are used.
+            let max_pool = matches!(&g.node(m).op, Op::Pool(p) if matches!(p.kind, PoolKind::Max { .. }))
+                && params.scale > 0.0
+                && g.node_outputs(m).iter().skip(1).all(Option::is_none);
+            let movement = max_pool || matches!(g.node(m).op, Op::Reshape(_) | Op::Flatten(_) | Op::Squeeze(_) | Op::Transpose(_));
             let m_ins = g.node_inputs(m);
             if !movement || g.consumers(v).len() != 1 || g.outputs.contains(&v) || m_ins.iter().skip(1).flatten().any(|&s| g.value(s).constant.is_none()) {
                 continue;
