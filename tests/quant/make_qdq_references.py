@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Writes onnxruntime-quantized QDQ models of the digits CNNs and ORT's outputs.
 
-For digits_cnn and digits_mbv2, with int8 (QInt8, "s8") and uint8 (QUInt8,
-"u8") activations, the script
+For digits_cnn and digits_mbv2, in QDQ form ("qdq") and in QOperator form
+("qop": QLinearConv plus onnxruntime's com.microsoft ops QGemm,
+QLinearGlobalAveragePool and QLinearAdd), with int8 (QInt8, "s8") and
+uint8 (QUInt8, "u8") activations, the script
 
   1. fixes the batch dimension of the float model's input and output to 1
      (the models are otherwise static, so every tensor of the quantized model
      has a static shape; the input is float32[1, 1, 8, 8]);
   2. runs quant_pre_process (skip_symbolic_shape=True: symbolic shape
      inference needs sympy and adds nothing for static shapes);
-  3. runs quantize_static with QuantFormat.QDQ, the given activation type,
+  3. runs quantize_static with QuantFormat.QDQ or QOperator, the given activation type,
      QInt8 weights, per_channel=True, CalibrationMethod.MinMax, ORT's default
      extra options, calibrating on digits_calib.npz (200 images, one per
      CalibrationDataReader call), the same settings as ort_quantize.py;
@@ -17,9 +19,9 @@ For digits_cnn and digits_mbv2, with int8 (QInt8, "s8") and uint8 (QUInt8,
      so the QDQ groups are fused into ORT's int8 kernels; one thread) on the
      360 images of digits_test.npz, one image per call.
 
-It writes to OUT_DIR, for each <case> = <model>_qdq_<s8|u8>:
+It writes to OUT_DIR, for each <case> = <model>_<qdq|qop>_<s8|u8>:
 
-    <case>.onnx       the quantized QDQ model, static shapes, batch 1
+    <case>.onnx       the quantized model, static shapes, batch 1
     <case>_ref.npz    "logits": float32[360, 10], ORT's outputs;
                       "scale": float32 scalar and "zero_point": int64 scalar,
                       the parameters of the QuantizeLinear that produces the
@@ -44,6 +46,7 @@ onnx 1.23.2, onnxruntime 1.32.0). Run: python make_qdq_references.py OUT_DIR
 """
 
 import collections
+import itertools
 import logging
 import os
 import sys
@@ -61,6 +64,7 @@ from ort_quantize import EXTRA_OPTIONS, NpzReader, quiet, session  # noqa: E402
 
 MODELS = ["digits_cnn", "digits_mbv2"]
 ACTIVATIONS = [("s8", QuantType.QInt8), ("u8", QuantType.QUInt8)]
+FORMATS = [("qdq", QuantFormat.QDQ), ("qop", QuantFormat.QOperator)]
 DYNAMIC_MODELS = ["digits_cnn", "digits_transformer"]
 
 
@@ -84,13 +88,19 @@ def output_qparams(model):
     """Scale and zero point of the QuantizeLinear behind the first graph output.
 
     Walks back from the output through DequantizeLinear (and any op that does
-    not change the quantization, none in these models) to the QuantizeLinear.
+    not change the quantization, none in these models) to the QuantizeLinear;
+    in QOperator form, stops at the DequantizeLinear of a com.microsoft op's
+    codes (the same parameters).
     """
     producer = {o: n for n in model.graph.node for o in n.output}
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     name = model.graph.output[0].name
     while name in producer and producer[name].op_type != "QuantizeLinear":
-        name = producer[name].input[0]
+        node = producer[name]
+        source = producer.get(node.input[0])
+        if node.op_type == "DequantizeLinear" and source is not None and source.domain == "com.microsoft":
+            break  # QOperator form: the DequantizeLinear of a QGemm's codes
+        name = node.input[0]
     if name not in producer:
         sys.exit(f"no QuantizeLinear before output {model.graph.output[0].name}")
     q = producer[name]
@@ -185,15 +195,15 @@ def main():
             fix_batch(os.path.join(HERE, model + ".onnx"), fixed)
             quant_pre_process(fixed, pre, skip_symbolic_shape=True)
             input_name = onnx.load(pre).graph.input[0].name
-            for suffix, activation_type in ACTIVATIONS:
-                case = f"{model}_qdq_{suffix}"
+            for (form, quant_format), (suffix, activation_type) in itertools.product(FORMATS, ACTIVATIONS):
+                case = f"{model}_{form}_{suffix}"
                 path = os.path.join(out_dir, case + ".onnx")
                 with quiet():
                     quantize_static(
                         pre,
                         path,
                         NpzReader(calib, input_name, 1),
-                        quant_format=QuantFormat.QDQ,
+                        quant_format=quant_format,
                         per_channel=True,
                         activation_type=activation_type,
                         weight_type=QuantType.QInt8,
@@ -215,7 +225,7 @@ def main():
                 codes = logits.astype(np.float64) / np.float64(scale) + zero_point
                 off_grid = float(np.abs(codes - np.round(codes)).max())
                 shape = [d.dim_value or d.dim_param for d in q.graph.input[0].type.tensor_type.shape.dim]
-                ops = collections.Counter(n.op_type for n in q.graph.node)
+                ops = collections.Counter(f"{n.domain}.{n.op_type}" if n.domain else n.op_type for n in q.graph.node)
                 print(f"{case}: ORT top-1 {100.0 * correct / len(labels):.2f}% ({correct}/{len(labels)}), "
                       f"input {shape} ({'static' if is_static(q) else 'dynamic'} shapes), "
                       f"output scale {scale:.6g} zero point {zero_point} (max off-grid {off_grid:.1e} LSB), "
