@@ -291,7 +291,7 @@ pub fn gemm_bias(c: &Tensor, a_scale: &Tensor, b_scale: &Tensor, alpha: f32) -> 
 #[cfg(test)]
 mod tests {
     use crate::front::onnx::{Attr, OnnxNode};
-    use crate::ops::{Op, OpDef};
+    use crate::ops::Op;
     use crate::tensor::Tensor;
 
     fn node(op_type: &str, inputs: usize, attrs: Vec<(&str, Attr)>) -> OnnxNode {
