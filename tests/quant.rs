@@ -97,7 +97,8 @@ fn cross_layer_equalization_rescues_a_depthwise_net_with_skewed_channels() {
     let float = accuracy(model, &[]);
     let without = accuracy(model, &["--per-tensor", "--no-equalize"]);
     let tmp = TempDir::new("cle");
-    let report = tmp.path().join("report.md");
+    // A directory that does not exist yet: the report creates it.
+    let report = tmp.path().join("reports/report.md");
     let (with, summary) = logits(model, &["--per-tensor", "--report", report.to_str().unwrap()]);
     let with = top1(&with, &array(&models_dir().join("digits_test.npz"), "label"));
     let (md, json) = (std::fs::read_to_string(&report).unwrap(), std::fs::read_to_string(report.with_extension("json")).unwrap());

@@ -1,11 +1,23 @@
 //! Test helpers for operator files: build an ONNX node, evaluate it, and
-//! check that `infer` agrees with `eval` on the result.
+//! check that `infer` agrees with `eval` on the result; a seeded generator.
 
 use super::{Arg, Op};
 use crate::front::onnx::{Attr, OnnxNode};
 use crate::ir::TensorType;
 use crate::tensor::Tensor;
 use crate::Result;
+
+/// A small deterministic random generator (xorshift64*) for tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
 
 /// An ONNX node of the default domain at `opset` with `n_in` inputs and
 /// `n_out` outputs.

@@ -80,16 +80,7 @@ pub fn requantize(acc: i32, mul: Multiplier, rounding: Rounding) -> i32 {
 mod tests {
     use super::*;
 
-    /// A small deterministic generator (xorshift64*).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
+    use crate::ops::testing::Rng;
 
     /// `num / 2^shift` rounded to the nearest integer, ties by `ties_up`
     /// (toward +∞) or away from zero, in exact integer arithmetic.

@@ -259,9 +259,13 @@ impl Report {
     }
 
     /// Writes the Markdown to `path` and the JSON and HTML next to it
-    /// (extensions `.json`, `.html`); for a `path` ending in `.html`, the
-    /// HTML goes there and the Markdown to the `.md` beside it.
+    /// (extensions `.json`, `.html`), creating the directory; for a `path`
+    /// ending in `.html`, the HTML goes there and the Markdown to the `.md`
+    /// beside it.
     pub fn write(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
         let html_asked = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("html"));
         let md = if html_asked { path.with_extension("md") } else { path.to_path_buf() };
         for (file, text) in [(md, self.markdown()), (path.with_extension("json"), self.json()), (path.with_extension("html"), self.html())] {

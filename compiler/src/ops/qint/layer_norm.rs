@@ -114,16 +114,7 @@ impl OpDef for IntLayerNorm {
 mod tests {
     use super::*;
 
-    /// A small deterministic generator (xorshift64*).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-    }
+    use crate::ops::testing::Rng;
 
     fn op(eps: i64, eps_shift: u32) -> IntLayerNorm {
         IntLayerNorm { rows: [1, 0], eps, eps_shift, y_zero: 0, min: -128, max: 127 }
