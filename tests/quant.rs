@@ -10,6 +10,7 @@
 
 use qcc::tensor::{npy, Tensor};
 use qcc_tests::cli::{expect_success, qcc, TempDir};
+use qcc_tests::harness::{self, run, Built};
 use qcc_tests::workspace;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,13 +28,6 @@ fn qdq_dir() -> PathBuf {
 
 fn cases_dir() -> PathBuf {
     std::env::var_os("QCC_QUANT_CASES").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/quant-cases"))
-}
-
-/// Runs a command, panicking with its output when it fails.
-#[track_caller]
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
 /// `qcc ARGS`, asserting success; returns stdout.
@@ -143,37 +137,18 @@ fn int8_accuracy_is_within_half_a_point_of_float_per_channel_and_one_and_a_half_
     }
 }
 
-/// A model compiled both ways, with what it takes to run it.
-struct Built {
-    rust: PathBuf,
-    c: PathBuf,
-}
-
-/// Compiles `model` to Rust and C with `flags`, builds both harnesses.
+/// Compiles `model` to Rust and C with `flags`, builds both harnesses (the
+/// C under AddressSanitizer and UBSan).
 fn build(model: &Path, flags: &[&str], dir: &Path, tag: &str) -> Built {
-    let m = model.to_str().unwrap();
-    let (rust_dir, c_dir) = (dir.join("rust"), dir.join("c"));
-    for (emit, out) in [("rust", &rust_dir), ("c", &c_dir)] {
-        let mut args = vec![m, "--emit", emit, "--harness", "-o", out.to_str().unwrap()];
-        args.extend(flags);
-        qcc_ok(&args);
-    }
     // One target directory per test: parallel tests build harnesses of the same name.
     let target = workspace().join("target/quant-builds").join(tag);
-    run(Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "harness"]).current_dir(&rust_dir).env("CARGO_TARGET_DIR", &target));
-    let cflags = "-O1 -g -Werror -fsanitize=address,undefined -fno-sanitize-recover=all";
-    run(Command::new("make").args(["-s", &format!("CFLAGS={cflags}"), "LDFLAGS=-fsanitize=address,undefined"]).current_dir(&c_dir));
-    Built { rust: target.join("release/harness"), c: c_dir.join("harness") }
+    let cflags = "CFLAGS=-O1 -g -Werror -fsanitize=address,undefined -fno-sanitize-recover=all";
+    harness::build(model, flags, dir, &target, &[cflags, "LDFLAGS=-fsanitize=address,undefined"])
 }
 
 /// Runs a harness on the inputs, returns output 0.
 fn run_harness(harness: &Path, inputs: &[PathBuf], dir: &Path) -> Tensor {
-    let out = dir.join("out");
-    let _ = std::fs::remove_dir_all(&out);
-    let mut cmd = Command::new(harness);
-    cmd.args(inputs).arg("-o").arg(&out);
-    run(&mut cmd);
-    npy::load_npy(&out.join("output_0.npy")).unwrap()
+    harness::run_harness(harness, inputs, dir).swap_remove(0)
 }
 
 /// Row `i` of a stacked array.

