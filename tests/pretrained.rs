@@ -104,24 +104,54 @@ fn interpreter_matches_onnxruntime(name: &str) {
 fn generated_float_code_matches_onnxruntime(name: &str) {
     let tmp = TempDir::new(&format!("pre-{name}"));
     let s = Suite::load(name, tmp.path());
-    let built = harness::build(&s.model, &s.shape_args(), &tmp.path().join("float"), &cargo_target(name, "float"), &[]);
+    compare_harnesses(&s, &s.shape_args(), "float", &s.reference, tmp.path(), "onnxruntime", &|got, want| within(got, want, s.spec.rtol, s.spec.atol).map(drop));
+}
+
+/// Builds `s.model` with `flags` to Rust and C harnesses and runs both on
+/// the tier's codegen samples; `check` compares a run's outputs with the
+/// sample's row of `expected` (named `what` in the failure).
+fn compare_harnesses(s: &Suite, flags: &[&str], variant: &str, expected: &[(String, Tensor)], tmp: &std::path::Path, what: &str, check: &dyn Fn(&[Tensor], &[(String, Tensor)]) -> Result<(), String>) {
+    let name = s.spec.name;
+    let built = harness::build(&s.model, flags, &tmp.join(variant), &cargo_target(name, variant), &[]);
     for i in 0..s.codegen_samples {
-        let files = s.sample_files(i, tmp.path());
-        let want = sample_of(&s.reference, i);
+        let files = s.sample_files(i, tmp);
+        let want = sample_of(expected, i);
         for (lang, h) in [("Rust", &built.rust), ("C", &built.c)] {
-            let got = harness::run_harness(h, &files, tmp.path());
+            let got = harness::run_harness(h, &files, tmp);
             assert_eq!(got.len(), want.len(), "{name}: the {lang} harness wrote {} outputs, the model has {}", got.len(), want.len());
-            if let Err(msg) = within(&got, &want, s.spec.rtol, s.spec.atol) {
-                panic!("{name}: generated {lang} differs from onnxruntime on sample {i}: {msg}");
+            if let Err(msg) = check(&got, &want) {
+                panic!("{name}: generated {lang} ({variant}) differs from {what} on sample {i}: {msg}");
             }
         }
     }
-    eprintln!("{name}: generated Rust and C within tolerance of onnxruntime on {} samples", s.codegen_samples);
+    eprintln!("{name}: generated Rust and C ({variant}) match {what} on {} samples", s.codegen_samples);
+}
+
+/// Identical outputs, or how many elements differ and by how much.
+fn identical(got: &[Tensor], want: &[(String, Tensor)]) -> Result<(), String> {
+    for (g, (output, w)) in got.iter().zip(want) {
+        let g = g.reshape(w.shape()).map_err(|e| format!("output '{output}': {e}"))?;
+        if g != *w {
+            let (a, b) = (g.to_f64_vec().map_err(|e| e.to_string())?, w.to_f64_vec().map_err(|e| e.to_string())?);
+            let differ = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+            let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+            return Err(format!("output '{output}': {differ} of {} elements, by up to {worst:e}", a.len()));
+        }
+    }
+    Ok(())
+}
+
+/// Names the outputs of a `Suite::run` as the references are named.
+fn named(s: &Suite, outputs: Vec<Tensor>) -> Vec<(String, Tensor)> {
+    s.reference.iter().map(|(n, _)| n.clone()).zip(outputs).collect()
 }
 
 fn int8_keeps_quality(name: &str) {
     let tmp = TempDir::new(&format!("pre-{name}"));
     let s = Suite::load(name, tmp.path());
+    if let Some(float) = s.spec.float_model {
+        return prequantized_keeps_quality(&s, float, tmp.path());
+    }
     let reference = &s.reference[0].1;
     let (default, summary) = s.run(&s.int8_flags(&[]), "int8");
     let q = quality(s.spec.metric, reference, &default[0]);
@@ -149,27 +179,38 @@ fn int8_keeps_quality(name: &str) {
     assert!(failures.is_empty(), "{name}: {}", failures.join("; "));
 }
 
+/// A model quantized by onnxruntime runs as it is; its quality is measured
+/// against the float model it was made from, on the same inputs.
+fn prequantized_keeps_quality(s: &Suite, float: &str, tmp: &std::path::Path) {
+    let name = s.spec.name;
+    let f = Suite::load(float, &tmp.join("float"));
+    let reference = &f.reference[0].1;
+    let (ours, _) = s.run(&[], "as-is");
+    let q = quality(s.spec.metric, reference, &ours[0]);
+    let db = sqnr(reference, &ours[0]);
+    let theirs = quality(s.spec.metric, reference, &s.reference[0].1);
+    eprintln!("{name} (quantized by onnxruntime) against {float} in float, {} held-out samples: qcc {}, output SQNR {db:.2} dB; onnxruntime {}, {:.2} dB", s.samples(), q.text, theirs.text, sqnr(reference, &s.reference[0].1));
+    assert!(q.value >= AGREEMENT && q.frames.is_none_or(|f| f >= AGREEMENT), "{name}: {} against {float} in float (at least {AGREEMENT}% required)", q.text);
+}
+
 fn int8_generated_code_is_bit_exact(name: &str) {
     let tmp = TempDir::new(&format!("pre-{name}"));
     let s = Suite::load(name, tmp.path());
+    if s.spec.float_model.is_some() {
+        return prequantized_generated_code_matches_the_interpreter(&s, tmp.path());
+    }
     let mut flags = s.int8_flags(&[]);
     flags.extend(s.shape_args());
     let (oracle, _) = s.run(&s.int8_flags(&[]), "oracle");
-    let oracle: Vec<(String, Tensor)> = s.reference.iter().map(|(n, _)| n.clone()).zip(oracle).collect();
-    let built = harness::build(&s.model, &flags, &tmp.path().join("int8"), &cargo_target(name, "int8"), &[]);
-    for i in 0..s.codegen_samples {
-        let files = s.sample_files(i, tmp.path());
-        let want = sample_of(&oracle, i);
-        for (lang, h) in [("Rust", &built.rust), ("C", &built.c)] {
-            let got = harness::run_harness(h, &files, tmp.path());
-            assert_eq!(got.len(), want.len(), "{name}: the {lang} harness wrote {} outputs, the model has {}", got.len(), want.len());
-            for (g, (output, w)) in got.iter().zip(&want) {
-                let g = g.reshape(w.shape()).unwrap_or_else(|e| panic!("{name}: {lang} output '{output}': {e}"));
-                assert!(g == *w, "{name}: generated {lang} differs from the integer oracle on sample {i}, output '{output}'");
-            }
-        }
-    }
-    eprintln!("{name}: int8 Rust and C bit-exact with the oracle on {} samples", s.codegen_samples);
+    compare_harnesses(&s, &flags, "int8", &named(&s, oracle), tmp.path(), "the integer oracle", &identical);
+}
+
+/// A dynamically quantized model keeps float operators between its integer
+/// products (DynamicQuantizeLinear computes scales at run time), so its
+/// generated code is held to the interpreter within the model's tolerance.
+fn prequantized_generated_code_matches_the_interpreter(s: &Suite, tmp: &std::path::Path) {
+    let (interpreted, _) = s.run(&[], "interpreter");
+    compare_harnesses(s, &s.shape_args(), "as-is", &named(s, interpreted), tmp, "the interpreter", &|got, want| within(got, want, s.spec.rtol, s.spec.atol).map(drop));
 }
 
 #[test]

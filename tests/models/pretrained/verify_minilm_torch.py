@@ -5,8 +5,9 @@ encodes the sentences of sentences.txt, and compares the embeddings with
 onnxruntime's on minilm_l6.onnx fed the same tokens padded to 64 (max |diff|
 and the lowest cosine). Then exports the Hugging Face BertModel with
 torch.onnx.export (TorchScript exporter, opset 17, dynamic batch and
-sequence) and prints both graphs' operator histograms side by side, so the
-hand-written graph can be checked for the exporter's form.
+sequence) and prints the operator histograms side by side (BertModel with sdpa and
+with eager attention, and build_minilm.py's graph), so the hand-written
+graph can be checked for the exporter's form.
 
     python3 -m venv /tmp/torch-venv
     /tmp/torch-venv/bin/pip install torch transformers sentence-transformers onnx onnxruntime tokenizers
@@ -74,20 +75,23 @@ def main():
         def forward(self, input_ids, attention_mask, token_type_ids):
             return self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
 
-    bert = Encoder(BertModel.from_pretrained(str(model_dir)).eval())
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bert.onnx"
-        args = tuple(torch.from_numpy(feeds[k][:2]) for k in ["input_ids", "attention_mask", "token_type_ids"])
-        dyn = {k: {0: "batch", 1: "sequence"} for k in ["input_ids", "attention_mask", "token_type_ids"]}
-        torch.onnx.export(bert, args, str(path), input_names=list(dyn), output_names=["last_hidden_state"],
-                          dynamic_axes=dyn, opset_version=17, dynamo=False)
-        exported = onnx.load(str(path))
     ours = onnx.load(str(models / "minilm_l6.onnx"))
-    a, b = ops(exported), ops(ours)
-    print(f"{'op':<20} {'torch.onnx.export':>18} {'build_minilm.py':>16}")
-    for op in sorted(set(a) | set(b)):
-        print(f"{op:<20} {a.get(op, 0):>18} {b.get(op, 0):>16}")
-    print("(build_minilm.py adds pooling and normalization: Expand, ReduceSum, Clip, ReduceL2 and their Mul/Div/Cast/Unsqueeze/Shape)")
+    counts = {}
+    for attention in ["sdpa", "eager"]:
+        bert = Encoder(BertModel.from_pretrained(str(model_dir), attn_implementation=attention).eval())
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "bert.onnx"
+            args = tuple(torch.from_numpy(feeds[k][:2]) for k in ["input_ids", "attention_mask", "token_type_ids"])
+            dyn = {k: {0: "batch", 1: "sequence"} for k in ["input_ids", "attention_mask", "token_type_ids"]}
+            torch.onnx.export(bert, args, str(path), input_names=list(dyn), output_names=["last_hidden_state"],
+                              dynamic_axes=dyn, opset_version=17, dynamo=False)
+            counts[attention] = ops(onnx.load(str(path)))
+    counts["build_minilm.py"] = ops(ours)
+    print(f"{'op':<20}" + "".join(f"{k:>18}" for k in counts))
+    for op in sorted(set().union(*counts.values())):
+        print(f"{op:<20}" + "".join(f"{c.get(op, 0):>18}" for c in counts.values()))
+    print("(torch.onnx.export of BertModel with sdpa and eager attention; build_minilm.py adds pooling and normalization: "
+          "Expand, ReduceSum, Clip, ReduceL2 and their Mul/Div/Cast/Unsqueeze/Shape)")
 
 
 if __name__ == "__main__":
