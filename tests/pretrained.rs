@@ -17,6 +17,12 @@
 //! - the generated Rust and C of the int8 model reproduce the integer
 //!   oracle (`qcc run --quantize int8`, same calibration) bit for bit.
 //!
+//! ddddocr's `common_old.onnx` is already quantized (dynamically, by
+//! onnxruntime): qcc runs it as it is, its quality is measured against the
+//! float OCR model on the same images, and its generated code is held to
+//! the interpreter within the tolerance (its float operators between the
+//! integer products make bit-exactness no contract there).
+//!
 //! And the sentence encoder with `--quantize auto` keeps a cosine of at
 //! least 0.999 with float on every held-out sentence.
 //!
