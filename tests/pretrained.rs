@@ -113,10 +113,13 @@ fn generated_float_code_matches_onnxruntime(name: &str) {
     compare_harnesses(&s, &s.shape_args(), "float", &s.reference, tmp.path(), "onnxruntime", &|got, want| within(got, want, s.spec.rtol, s.spec.atol).map(drop));
 }
 
+/// Compares a harness run's outputs with the expected ones of its sample.
+type Check<'a> = &'a dyn Fn(&[Tensor], &[(String, Tensor)]) -> Result<(), String>;
+
 /// Builds `s.model` with `flags` to Rust and C harnesses and runs both on
 /// the tier's codegen samples; `check` compares a run's outputs with the
 /// sample's row of `expected` (named `what` in the failure).
-fn compare_harnesses(s: &Suite, flags: &[&str], variant: &str, expected: &[(String, Tensor)], tmp: &std::path::Path, what: &str, check: &dyn Fn(&[Tensor], &[(String, Tensor)]) -> Result<(), String>) {
+fn compare_harnesses(s: &Suite, flags: &[&str], variant: &str, expected: &[(String, Tensor)], tmp: &std::path::Path, what: &str, check: Check) {
     let name = s.spec.name;
     let built = harness::build(&s.model, flags, &tmp.join(variant), &cargo_target(name, variant), &[]);
     for i in 0..s.codegen_samples {
@@ -174,10 +177,9 @@ fn int8_keeps_quality(name: &str) {
         }
     }
     let mut failures = Vec::new();
-    if matches!(s.spec.metric, Metric::Top1 | Metric::Ctc | Metric::Speech) {
-        if q.value < AGREEMENT || q.frames.is_some_and(|f| f < AGREEMENT) {
-            failures.push(format!("int8 {} (at least {AGREEMENT}% required)", q.text));
-        }
+    let agreement = matches!(s.spec.metric, Metric::Top1 | Metric::Ctc | Metric::Speech);
+    if agreement && (q.value < AGREEMENT || q.frames.is_some_and(|f| f < AGREEMENT)) {
+        failures.push(format!("int8 {} (at least {AGREEMENT}% required)", q.text));
     }
     if db < db_minmax {
         failures.push(format!("the default calibration's output SQNR {db:.2} dB is below minmax's {db_minmax:.2} dB"));

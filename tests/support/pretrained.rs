@@ -243,11 +243,10 @@ pub fn first_rows(t: &Tensor, n: usize) -> Tensor {
     qcc::map_array!(t, a => a.slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..n)).to_owned())
 }
 
-/// Row `i` (along axis 0) of `t` as f64s.
+/// The rows (along axis 0) of `t` as f64s.
 fn rows(t: &Tensor) -> Vec<Vec<f64>> {
     let v = t.to_f64_vec().expect("numeric output");
-    let n = t.shape()[0];
-    let per = if n == 0 { 0 } else { v.len() / n };
+    let per = v.len().checked_div(t.shape()[0]).unwrap_or(0);
     v.chunks(per.max(1)).map(<[f64]>::to_vec).collect()
 }
 
