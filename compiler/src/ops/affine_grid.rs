@@ -105,6 +105,11 @@ impl OpDef for AffineGrid {
         }
         Ok(vec![Tensor::from_vec(&out_shape, out)?.cast(dtype)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl AffineGrid {

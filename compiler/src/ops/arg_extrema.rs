@@ -78,6 +78,11 @@ impl OpDef for ArgExtremum {
         let y = cx.output(0)?;
         super::reduce_lower::arg_extremum(cx, &x, &y, axis, self.max, self.last)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check_dtype(d: DType) -> Result<()> {

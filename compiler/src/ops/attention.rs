@@ -260,6 +260,11 @@ impl OpDef for Attention {
             .iter()
             .fold(1u64, |acc, &d| acc.saturating_mul(d as u64))
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl Attention {

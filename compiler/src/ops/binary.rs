@@ -5,7 +5,9 @@
 //! Integer arithmetic wraps; integer division truncates toward zero and
 //! division by zero gives 0. Pow keeps the base's element type.
 
-use super::{LowerCx, util, Arg, OpDef, Slots};
+use super::int8_rule::{quantize_multiplier, Multiplier, Needs, Plan, QuantCx, Rule};
+use super::qint::{BinaryKind, IntBinary, IntRescale, ADD_SHIFT};
+use super::{LowerCx, util, Arg, Op, OpDef, Slots, NO_INTEGER_KERNEL};
 use crate::back::lower::Loc;
 use super::cast::cast_fn;
 use crate::back::program::{ScalarFn, Step};
@@ -127,9 +129,71 @@ impl OpDef for Binary {
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         self.lower_elementwise(cx)
     }
+
+    /// int8: Mul or Div by a positive scalar constant as IntRescale; Add,
+    /// Sub and Mul as IntBinary; the other kinds float only.
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        if !self.is_arithmetic() {
+            return Ok(rule.float_only(NO_INTEGER_KERNEL));
+        }
+        rule.on_codes(Needs::Output, |cx| self.on_codes(cx))
+    }
 }
 
 impl Binary {
+    /// Whether this is Add, Sub, Mul or Div.
+    pub fn is_arithmetic(&self) -> bool {
+        matches!(self.kind, Kind::Add | Kind::Sub | Kind::Mul | Kind::Div)
+    }
+
+    /// The integer form of Add, Sub, Mul and Div (NUMERICS.md, "Elementwise
+    /// and other integer operators"): IntRescale for a positive scalar
+    /// factor, else IntBinary; stays float when a multiplier's exponent is
+    /// past the bound its kernel proves, or for a division by a tensor.
+    fn on_codes(&self, cx: &mut dyn QuantCx) -> Result<Plan> {
+        let ins = cx.inputs();
+        let (Some(a), Some(b)) = (ins.opt(0), ins.opt(1)) else { return Ok(Plan::float("missing operand")) };
+        let y = cx.first_output()?;
+        // Mul or Div by a positive scalar constant: a rescale.
+        let scalar = cx.constant(b).filter(|c| c.len() == 1).map(|c| c.scalar_f64()).transpose()?;
+        if let (Some(c), Kind::Mul | Kind::Div) = (scalar, self.kind) {
+            if c > 0.0 && c.is_finite() {
+                let factor = if self.kind == Kind::Div { 1.0 / c } else { c };
+                let (xq, px) = cx.as_int(a)?;
+                let (target, po, lo, hi) = cx.output_stage(y)?;
+                let m = quantize_multiplier(px.scale as f64 * factor / po.scale as f64).filter(|m| m.exponent <= 22);
+                let Some(m) = m else { return Ok(Plan::float("scales too far apart")) };
+                let op = IntRescale { z_in: px.zero, m, stage: cx.stage(po, lo, hi) };
+                return cx.emit(target, po, "IntRescale", Op::IntRescale(op), &[Some(xq)]);
+            }
+        }
+        let kind = match self.kind {
+            Kind::Add => BinaryKind::Add,
+            Kind::Sub => BinaryKind::Sub,
+            Kind::Mul => BinaryKind::Mul,
+            _ => return Ok(Plan::float("division by a tensor")),
+        };
+        let (aq, pa) = cx.as_int(a)?;
+        let (bq, pb) = cx.as_int(b)?;
+        let (target, po, lo, hi) = cx.output_stage(y)?;
+        let none = Multiplier { m: 0, exponent: 0 };
+        let (ma, mb, mo) = if kind == BinaryKind::Mul {
+            let mo = quantize_multiplier(pa.scale as f64 * pb.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 15);
+            let Some(mo) = mo else { return Ok(Plan::float("scales too far apart")) };
+            (none, none, mo)
+        } else {
+            let twice = 2.0 * pa.scale.max(pb.scale) as f64;
+            let ma = quantize_multiplier(pa.scale as f64 / twice);
+            let mb = quantize_multiplier(pb.scale as f64 / twice);
+            let shift = (1u64 << ADD_SHIFT) as f64;
+            let mo = quantize_multiplier(twice / (shift * po.scale as f64)).filter(|m| m.exponent <= 2);
+            let (Some(ma), Some(mb), Some(mo)) = (ma, mb, mo) else { return Ok(Plan::float("scales too far apart")) };
+            (ma, mb, mo)
+        };
+        let op = IntBinary { kind, za: pa.zero, zb: pb.zero, ma, mb, mo, stage: cx.stage(po, lo, hi) };
+        cx.emit(target, po, "IntBinary", Op::IntBinary(op), &[Some(aq), Some(bq)])
+    }
+
     /// Elementwise code through the runtime's scalar functions.
     fn lower_elementwise(&self, cx: &mut LowerCx) -> Result<()> {
         let a = cx.input(0)?.clone();

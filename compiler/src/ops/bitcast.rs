@@ -45,6 +45,11 @@ impl OpDef for BitCast {
         let bits = patterns(x)?;
         Ok(vec![from_patterns(self.to, bits)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl BitCast {

@@ -75,6 +75,11 @@ impl OpDef for Cast {
         let out = cx.output(0)?;
         cx.map(cast_fn(x.dtype, to), &[&x], &out)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 /// Types generated code converts with `cast`: bool, integers of 8 bits or

@@ -122,6 +122,11 @@ impl OpDef for CausalConvWithState {
         };
         (n as u64).saturating_mul(k as u64 + 1)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check_dtype(d: DType) -> Result<()> {

@@ -72,6 +72,11 @@ impl OpDef for CenterCropPad {
         };
         Ok(vec![out])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl CenterCropPad {

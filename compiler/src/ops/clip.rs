@@ -5,7 +5,8 @@
 //! Before opset 11 the bounds are float attributes; from opset 11 they are
 //! optional one-element inputs of the input's type. Integer and float types.
 
-use super::{Arg, Loc, LowerCx, OpDef, Slots};
+use super::int8_rule::Needs;
+use super::{Arg, Loc, LowerCx, OpDef, Plan, Rule, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::{DType, Num, Tensor};
@@ -78,6 +79,12 @@ impl OpDef for Clip {
         let lo = bound_loc(cx, x.dtype, "min", lo.unwrap_or(BoundSrc::Value(f64::NEG_INFINITY)))?;
         let hi = bound_loc(cx, x.dtype, "max", hi.unwrap_or(BoundSrc::Value(f64::INFINITY)))?;
         cx.elementwise_of("clip", Vec::new(), &[x, lo, hi])
+    }
+
+    /// int8: a 256-entry table over every input code (or, after an integer
+    /// operator, its output stage's clamp: `quant::rewrite` fuses it).
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Output, |cx| cx.table())
     }
 }
 

@@ -87,6 +87,11 @@ impl OpDef for Col2Im {
         checked_numel(&shape)?;
         Ok(vec![map_num!(x, a => fold(a, &plan, batch, channels, &shape)?)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl Col2Im {

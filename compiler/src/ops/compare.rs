@@ -66,6 +66,11 @@ impl OpDef for Compare {
         };
         cx.elementwise(name, Vec::new())
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl Compare {

@@ -74,6 +74,11 @@ impl OpDef for Compress {
         let src = take::separable(&[outer, count, inner], &offsets)?;
         Ok(vec![take::take(x, &out_shape, &src)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check_condition(d: DType, rank: Option<usize>) -> Result<()> {

@@ -2,7 +2,9 @@
 //! other dimensions must agree. Any element type; empty inputs are allowed.
 //! <https://onnx.ai/onnx/operators/onnx__Concat.html>
 
-use super::{util, Arg, OpDef};
+use super::int8_rule::{quantize_multiplier, Needs, Plan, Rule};
+use super::qint::IntRescale;
+use super::{util, Arg, Op, OpDef};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{checked_numel, Elem, Tensor};
@@ -93,6 +95,33 @@ impl OpDef for Concat {
         }
         checked_numel(&shape)?;
         Ok(vec![map_array!(*first, a => concat(a, &parts, axis)?)])
+    }
+
+    /// int8: Concat on codes with the output's parameters; inputs whose
+    /// parameters differ are rescaled first (IntRescale).
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Output, |cx| {
+            let y = cx.first_output()?;
+            let po = cx.params(y)?;
+            let (lo, hi) = po.code_range();
+            let mut inputs = Vec::new();
+            for v in cx.inputs().into_iter().flatten() {
+                let (q, p) = cx.as_int(v)?;
+                if p == po {
+                    inputs.push(Some(q));
+                    continue;
+                }
+                let Some(m) = quantize_multiplier(p.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 22) else {
+                    return Ok(Plan::float("scales too far apart"));
+                };
+                let out = cx.fresh(format!("{}_to_{}", cx.name(v), cx.name(y)));
+                let op = IntRescale { z_in: p.zero, m, stage: cx.stage(po, lo, hi) };
+                cx.add(&format!("_rescale_{}", inputs.len()), "IntRescale", Op::IntRescale(op), &[Some(q)], &[Some(out)])?;
+                inputs.push(Some(out));
+            }
+            let op_type = cx.op_type();
+            cx.emit(y, po, &op_type, Op::Concat(self.clone()), &inputs)
+        })
     }
 }
 

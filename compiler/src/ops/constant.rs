@@ -41,4 +41,9 @@ impl OpDef for Constant {
     fn eval(&self, _inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         Ok(vec![self.value.clone()])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }

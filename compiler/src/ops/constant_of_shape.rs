@@ -46,6 +46,11 @@ impl OpDef for ConstantOfShape {
         let shape = shape_from_i64(&spec.to_i64_vec()?)?;
         Ok(vec![map_array!(&self.value, a => fill(a, &shape)?)])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 /// An array of `shape` (already size-checked) filled with `a`'s first element.

@@ -65,6 +65,11 @@ impl OpDef for Cumulative {
             None => super::reduce_lower::cumulative_runtime_axis(cx, &x, &axis, &y, flags),
         }
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl Cumulative {

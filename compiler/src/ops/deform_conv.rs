@@ -168,6 +168,11 @@ impl OpDef for DeformConv {
         }
         Ok(vec![Tensor::from_vec(&out_shape, y)?.cast(x.dtype())?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl DeformConv {

@@ -95,6 +95,11 @@ impl OpDef for DepthSpace {
         let src = take::separable(&out_shape, &offsets)?;
         Ok(vec![take::take(x, &out_shape, &src)?])
     }
+
+    /// int8: data movement on codes; the output keeps the input's parameters.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        rule.on_codes(super::int8_rule::Needs::Inputs, |cx| cx.passthrough())
+    }
 }
 
 impl DepthSpace {

@@ -59,6 +59,11 @@ impl OpDef for Det {
             .collect();
         Ok(vec![Tensor::from_vec(batch, dets)?.cast(x.dtype())?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 /// Determinant of a row-major `m` x `m` matrix.

@@ -59,6 +59,11 @@ impl OpDef for Expand {
         let shape = util::broadcast_shapes(&[x.shape(), &target])?;
         Ok(vec![map_array!(x, a => expand(a, &shape)?)])
     }
+
+    /// int8: data movement on codes; the output keeps the input's parameters.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        rule.on_codes(super::int8_rule::Needs::Inputs, |cx| cx.passthrough())
+    }
 }
 
 fn expand<T: Clone>(a: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>> {

@@ -38,6 +38,11 @@ impl OpDef for EyeLike {
         let eye = ArrayD::from_shape_fn(IxDyn(&[rows, cols]), |i| (i[1] as i64 - i[0] as i64 == k) as i64);
         Ok(vec![Tensor::I64(eye).cast(dtype)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl EyeLike {

@@ -41,6 +41,11 @@ impl OpDef for Flatten {
         let (outer, inner) = (checked_numel(&x.shape()[..axis])?, checked_numel(&x.shape()[axis..])?);
         Ok(vec![x.reshape(&[outer, inner])?])
     }
+
+    /// int8: data movement on codes; the output keeps the input's parameters.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        rule.on_codes(super::int8_rule::Needs::Inputs, |cx| cx.passthrough())
+    }
 }
 
 impl Flatten {

@@ -75,6 +75,11 @@ impl OpDef for Gather {
         let src = take::separable(&[outer, picks.len(), inner], &offsets)?;
         Ok(vec![take::take(x, &out_shape, &src)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

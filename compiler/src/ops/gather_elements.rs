@@ -49,6 +49,11 @@ impl OpDef for GatherElements {
         let src = element_positions(x.shape(), idx, self.axis)?;
         Ok(vec![take::take(x, idx.shape(), &src)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 /// The flat position in a tensor of `shape` that each element of `indices`

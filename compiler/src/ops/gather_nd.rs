@@ -58,6 +58,11 @@ impl OpDef for GatherND {
         let src = take::separable(&[offsets[0].len(), slice], &offsets)?;
         Ok(vec![take::take(x, &out_shape, &src)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl GatherND {

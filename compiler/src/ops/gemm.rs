@@ -7,6 +7,7 @@
 
 use super::dense::{array, compute_type, demote, promote, row_major};
 use super::matmul::lower::{self as dense_lower, Matrices, Side};
+use super::int8_rule::{transpose2, Needs, Plan, Rule, Weighted};
 use super::{util, Arg, LowerCx, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::{gemm, Dot};
@@ -178,6 +179,42 @@ impl OpDef for Gemm {
         dense_lower::gemm_call(cx, dtype, ap.arg_in(), bp.arg_in(), y.arg_out(), [m, n, k, n], self.alpha, beta);
         Ok(())
     }
+
+    /// int8: IntConv with weights alpha · B' [N, K] and bias beta · C, when
+    /// B and C are constants, C is a vector over N (or a scalar) and A is
+    /// not transposed. The model's own weight scales (along N) apply only
+    /// when alpha is 1: alpha rescales the weights before quantization.
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Output, |cx| {
+            let ins = cx.inputs();
+            let x = ins.req(0)?;
+            let Some(b) = cx.input_constant(1) else { return Ok(Plan::float("B is not constant")) };
+            if self.trans_a {
+                return Ok(Plan::float("transA"));
+            }
+            let bt = if self.trans_b { b.cast(DType::F32)? } else { transpose2(&b)? };
+            let w = scaled(&bt, self.alpha)?;
+            let [n_out, ..] = w.shape()[..] else { return Ok(Plan::float("B is not a matrix")) };
+            let bias = match cx.input_constant(2) {
+                None if ins.opt(2).is_some() => return Ok(Plan::float("C is not constant")),
+                None => None,
+                Some(c) if c.len() == n_out || c.len() == 1 => {
+                    let v = c.to_f64_vec()?;
+                    let full: Vec<f32> = (0..n_out).map(|i| (self.beta * v[if v.len() == 1 { 0 } else { i }]) as f32).collect();
+                    Some(Tensor::from_vec(&[n_out], full)?)
+                }
+                Some(_) => return Ok(Plan::float("C is not a vector over N")),
+            };
+            let scales = if self.alpha == 1.0 { cx.given_weight_scales(ins.opt(1), if self.trans_b { 0 } else { 1 }) } else { None };
+            cx.weighted(Weighted { x, w: &w, bias: bias.as_ref(), axes: Vec::new(), group: 1, scales })
+        })
+    }
+}
+
+/// `t · factor`, as float32.
+fn scaled(t: &Tensor, factor: f64) -> Result<Tensor> {
+    let v: Vec<f32> = t.to_f64_vec()?.into_iter().map(|x| (x * factor) as f32).collect();
+    Tensor::from_vec(t.shape(), v)
 }
 
 #[cfg(test)]

@@ -143,6 +143,11 @@ impl OpDef for GridSample {
         };
         Ok(vec![y])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl GridSample {

@@ -189,6 +189,11 @@ impl OpDef for LinearAttention {
         let per_token = (writes + self.q_heads as u64).saturating_mul(dk as u64).saturating_mul(dv as u64);
         per_token.saturating_mul(b as u64).saturating_mul(t as u64)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl LinearAttention {

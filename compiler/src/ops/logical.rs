@@ -68,6 +68,11 @@ impl OpDef for Logical {
         let inputs = (0..self.arity()).map(|i| cx.input(i).cloned()).collect::<Result<Vec<_>>>()?;
         cx.elementwise_of(name, Vec::new(), &inputs)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl Logical {

@@ -173,6 +173,11 @@ impl OpDef for Loss {
         }
         Ok(out)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

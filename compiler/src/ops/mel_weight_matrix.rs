@@ -84,6 +84,11 @@ impl OpDef for MelWeightMatrix {
         }
         Ok(vec![Tensor::from_vec(&[bins, bands], out)?.cast(self.dtype)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 /// Number of bins of a one-sided spectrum of a length-`n` transform.

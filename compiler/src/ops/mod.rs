@@ -2,9 +2,10 @@
 //! definition), and the one list below that ties ONNX op types to them.
 //!
 //! Everything qcc knows about an operator lives in its file, behind
-//! [`OpDef`]: reading its ONNX attributes, inferring output types, and its
+//! [`OpDef`]: reading its ONNX attributes, inferring output types, its
 //! reference semantics (`eval`, used by the interpreter and by constant
-//! folding). The `ops!` list generates the closed [`Op`] enum and its
+//! folding), its int8 quantization rule (`quantize`, in the vocabulary of
+//! [`int8_rule`]) and its lowering. The `ops!` list generates the closed [`Op`] enum and its
 //! exhaustive dispatch; adding an op is one file plus one line here.
 
 pub mod util;
@@ -45,6 +46,7 @@ mod gather_nd;
 pub mod gemm;
 mod grid_sample;
 mod identity;
+pub mod int8_rule;
 mod linear_attention;
 mod logical;
 mod loss;
@@ -99,6 +101,7 @@ mod where_op;
 mod window;
 
 pub use crate::back::lower::{Loc, LowerCx};
+pub use int8_rule::{Plan, Rule, NO_INTEGER_KERNEL};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
 use crate::tensor::Tensor;
@@ -141,6 +144,11 @@ pub trait OpDef: Sized {
     fn lower(&self, _cx: &mut LowerCx) -> Result<()> {
         Err(Error::Unsupported("code generation for this operator is not implemented yet".into()))
     }
+
+    /// The int8 quantization rule (`int8_rule`): what the node becomes on
+    /// codes, or that it stays float and why. No default: every operator
+    /// states its rule, "float only" included.
+    fn quantize(&self, rule: Rule) -> Result<Plan>;
 }
 
 /// Positional access to an operator's inputs, with clear errors.
@@ -212,6 +220,10 @@ macro_rules! ops {
 
             pub fn lower(&self, cx: &mut LowerCx) -> Result<()> {
                 match self { $( Op::$variant(o) => o.lower(cx), )+ $( Op::$ivariant(o) => o.lower(cx), )+ Op::Unsupported(o) => o.lower(cx) }
+            }
+
+            pub fn quantize(&self, rule: Rule) -> Result<Plan> {
+                match self { $( Op::$variant(o) => o.quantize(rule), )+ $( Op::$ivariant(o) => o.quantize(rule), )+ Op::Unsupported(o) => o.quantize(rule) }
             }
         }
     };

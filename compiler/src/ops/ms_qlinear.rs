@@ -243,6 +243,11 @@ impl OpDef for MsQLinear {
         let xs: Vec<Option<&TensorType>> = self.inputs.iter().map(|q| inputs.opt(q.x)).collect();
         self.float.macs(&xs, outputs)
     }
+
+    /// int8: integer in the model already; copied as it is.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.as_is())
+    }
 }
 
 /// The axis of B holding Gemm's N (output columns).

@@ -98,6 +98,11 @@ impl OpDef for NonMaxSuppression {
         let rows = selected.len() / 3;
         Ok(vec![Tensor::from_vec(&[rows, 3], selected)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 /// A box as sorted corner coordinates.

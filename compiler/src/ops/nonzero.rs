@@ -44,6 +44,11 @@ impl OpDef for NonZero {
         })?;
         Ok(vec![Tensor::from_vec(&[rank, count], coords.concat())?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check_dtype(d: DType) -> Result<()> {

@@ -68,6 +68,11 @@ impl OpDef for OneHot {
         });
         Ok(vec![map_array!(values, a => one_hot(a, &idx, &shape, axis)?)])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl OneHot {

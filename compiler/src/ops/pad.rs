@@ -9,7 +9,9 @@
 //! when a pad is longer than the axis.
 
 use super::take::{self, FILL};
-use super::{util, Arg, OpDef, Slots};
+use super::int8_rule::{Needs, Plan, Rule};
+use super::qint::codes;
+use super::{util, Arg, Op, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{checked_numel, DType, Tensor, MAX_ELEMENTS};
@@ -126,6 +128,41 @@ impl OpDef for Pad {
             take::take(x, &out_shape, &src)?
         };
         Ok(vec![out])
+    }
+
+    /// int8: Pad on codes when the pads and the fill are constants: the
+    /// fill becomes the code of the real fill value under the input's
+    /// parameters, which the output keeps.
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Inputs, |cx| {
+            let ins = cx.inputs();
+            let x = ins.req(0)?;
+            if ins.iter().skip(1).flatten().any(|&v| cx.constant(v).is_none()) {
+                return Ok(Plan::float("pads or pad value known only at run time"));
+            }
+            let real = match (self.attr_value(), cx.input_constant(2)) {
+                (Some(v), _) => v,
+                (None, Some(t)) if !t.is_empty() => t.scalar_f64()?,
+                _ => 0.0,
+            };
+            let fill = cx.code_params(x)?.quantize(real);
+            let legacy = self.attr_value().is_some();
+            let (xq, px) = cx.as_int(x)?;
+            let mut inputs = vec![Some(xq)];
+            // From opset 11 the fill is input 2, as a code; before, the attribute.
+            let slots = if legacy { ins.len() } else { ins.len().max(3) };
+            for i in 1..slots {
+                inputs.push(match ins.opt(i) {
+                    _ if i == 2 && !legacy => Some(cx.add_constant(format!("{}_fill_q", cx.node_name()), codes(px.dtype, &[], vec![fill])?)),
+                    Some(v) => Some(cx.as_float(v)?),
+                    None => None,
+                });
+            }
+            let op = if legacy { self.with_attr_value(fill as f64) } else { self.clone() };
+            let y = cx.first_output()?;
+            let op_type = cx.op_type();
+            cx.emit(y, px, &op_type, Op::Pad(op), &inputs)
+        })
     }
 }
 

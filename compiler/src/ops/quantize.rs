@@ -165,6 +165,11 @@ impl OpDef for QuantizeLinear {
         f.suffix = vec![out];
         cx.map(f.with_params(vec![Lit::Float(scale, DType::F32), Lit::Int(zero)]), &[&x], &y)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 /// The constant per-tensor scale and zero point (inputs 1 and 2) of a
@@ -251,6 +256,11 @@ impl OpDef for DequantizeLinear {
             crate::unsupported!("code generation of DequantizeLinear from {} to {out}", x.dtype);
         }
         cx.elementwise_of("dequantize_linear", vec![Lit::Float(scale, DType::F32), Lit::Int(zero)], &[x])
+    }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
     }
 }
 
@@ -397,6 +407,11 @@ impl OpDef for DynamicQuantizeLinear {
         let args = vec![x.arg_in(), y.arg_out(), scale.arg_out(), zero.arg_out(), crate::back::program::Arg::Dims(vec![n])];
         cx.call("dynamic_quant", "dynamic_quantize", vec![DType::U8], args);
         Ok(())
+    }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
     }
 }
 

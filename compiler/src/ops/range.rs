@@ -68,6 +68,11 @@ impl OpDef for Range {
         let out = map_num!(start, a => fill(a, n, s, d, stash_f32)?)?;
         Ok(vec![out])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check_dtypes(d: [DType; 3]) -> Result<DType> {

@@ -15,9 +15,11 @@
 //! lowest (highest) value of the type for Max (Min), minus infinity for
 //! LogSum and LogSumExp, and NaN for the Mean of floats (0 for integers).
 
-use super::{util, Arg, OpDef, Slots};
+use super::int8_rule::{self, quantize_multiplier, Needs, QuantCx, Rule};
+use super::qint::{reduce_groups, IntReduceMean};
+use super::{util, Arg, Op, OpDef, Slots, NO_INTEGER_KERNEL};
 use crate::front::onnx::OnnxNode;
-use crate::ir::{Dim, Shape, TensorType};
+use crate::ir::{Dim, Shape, TensorType, ValueId};
 use crate::tensor::{checked_numel, DType, Num, Tensor};
 use crate::{bail, map_num, Result};
 use ndarray::{ArrayD, IxDyn};
@@ -198,14 +200,56 @@ impl OpDef for Reduce {
         let y = cx.output(0)?;
         super::reduce_lower::reduce(cx, &x, &y, &axes, kind)
     }
+
+    /// int8: ReduceMean as IntReduceMean (the identity on codes when no
+    /// axis is reduced) when the shapes and axes are known at compile time;
+    /// the other reductions float only.
+    fn quantize(&self, rule: Rule) -> Result<int8_rule::Plan> {
+        if self.kind != Kind::Mean {
+            return Ok(rule.float_only(NO_INTEGER_KERNEL));
+        }
+        rule.on_codes(Needs::Output, |cx| {
+            let ins = cx.inputs();
+            let x = ins.req(0)?;
+            let Some(xs) = cx.ty(x)?.shape.as_fixed() else { return Ok(int8_rule::Plan::float("input shape known only at run time")) };
+            let given = cx.input_constant(1);
+            if ins.opt(1).is_some() && given.is_none() {
+                return Ok(int8_rule::Plan::float("axes known only at run time"));
+            }
+            let axes = self.resolved_axes(given.as_deref(), xs.len())?;
+            if axes.is_empty() {
+                return cx.passthrough();
+            }
+            mean_on_codes(cx, x, &xs, &axes)
+        })
+    }
+}
+
+/// IntReduceMean of `x` (shape `xs`) over `axes`, requantized to the
+/// output's parameters, once the int32 sum is proven not to overflow.
+fn mean_on_codes(cx: &mut dyn QuantCx, x: ValueId, xs: &[usize], axes: &[usize]) -> Result<int8_rule::Plan> {
+    let y = cx.first_output()?;
+    let Some(ys) = cx.ty(y)?.shape.as_fixed() else { return Ok(int8_rule::Plan::float("output shape known only at run time")) };
+    let count: usize = axes.iter().map(|&a| xs[a]).product();
+    let px = cx.code_params(x)?;
+    let po = cx.params(y)?;
+    let Some(m) = quantize_multiplier(px.scale as f64 / (count.max(1) as f64 * po.scale as f64)) else {
+        return Ok(int8_rule::Plan::float("scales too far apart"));
+    };
+    // |Σ (q − z_x)| ≤ count · max |q − z_x|, times 2^max(e, 0) inside `requantize`.
+    let (x_min, x_max) = px.code_range();
+    let x_bound = (px.zero - x_min).max(x_max - px.zero) as u128;
+    if (count as u128 * x_bound) << m.exponent.max(0) >= 1 << 31 {
+        return Ok(int8_rule::Plan::float(format!("the int32 sum of {count} elements could overflow")));
+    }
+    let (xq, _) = cx.as_int(x)?;
+    let (kept, reduced) = reduce_groups(xs, axes);
+    let (lo, hi) = po.code_range();
+    let op = IntReduceMean { kept, reduced, out_shape: ys, x_zero: px.zero, m, stage: cx.stage(po, lo, hi) };
+    cx.emit(y, po, "IntReduceMean", Op::IntReduceMean(op), &[Some(xq)])
 }
 
 impl Reduce {
-    /// Whether this is ReduceMean.
-    pub fn is_mean(&self) -> bool {
-        self.kind == Kind::Mean
-    }
-
     /// The reduced axes (increasing, distinct) for an input of `rank`, the
     /// axes input being `given` when the opset takes them as an input;
     /// empty when the operator is the identity (`noop_with_empty_axes`).

@@ -47,6 +47,11 @@ impl OpDef for Reshape {
         let Some(shape) = shape.as_fixed() else { bail!("cannot resolve shape {target:?}") };
         Ok(vec![x.reshape(&shape)?])
     }
+
+    /// int8: data movement on codes; the output keeps the input's parameters.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        rule.on_codes(super::int8_rule::Needs::Inputs, |cx| cx.passthrough())
+    }
 }
 
 impl Reshape {

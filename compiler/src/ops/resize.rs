@@ -21,10 +21,11 @@
 //! round half to even and saturate). `exclude_outside` and `antialias` do
 //! not apply to nearest mode (it has a single tap).
 
-use super::qint::Sampling;
+use super::int8_rule::{Needs, Plan, Rule};
+use super::qint::{q11_taps, IntResize, Sampling};
 use super::resize_sample::{Axis, Coord, Filter, Nearest};
 use super::take::{self, FILL};
-use super::{util, Arg, OpDef, Slots};
+use super::{util, Arg, Op, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{checked_numel, DType, Tensor};
@@ -169,6 +170,45 @@ impl OpDef for Resize {
             Mode::Filter(f) => self.filter(x, &plan, f)?,
         };
         Ok(vec![y])
+    }
+
+    /// int8: IntResize when the shape, scales and sizes are known at compile
+    /// time: nearest copies codes; linear interpolates the last two axes
+    /// (the others unchanged); the rest (`code_sampling`) float only. The
+    /// output keeps the input's parameters.
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Inputs, |cx| {
+            let ins = cx.inputs();
+            let x = ins.req(0)?;
+            let Some(xs) = cx.ty(x)?.shape.as_fixed() else { return Ok(Plan::float("input shape known only at run time")) };
+            if ins.iter().skip(1).flatten().any(|&v| cx.constant(v).is_none()) {
+                return Ok(Plan::float("scales or sizes known only at run time"));
+            }
+            let held: Vec<Option<std::sync::Arc<Tensor>>> = ins.iter().map(|v| v.and_then(|v| cx.constant(v))).collect();
+            let args: Vec<Option<&Tensor>> = held.iter().map(|t| t.as_deref()).collect();
+            let (op, tables) = match self.code_sampling(&xs, &args)? {
+                Sampling::Float(reason) => return Ok(Plan::Float(reason)),
+                Sampling::Nearest(picks) => (IntResize::Nearest(picks), None),
+                Sampling::Linear(taps) => {
+                    let rank = taps.len();
+                    let unchanged = |a: usize| xs.get(a) == Some(&taps[a].len()) && taps[a].iter().enumerate().all(|(i, t)| t[0] == (i, 1.0) && t[1].1 == 0.0);
+                    if rank < 2 || !(0..rank - 2).all(unchanged) {
+                        return Ok(Plan::float("linear resize of axes other than the last two"));
+                    }
+                    (IntResize::Bilinear, Some((q11_taps(&taps[rank - 2])?, q11_taps(&taps[rank - 1])?)))
+                }
+            };
+            let y = cx.first_output()?;
+            let (xq, px) = cx.as_int(x)?;
+            let mut inputs = vec![Some(xq)];
+            if let Some((th, tw)) = tables {
+                let name = cx.name(y);
+                let (lh, lw) = (th.len(), tw.len());
+                inputs.push(Some(cx.add_constant(format!("{name}_taps_h"), Tensor::from_vec(&[lh / 3, 3], th)?)));
+                inputs.push(Some(cx.add_constant(format!("{name}_taps_w"), Tensor::from_vec(&[lw / 3, 3], tw)?)));
+            }
+            cx.emit(y, px, "IntResize", Op::IntResize(op), &inputs)
+        })
     }
 }
 

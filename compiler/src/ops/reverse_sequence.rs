@@ -72,6 +72,11 @@ impl OpDef for ReverseSequence {
         })?;
         Ok(vec![take::take(x, shape, &src)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

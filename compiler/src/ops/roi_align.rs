@@ -134,6 +134,11 @@ impl OpDef for RoiAlign {
         }
         Ok(vec![Tensor::from_vec(&out_shape, out)?.cast(x.dtype())?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl RoiAlign {

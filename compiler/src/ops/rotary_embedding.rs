@@ -115,6 +115,11 @@ impl OpDef for RotaryEmbedding {
         }
         Ok(vec![Tensor::from_vec(x.shape(), data)?.cast(x.dtype())?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl RotaryEmbedding {

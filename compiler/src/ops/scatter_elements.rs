@@ -59,6 +59,11 @@ impl OpDef for ScatterElements {
         let dst = element_positions(x.shape(), idx, self.axis)?;
         Ok(vec![scatter(x, &dst, upd, self.reduction)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,11 @@ impl OpDef for ScatterND {
         let dst = take::separable(&[offsets[0].len(), slice], &offsets)?;
         Ok(vec![scatter(x, &dst, upd, self.reduction)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 /// `data` with `updates[i]` combined into flat position `dst[i]`, in order.

@@ -58,4 +58,9 @@ impl OpDef for Shape {
         let v: Vec<i64> = dims[s..e].iter().map(|&d| d as i64).collect();
         Some(vec![Tensor::from_vec(&[v.len()], v).ok()?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }

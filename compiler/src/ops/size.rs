@@ -30,6 +30,11 @@ impl OpDef for Size {
         let n = inputs.opt(0)?.ty.shape.numel()?;
         Some(vec![Tensor::scalar(n as i64)])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,11 @@ impl OpDef for Slice {
             .collect();
         Ok(vec![map_array!(x, a => take(a, &ranges))])
     }
+
+    /// int8: data movement on codes; the output keeps the input's parameters.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        rule.on_codes(super::int8_rule::Needs::Inputs, |cx| cx.passthrough())
+    }
 }
 
 /// Length of a 1-D input whose shape is known.

@@ -9,10 +9,12 @@
 //! maximum) and 0 elsewhere.
 
 use super::arg_extrema::arg_extremum;
-use super::{util, Arg, OpDef, Slots};
+use super::int8_rule::{Needs, Plan, QParams, QuantCx, Rule};
+use super::qint::{IntSoftmax, SOFTMAX_MAX_ROW, SOFTMAX_RECIP, SOFTMAX_TABLE_BITS};
+use super::{util, Arg, Op, OpDef, Slots, NO_INTEGER_KERNEL};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
-use crate::tensor::{checked_numel, Num, Tensor};
+use crate::tensor::{checked_numel, DType, Num, Tensor};
 use crate::{bail, map_float, Result};
 use ndarray::{ArrayD, ArrayViewMut1, Axis, IxDyn};
 
@@ -78,6 +80,46 @@ impl OpDef for Softmax {
         let y = cx.output(0)?;
         super::reduce_lower::softmax(cx, &x, &y, dims, kind)
     }
+
+    /// int8: Softmax as IntSoftmax on rows of at most `SOFTMAX_MAX_ROW`;
+    /// LogSoftmax and Hardmax float only.
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        if self.kind != Kind::Softmax {
+            return Ok(rule.float_only(NO_INTEGER_KERNEL));
+        }
+        rule.on_codes(Needs::Output, |cx| self.on_codes(cx))
+    }
+}
+
+impl Softmax {
+    /// IntSoftmax with its exponential table (NUMERICS.md, "Softmax"). The
+    /// output parameters are fixed, whatever was calibrated: scale 1/255
+    /// and zero point −128 (int8) or 0 (uint8), so the probabilities [0, 1]
+    /// map exactly onto the 256 codes (1 included) and the quotient is
+    /// exact integer arithmetic.
+    fn on_codes(&self, cx: &mut dyn QuantCx) -> Result<Plan> {
+        let x = cx.inputs().req(0)?;
+        let y = cx.first_output()?;
+        let Some(shape) = cx.ty(x)?.shape.as_fixed() else { return Ok(Plan::float("shape known only at run time")) };
+        let rows = self.rows(&shape)?;
+        if rows[1] > SOFTMAX_MAX_ROW {
+            return Ok(Plan::float(format!("rows of {} exceed the integer softmax's {SOFTMAX_MAX_ROW}", rows[1])));
+        }
+        let (xq, px) = cx.as_int(x)?;
+        let zero = if px.dtype == DType::U8 { 0 } else { -128 };
+        let po = QParams { scale: (1.0 / SOFTMAX_RECIP as f64) as f32, zero, dtype: px.dtype };
+        let table = softmax_table(px.scale as f64);
+        let t = cx.add_constant(format!("{}_exp_table", cx.name(y)), Tensor::from_vec(&[256], table)?);
+        let op = IntSoftmax { rows, y_zero: zero, recip: SOFTMAX_RECIP };
+        cx.emit(y, po, "IntSoftmax", Op::IntSoftmax(op), &[Some(xq), Some(t)])
+    }
+}
+
+/// `round_half_even(2^30 · exp(−scale · d))` for `d = 0..255`: entry 0 is
+/// exactly 2^30, entries only decrease.
+fn softmax_table(scale: f64) -> Vec<i32> {
+    let one = (1u64 << SOFTMAX_TABLE_BITS) as f64;
+    (0..256).map(|d| (one * (-scale * d as f64).exp()).round_ties_even() as i32).collect()
 }
 
 impl Softmax {
@@ -151,8 +193,17 @@ pub(super) fn normalise<T: Num>(kind: Kind, mut row: ArrayViewMut1<T>) {
 
 #[cfg(test)]
 mod tests {
+    use super::softmax_table;
     use crate::front::onnx::Attr;
     use crate::ops::testing::{f32s, run};
+
+    #[test]
+    fn the_table_starts_at_one_and_decreases() {
+        let t = softmax_table(0.05);
+        assert_eq!(t[0], 1 << 30);
+        assert!(t.windows(2).all(|w| w[1] <= w[0]));
+        assert_eq!(t[20], ((1u64 << 30) as f64 * (-1f64).exp()).round() as i32);
+    }
 
     fn close(a: &crate::tensor::Tensor, b: &[f64]) {
         let v = a.to_f64_vec().unwrap();

@@ -85,6 +85,11 @@ impl OpDef for Split {
         }
         Ok(out)
     }
+
+    /// int8: data movement on codes; the output keeps the input's parameters.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        rule.on_codes(super::int8_rule::Needs::Inputs, |cx| cx.passthrough())
+    }
 }
 
 /// Where the part sizes come from.

@@ -89,6 +89,11 @@ impl OpDef for Squeeze {
         let Some(out) = out else { bail!("internal error: unknown dimension of a concrete tensor") };
         Ok(vec![x.reshape(&out)?])
     }
+
+    /// int8: data movement on codes; the output keeps the input's parameters.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        rule.on_codes(super::int8_rule::Needs::Inputs, |cx| cx.passthrough())
+    }
 }
 
 impl Squeeze {

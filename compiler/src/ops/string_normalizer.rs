@@ -91,6 +91,11 @@ impl OpDef for StringNormalizer {
         let shape = if two_d { vec![1, kept.len()] } else { vec![kept.len()] };
         Ok(vec![Tensor::from_vec(&shape, kept)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl StringNormalizer {

@@ -41,6 +41,11 @@ impl OpDef for StringConcat {
         };
         Ok(vec![Tensor::Str(util::zip2(a, b, |p, q| p + &q)?)])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +98,11 @@ impl OpDef for StringSplit {
         }
         let counts: Vec<i64> = parts.iter().map(|p| p.len() as i64).collect();
         Ok(vec![Tensor::from_vec(&shape, flat)?, Tensor::from_vec(a.shape(), counts)?])
+    }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
     }
 }
 

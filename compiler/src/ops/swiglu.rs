@@ -64,6 +64,11 @@ impl OpDef for SwiGlu {
             .collect();
         Ok(vec![Tensor::from_vec(a.shape(), y)?.cast(a.dtype())?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

@@ -105,6 +105,11 @@ impl OpDef for TensorScatter {
         let out = map2_array!(past, update, (d, u) => take::scatter(d, &dst, u, replace)?)?;
         Ok(vec![out])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn replace<T: Clone>(_old: &T, new: &T) -> T {

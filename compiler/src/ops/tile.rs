@@ -59,6 +59,11 @@ impl OpDef for Tile {
         checked_numel(&shape)?;
         Ok(vec![map_array!(x, a => tile(a, &reps)?)])
     }
+
+    /// int8: data movement on codes; the output keeps the input's parameters.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        rule.on_codes(super::int8_rule::Needs::Inputs, |cx| cx.passthrough())
+    }
 }
 
 /// The repeats as counts, one per axis.

@@ -98,6 +98,11 @@ impl OpDef for TopK {
         let indices = if cx.has_output(1) { cx.output(1)? } else { cx.scratch(DType::I64, len) };
         super::reduce_lower::top_k(cx, &x, &values, &indices, axis, k, self.largest)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check_dtype(d: DType) -> Result<()> {

@@ -44,6 +44,11 @@ impl OpDef for Transpose {
         let perm = self.perm(x.rank())?;
         Ok(vec![map_array!(x, a => permute(a, &perm))])
     }
+
+    /// int8: data movement on codes; the output keeps the input's parameters.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        rule.on_codes(super::int8_rule::Needs::Inputs, |cx| cx.passthrough())
+    }
 }
 
 impl Transpose {

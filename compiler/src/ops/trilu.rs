@@ -63,6 +63,11 @@ impl OpDef for Trilu {
         let upper = self.upper;
         Ok(vec![map_array!(x, a => triangle(a, k, upper))])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 /// Zeroes the elements outside the triangle (`T::default()` is zero for

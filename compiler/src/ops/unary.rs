@@ -5,7 +5,8 @@
 //! integers; BitwiseNot accepts only integers; IsInf and IsNaN return bool.
 //! Operator pages: <https://onnx.ai/onnx/operators/> (one per op type).
 
-use super::{LowerCx, Arg, OpDef, Slots};
+use super::int8_rule::Needs;
+use super::{LowerCx, Arg, OpDef, Plan, Rule, Slots, NO_INTEGER_KERNEL};
 use crate::back::program::Lit;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
@@ -149,9 +150,24 @@ impl OpDef for Unary {
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         self.lower_elementwise(cx)
     }
+
+    /// int8: a 256-entry table of the function over every input code;
+    /// IsInf, IsNaN and BitwiseNot float only.
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        if !self.maps_floats() {
+            return Ok(rule.float_only(NO_INTEGER_KERNEL));
+        }
+        rule.on_codes(Needs::Output, |cx| cx.table())
+    }
 }
 
 impl Unary {
+    /// Whether the function maps floats to floats (all but IsInf, IsNaN and
+    /// BitwiseNot), so that a table of codes can hold it.
+    pub fn maps_floats(&self) -> bool {
+        !matches!(self.kind, Kind::IsInf { .. } | Kind::IsNaN | Kind::BitwiseNot)
+    }
+
     /// Elementwise code through the runtime's scalar functions.
     fn lower_elementwise(&self, cx: &mut LowerCx) -> Result<()> {
         let dtype = cx.input(0)?.dtype;

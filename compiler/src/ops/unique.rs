@@ -134,6 +134,11 @@ impl OpDef for Unique {
         let as_i64 = |v: Vec<i64>| Tensor::from_vec(&[v.len()], v);
         Ok(vec![y, as_i64(firsts.iter().map(|&i| i as i64).collect())?, as_i64(inverse)?, as_i64(counts)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check_dtype(d: DType) -> Result<()> {

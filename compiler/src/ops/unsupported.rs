@@ -35,4 +35,9 @@ impl OpDef for Unsupported {
     fn eval(&self, _inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         Err(Error::Unsupported(self.reason.clone()))
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }

@@ -90,6 +90,11 @@ impl OpDef for Variadic {
         }
         Ok(())
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 impl Variadic {

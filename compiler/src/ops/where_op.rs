@@ -38,6 +38,11 @@ impl OpDef for Where {
         }
         cx.elementwise_of("select", Vec::new(), &inputs)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check(c: DType, x: DType, y: DType) -> Result<()> {

@@ -76,6 +76,11 @@ impl OpDef for Window {
             .collect();
         Ok(vec![Tensor::from_vec(&[n], values)?.cast(self.dtype)?])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
+        Ok(rule.float_only(super::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check_size_type(d: DType) -> Result<()> {

@@ -1,43 +1,35 @@
 //! The quantizing rewrite: a prepared float graph and calibrated ranges in,
 //! a graph of integer operators (`ops::qint`) out, with the numerics of
-//! NUMERICS.md. Conv, Gemm and MatMul with constant weights become IntConv
-//! (absorbing a following bias Add and a Relu or Clip); Add, Sub and Mul
-//! become IntBinary; Mul and Div by a positive constant become IntRescale;
-//! unary activations become lookup tables; pools, Concat and data
-//! movement run on the codes. ConvTranspose becomes IntConvTranspose,
-//! ReduceMean IntReduceMean; Pad and Resize (nearest, and bilinear as
-//! IntResize) run on the codes; LayerNormalization becomes IntLayerNorm.
-//! Everything else stays float between a DequantizeLinear and a
-//! QuantizeLinear, and is listed. This file holds
-//! the rewriter and its dispatch; `weighted` the operators with constant
-//! weights, `tables` the lookup tables, `spatial` Pad, Resize, ReduceMean
-//! and average pooling, `attention` the products of two activations and
-//! Softmax, `normalization` LayerNormalization.
+//! NUMERICS.md. What each node becomes is its operator's rule
+//! (`OpDef::quantize`, in its own file under `ops/`); nodes that stay float
+//! run between a DequantizeLinear and a QuantizeLinear, and are listed.
+//!
+//! This file is the driver: activation parameters, the boundaries between
+//! codes and float (`as_int`, `as_float`), the fusion of a following Relu or
+//! Clip into an output stage, and the order of decisions per node (float
+//! inputs, an elementwise chain as one table, then the operator's rule).
+//! `cx` gives the rules their vocabulary (`ops::int8_rule::QuantCx`) on the
+//! rewriter; `weighted` builds the layers with constant weights, `tables`
+//! the lookup tables of one node or of an elementwise chain.
 
 use super::calibrate::{Calibration, Range};
-use super::fixed_point::{quantize_multiplier, Multiplier, Rounding};
+use super::fixed_point::Rounding;
 use super::params::QParams;
 use super::qdq::Given;
 use crate::ir::{Graph, Node, NodeId, TensorType, Value, ValueId};
-use crate::ops::binary::Kind as BinKind;
-use crate::ops::pool::{global::Kind as GlobalKind, Kind as PoolKind};
-use crate::ops::qint::{BinaryKind, ADD_SHIFT, IntBinary, IntRescale, Stage};
+use crate::ops::int8_rule::{Needs, Plan, Rule};
+use crate::ops::qint::Stage;
 use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
-use crate::ops::spatial::Axis;
 use crate::ops::unary::Kind as UnaryKind;
-use crate::ops::Op;
+use crate::ops::{Op, Slots};
 use crate::tensor::{DType, Tensor};
 use crate::{passes, Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-mod attention;
-mod normalization;
-mod spatial;
+mod cx;
 mod tables;
 mod weighted;
-
-use weighted::{scale_tensor, transpose2};
 
 /// Choices of the user (`--per-tensor`, `--rounding`, `--io`).
 #[derive(Debug, Clone, Copy)]
@@ -171,13 +163,6 @@ struct Rewriter<'a> {
     order: Vec<NodeId>,
 }
 
-/// What the rewrite of one node decided.
-enum Plan {
-    Done,
-    /// Keep the node in float, for this reason.
-    Float(String),
-}
-
 impl Rewriter<'_> {
     /// Calibrated parameters of a source value (constants: their own range).
     fn params(&self, v: ValueId) -> Result<QParams> {
@@ -225,17 +210,11 @@ impl Rewriter<'_> {
     }
 
     /// Whether the node's activations have parameters: every non-constant
-    /// input, and the output (or, for operators that keep their input's
-    /// parameters, nothing more), or the output of its single consumer
-    /// (a fused activation or bias).
-    fn has_params(&self, n: NodeId) -> bool {
+    /// float input, and, when `needs` says so, the output or the output of
+    /// its single consumer (a fused activation or bias).
+    fn has_params(&self, n: NodeId, needs: Needs) -> bool {
         let ins_ok = self.src.node_inputs(n).into_iter().flatten().filter(|&v| self.is_float_activation(Some(v))).all(|v| self.known(v));
-        let inherits = matches!(
-            self.src.node(n).op,
-            Op::Pool(_) | Op::GlobalPool(_) | Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Squeeze(_) | Op::Slice(_)
-                | Op::Split(_) | Op::Identity(_) | Op::DepthSpace(_) | Op::Expand(_) | Op::Tile(_)
-                | Op::Pad(_) | Op::Resize(_)
-        );
+        let inherits = needs == Needs::Inputs;
         let out_ok = |v: ValueId| {
             self.known(v)
                 || matches!(self.src.consumers(v)[..], [(c, _)] if self.src.node_outputs(c).first().copied().flatten().is_some_and(|o| self.known(o)))
@@ -315,18 +294,32 @@ impl Rewriter<'_> {
         Ok((id, p))
     }
 
+    /// Input 0 of node `n`, which every rule reads.
+    fn first_input(&self, n: NodeId) -> Result<ValueId> {
+        self.src.node_inputs(n).req(0)
+    }
+
+    /// Output 0 of node `n`, which every rule computes.
+    fn first_output(&self, n: NodeId) -> Result<ValueId> {
+        self.src.node_outputs(n).first().copied().flatten().ok_or_else(|| Error::Op("output 0 is missing".into()))
+    }
+
     fn is_float_activation(&self, v: Option<ValueId>) -> bool {
         v.is_some_and(|v| self.src.value(v).constant.is_none() && self.src.ty(v).is_ok_and(|t| t.dtype == DType::F32))
     }
 
+    /// Rewrites node `n`: copied as it is when its first input is not a
+    /// float activation; else one table when it starts an elementwise chain
+    /// whose activations have parameters; else as its operator's rule says.
     fn node(&mut self, n: NodeId) -> Result<()> {
         let ins = self.src.node_inputs(n);
         let plan = if !self.is_float_activation(ins.first().copied().flatten()) {
             Plan::Float(String::new())
-        } else if !self.has_params(n) {
-            Plan::Float("not quantized in the model".into())
+        } else if let Some((nodes, y)) = self.table_region(n) {
+            self.lut_of(n, &nodes, y)?
         } else {
-            self.integer(n)?
+            let src = self.src;
+            src.node(n).op.quantize(Rule::new(&mut cx::NodeCx { r: self, n }))?
         };
         match plan {
             Plan::Done => Ok(()),
@@ -362,164 +355,6 @@ impl Rewriter<'_> {
             self.float_nodes.push((node.name.clone(), node.op_type.clone(), reason));
         }
         self.dst.add_node(node, &inputs, &outputs).map(|_| ())
-    }
-
-    /// Rewrites a node whose first input is a float activation.
-    fn integer(&mut self, n: NodeId) -> Result<Plan> {
-        let node = self.src.node(n);
-        let ins = self.src.node_inputs(n);
-        let outs = self.src.node_outputs(n);
-        let constant = |i: usize| ins.get(i).copied().flatten().and_then(|v| self.src.value(v).constant.clone());
-        if let Some((nodes, y)) = self.elementwise_region(n, &self.order) {
-            if self.known(y) {
-                return self.lut_of(n, &nodes, y);
-            }
-        }
-        match &node.op {
-            Op::Conv(c) => {
-                let (Some(w), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("weights are not constant".into())) };
-                let xs = self.src.ty(x)?.shape.as_fixed().unwrap_or_default();
-                if xs.len() > 4 {
-                    return Ok(Plan::Float("integer convolutions cover 1-D and 2-D".into()));
-                }
-                let bias = match ins.get(2).copied().flatten() {
-                    Some(_) if constant(2).is_none() => return Ok(Plan::Float("the bias is not constant".into())),
-                    _ => constant(2),
-                };
-                let axes = c.window.resolve(&xs[2..], &w.shape()[2..])?;
-                let scales = self.given_weight_scales(ins[1], 0);
-                self.conv(n, x, &w, bias.as_deref(), axes, c.group, scales)
-            }
-            Op::Gemm(g) => {
-                let (Some(b), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("B is not constant".into())) };
-                if g.trans_a {
-                    return Ok(Plan::Float("transA".into()));
-                }
-                let bt = if g.trans_b { b.cast(DType::F32)? } else { transpose2(&b)? };
-                let w = scale_tensor(&bt, g.alpha)?;
-                let n_out = w.shape()[0];
-                let bias = match constant(2) {
-                    None if ins.get(2).copied().flatten().is_some() => return Ok(Plan::Float("C is not constant".into())),
-                    None => None,
-                    Some(c) if c.len() == n_out || c.len() == 1 => {
-                        let v = c.to_f64_vec()?;
-                        let full: Vec<f32> = (0..n_out).map(|i| (g.beta * v[if v.len() == 1 { 0 } else { i }]) as f32).collect();
-                        Some(Tensor::from_vec(&[n_out], full)?)
-                    }
-                    Some(_) => return Ok(Plan::Float("C is not a vector over N".into())),
-                };
-                let scales = self.given_weight_scales(ins[1], if g.trans_b { 0 } else { 1 });
-                self.conv(n, x, &w, bias.as_ref(), Vec::new(), 1, scales)
-            }
-            Op::MatMul(_) => {
-                let (Some(b), x) = (constant(1), ins[0].unwrap()) else { return self.activation_matmul(n) };
-                if b.rank() != 2 {
-                    return Ok(Plan::Float("B is not a matrix".into()));
-                }
-                let w = transpose2(&b)?;
-                let scales = self.given_weight_scales(ins[1], 1);
-                self.conv(n, x, &w, None, Vec::new(), 1, scales)
-            }
-            Op::Binary(b) if matches!(b.kind, BinKind::Add | BinKind::Sub | BinKind::Mul | BinKind::Div) => self.binary(n, b.kind),
-            Op::Unary(u) if !matches!(u.kind, UnaryKind::IsInf { .. } | UnaryKind::IsNaN | UnaryKind::BitwiseNot) => self.lut(n),
-            Op::Clip(_) => self.lut(n),
-            Op::Pool(p) => {
-                if outs.get(1).copied().flatten().is_some() {
-                    return Ok(Plan::Float("MaxPool indices".into()));
-                }
-                if matches!(p.kind, PoolKind::Max { .. }) {
-                    return self.passthrough(n);
-                }
-                let PoolKind::Average { count_include_pad } = p.kind else { return Ok(Plan::Float("LpPool".into())) };
-                let x = ins[0].unwrap();
-                let xs = self.src.ty(x)?.shape.as_fixed().unwrap_or_default();
-                let kernel = p.window.kernel_shape.clone().unwrap_or_default();
-                let axes = p.window.resolve(&xs[2..], &kernel)?;
-                if axes.is_empty() || axes.len() > 2 || axes.iter().any(|a| a.dilation != 1) || (p.window.ceil_mode && count_include_pad) {
-                    return Ok(Plan::Float("integer average pooling covers 1-D and 2-D windows without dilation".into()));
-                }
-                self.avg_pool(n, axes, count_include_pad)
-            }
-            Op::GlobalPool(p) => match p.kind {
-                GlobalKind::Max => self.passthrough(n),
-                GlobalKind::Average => {
-                    let xs = self.src.ty(ins[0].unwrap())?.shape.as_fixed().unwrap_or_default();
-                    if xs.len() < 3 || xs.len() > 4 {
-                        return Ok(Plan::Float("integer average pooling covers 1-D and 2-D".into()));
-                    }
-                    let axes = xs[2..]
-                        .iter()
-                        .map(|&d| Axis { input: d, kernel: d, stride: 1, dilation: 1, pad_begin: 0, pad_end: 0, output: 1 })
-                        .collect();
-                    self.avg_pool(n, axes, false)
-                }
-                GlobalKind::Lp(_) => Ok(Plan::Float("GlobalLpPool".into())),
-            },
-            Op::Softmax(s) if s.kind == crate::ops::softmax::Kind::Softmax => {
-                let s = s.clone();
-                self.softmax(n, &s)
-            }
-            Op::LayerNorm(l) => {
-                let l = l.clone();
-                self.layer_norm(n, &l)
-            }
-            Op::Concat(_) => self.concat(n),
-            Op::ConvTranspose(ct) => {
-                let (Some(w), x) = (constant(1), ins[0].unwrap()) else { return Ok(Plan::Float("weights are not constant".into())) };
-                let xs = self.src.ty(x)?.shape.as_fixed().unwrap_or_default();
-                if !(3..=4).contains(&xs.len()) {
-                    return Ok(Plan::Float("integer transposed convolutions cover 1-D and 2-D".into()));
-                }
-                let bias = match ins.get(2).copied().flatten() {
-                    Some(_) if constant(2).is_none() => return Ok(Plan::Float("the bias is not constant".into())),
-                    _ => constant(2),
-                };
-                let axes = ct.traversal_axes(&xs, w.shape())?;
-                self.conv_transpose(n, x, &w, bias.as_deref(), axes, ct.group())
-            }
-            Op::Pad(p) => {
-                let x = ins[0].unwrap();
-                if ins.iter().skip(1).flatten().any(|&v| self.src.value(v).constant.is_none()) {
-                    return Ok(Plan::Float("pads or pad value known only at run time".into()));
-                }
-                // The fill is the code of the real pad value under the input's parameters.
-                let real = match (p.attr_value(), constant(2)) {
-                    (Some(v), _) => v,
-                    (None, Some(t)) if !t.is_empty() => t.scalar_f64()?,
-                    _ => 0.0,
-                };
-                let fill = self.code_params(x)?.quantize(real);
-                let legacy = p.attr_value().is_some();
-                let op = if legacy { Op::Pad(p.with_attr_value(fill as f64)) } else { node.op.clone() };
-                self.pad(n, op, fill, legacy)
-            }
-            Op::Resize(r) => {
-                let x = ins[0].unwrap();
-                let Some(xs) = self.src.ty(x)?.shape.as_fixed() else { return Ok(Plan::Float("input shape known only at run time".into())) };
-                if ins.iter().skip(1).flatten().any(|&v| self.src.value(v).constant.is_none()) {
-                    return Ok(Plan::Float("scales or sizes known only at run time".into()));
-                }
-                let held: Vec<Option<Arc<Tensor>>> = ins.iter().map(|v| v.and_then(|v| self.src.value(v).constant.clone())).collect();
-                let args: Vec<Option<&Tensor>> = held.iter().map(|t| t.as_deref()).collect();
-                let sampling = r.code_sampling(&xs, &args)?;
-                self.resize(n, sampling, &xs)
-            }
-            Op::Reduce(r) if r.is_mean() => {
-                let x = ins[0].unwrap();
-                let Some(xs) = self.src.ty(x)?.shape.as_fixed() else { return Ok(Plan::Float("input shape known only at run time".into())) };
-                if ins.get(1).copied().flatten().is_some() && constant(1).is_none() {
-                    return Ok(Plan::Float("axes known only at run time".into()));
-                }
-                let axes = r.resolved_axes(constant(1).as_deref(), xs.len())?;
-                if axes.is_empty() {
-                    return self.passthrough(n);
-                }
-                self.reduce_mean(n, x, &xs, &axes)
-            }
-            Op::Reshape(_) | Op::Flatten(_) | Op::Transpose(_) | Op::Squeeze(_) | Op::Slice(_) | Op::Split(_) | Op::Identity(_)
-            | Op::DepthSpace(_) | Op::Expand(_) | Op::Tile(_) => self.passthrough(n),
-            _ => Ok(Plan::Float("no integer kernel".into())),
-        }
     }
 
     /// The single consumer of `v` if it is a Relu or Clip that can be
@@ -558,55 +393,12 @@ impl Rewriter<'_> {
     fn clamp_of(&self, act: NodeId, p: QParams) -> Result<(i32, i32)> {
         let probe = Tensor::from_vec(&[2], vec![-1e30f32, 1e30])?;
         let y = self.eval_unary(act, probe)?.to_f64_vec()?;
-        Ok((p.quantize(y[0]), p.quantize(y[1])))
+        let [lo, hi] = y[..] else { return Err(Error::Op(format!("the activation of two values gave {}", y.len()))) };
+        Ok((p.quantize(lo), p.quantize(hi)))
     }
 
     fn stage(&self, p: QParams, lo: i32, hi: i32) -> Stage {
         Stage { zero: p.zero, min: lo, max: hi, rounding: self.opts.rounding }
-    }
-
-    fn binary(&mut self, n: NodeId, kind: BinKind) -> Result<Plan> {
-        let ins = self.src.node_inputs(n);
-        let (Some(a), Some(b)) = (ins[0], ins.get(1).copied().flatten()) else { return Ok(Plan::Float("missing operand".into())) };
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        // Mul or Div by a positive scalar constant: a rescale.
-        let scalar = self.src.value(b).constant.as_ref().filter(|c| c.len() == 1).map(|c| c.scalar_f64()).transpose()?;
-        if let (Some(c), BinKind::Mul | BinKind::Div) = (scalar, kind) {
-            if c > 0.0 && c.is_finite() {
-                let factor = if kind == BinKind::Div { 1.0 / c } else { c };
-                let (xq, px) = self.as_int(a)?;
-                let (target, po, lo, hi) = self.output_stage(y)?;
-                let m = quantize_multiplier(px.scale as f64 * factor / po.scale as f64).filter(|m| m.exponent <= 22);
-                let Some(m) = m else { return Ok(Plan::Float("scales too far apart".into())) };
-                let op = IntRescale { z_in: px.zero, m, stage: self.stage(po, lo, hi) };
-                return self.emit(n, target, po, "IntRescale", Op::IntRescale(op), &[Some(xq)]);
-            }
-        }
-        let kind = match kind {
-            BinKind::Add => BinaryKind::Add,
-            BinKind::Sub => BinaryKind::Sub,
-            BinKind::Mul => BinaryKind::Mul,
-            _ => return Ok(Plan::Float("division by a tensor".into())),
-        };
-        let (aq, pa) = self.as_int(a)?;
-        let (bq, pb) = self.as_int(b)?;
-        let (target, po, lo, hi) = self.output_stage(y)?;
-        let none = Multiplier { m: 0, exponent: 0 };
-        let (ma, mb, mo) = if kind == BinaryKind::Mul {
-            let mo = quantize_multiplier(pa.scale as f64 * pb.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 15);
-            let Some(mo) = mo else { return Ok(Plan::Float("scales too far apart".into())) };
-            (none, none, mo)
-        } else {
-            let twice = 2.0 * pa.scale.max(pb.scale) as f64;
-            let ma = quantize_multiplier(pa.scale as f64 / twice);
-            let mb = quantize_multiplier(pb.scale as f64 / twice);
-            let shift = (1u64 << ADD_SHIFT) as f64;
-            let mo = quantize_multiplier(twice / (shift * po.scale as f64)).filter(|m| m.exponent <= 2);
-            let (Some(ma), Some(mb), Some(mo)) = (ma, mb, mo) else { return Ok(Plan::Float("scales too far apart".into())) };
-            (ma, mb, mo)
-        };
-        let op = IntBinary { kind, za: pa.zero, zb: pb.zero, ma, mb, mo, stage: self.stage(po, lo, hi) };
-        self.emit(n, target, po, "IntBinary", Op::IntBinary(op), &[Some(aq), Some(bq)])
     }
 
     /// Adds `op` computing the source value `target` as codes with `p`.
@@ -624,11 +416,11 @@ impl Rewriter<'_> {
         if ins.iter().skip(1).flatten().any(|&v| self.src.value(v).constant.is_none()) {
             return Ok(Plan::Float("shape inputs known only at run time".into()));
         }
-        let (xq, px) = self.as_int(ins[0].ok_or_else(|| Error::Op("no input".into()))?)?;
+        let (xq, px) = self.as_int(ins.req(0)?)?;
         let mut inputs = vec![Some(xq)];
-        for v in &ins[1..] {
+        for &v in ins.iter().skip(1) {
             inputs.push(match v {
-                Some(v) => Some(self.as_float(*v)?),
+                Some(v) => Some(self.as_float(v)?),
                 None => None,
             });
         }
@@ -645,36 +437,6 @@ impl Rewriter<'_> {
         }
         let node = self.src.node(n).clone();
         self.dst.add_node(node, &inputs, &outputs).map(|_| Plan::Done)
-    }
-
-    /// Concat on codes: inputs whose parameters differ from the output's are
-    /// rescaled first.
-    fn concat(&mut self, n: NodeId) -> Result<Plan> {
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        let po = self.params(y)?;
-        let (lo, hi) = po.code_range();
-        let mut inputs = Vec::new();
-        for v in self.src.node_inputs(n) {
-            let Some(v) = v else { continue };
-            let (q, p) = self.as_int(v)?;
-            if p == po {
-                inputs.push(Some(q));
-                continue;
-            }
-            let Some(m) = quantize_multiplier(p.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 22) else {
-                return Ok(Plan::Float("scales too far apart".into()));
-            };
-            let name = format!("{}_to_{}", self.src.value(v).name, self.src.value(y).name);
-            let out = self.fresh(name);
-            let op = IntRescale { z_in: p.zero, m, stage: self.stage(po, lo, hi) };
-            self.add(n, &format!("_rescale_{}", inputs.len()), "IntRescale", Op::IntRescale(op), &[Some(q)], &[Some(out)])?;
-            inputs.push(Some(out));
-        }
-        let node = self.src.node(n).clone();
-        let out = self.fresh(format!("{}_q", self.src.value(y).name));
-        self.dst.add_node(node, &inputs, &[Some(out)])?;
-        self.int.insert(y, (out, po));
-        Ok(Plan::Done)
     }
 }
 

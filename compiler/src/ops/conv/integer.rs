@@ -95,6 +95,11 @@ impl OpDef for ConvInteger {
         let wc = lower_centered(cx, &w, w_zp.as_ref(), 0, "w_zero_point")?;
         super::lower_conv(cx, &self.window, self.group, &xc, &wc, None)
     }
+
+    /// int8: integer in the model already; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }
 
 impl OpDef for QLinearConv {
@@ -132,6 +137,11 @@ impl OpDef for QLinearConv {
 
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
         conv_macs(inputs.opt(3), outputs.first())
+    }
+
+    /// int8: integer in the model already; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
     }
 }
 

@@ -16,13 +16,16 @@ pub use transpose::ConvTranspose;
 use super::dense::{array, compute_type, demote, promote, row_major};
 use super::spatial::{Traversal, Window};
 use super::matmul::lower::{self as gemm_lower, ConvGeometry, Matrices, Side};
+use super::int8_rule::{Needs, Plan, QuantCx, Rule, Weighted};
 use super::{util, Arg, LowerCx, OpDef, Slots};
 use crate::back::lower::Loc;
 use crate::front::onnx::OnnxNode;
 use crate::interp::gemm::Dot;
-use crate::ir::{Dim, Shape, TensorType};
+use crate::ir::{Dim, Shape, TensorType, ValueId};
 use crate::tensor::{DType, Elem, Tensor};
 use crate::{bail, Result};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
 use lower::Channels;
 
 #[derive(Debug, Clone)]
@@ -154,6 +157,51 @@ impl OpDef for Conv {
         }
         lower_conv(cx, &self.window, self.group, &x, &w, b.as_ref())
     }
+
+    /// int8: IntConv when the weights and the bias are constants and the
+    /// window is 1-D or 2-D (with the model's weight scales along axis 0
+    /// when it carries them).
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Output, |cx| {
+            let l = match constant_layer(cx, 0..=4, "integer convolutions cover 1-D and 2-D", 0)? {
+                Ok(l) => l,
+                Err(float) => return Ok(float),
+            };
+            let Some(spatial) = l.xs.get(2..) else { return Ok(Plan::float("input shape known only at run time")) };
+            let axes = self.window.resolve(spatial, l.w.shape().get(2..).unwrap_or_default())?;
+            cx.weighted(Weighted { x: l.x, w: &l.w, bias: l.bias.as_deref(), axes, group: self.group, scales: l.scales })
+        })
+    }
+}
+
+/// What the int8 rule of a convolution reads: X, its shape (empty when not
+/// fixed), the constant weights and bias, and the weight scales the model
+/// carries.
+struct ConstantLayer {
+    x: ValueId,
+    xs: Vec<usize>,
+    w: Arc<Tensor>,
+    bias: Option<Arc<Tensor>>,
+    scales: Option<Vec<f32>>,
+}
+
+/// The operands of a convolution whose weights and bias are constants and
+/// whose input rank lies in `ranks` (else `Err`: the reason it stays float,
+/// `why` for the rank), with the model's weight scales along `scale_axis`.
+fn constant_layer(cx: &dyn QuantCx, ranks: RangeInclusive<usize>, why: &str, scale_axis: usize) -> Result<std::result::Result<ConstantLayer, Plan>> {
+    let ins = cx.inputs();
+    let x = ins.req(0)?;
+    let Some(w) = cx.input_constant(1) else { return Ok(Err(Plan::float("weights are not constant"))) };
+    let xs = cx.ty(x)?.shape.as_fixed().unwrap_or_default();
+    if !ranks.contains(&xs.len()) {
+        return Ok(Err(Plan::float(why)));
+    }
+    let bias = cx.input_constant(2);
+    if ins.opt(2).is_some() && bias.is_none() {
+        return Ok(Err(Plan::float("the bias is not constant")));
+    }
+    let scales = cx.given_weight_scales(ins.opt(1), scale_axis);
+    Ok(Ok(ConstantLayer { x, xs, w, bias, scales }))
 }
 
 /// Output 0 of the node as the convolution of `x` by `w` (+ `b`), all of

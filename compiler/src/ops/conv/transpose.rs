@@ -12,6 +12,7 @@
 
 use super::super::spatial::{AutoPad, Traversal, TraversalAxis, Window};
 use super::super::matmul::lower::{self as gemm_lower, ConvGeometry, Matrices, Side};
+use super::super::int8_rule::{Needs, Plan, Rule, Weighted};
 use super::super::{Arg, LowerCx, OpDef, Slots};
 use crate::back::program::Arg as KArg;
 use super::lower::Channels;
@@ -77,11 +78,6 @@ impl ConvTranspose {
             bail!("output size {output} along spatial axis {i} is too large");
         }
         Ok(AxisOut { output, pad_begin })
-    }
-
-    /// The group count.
-    pub fn group(&self) -> usize {
-        self.group
     }
 
     /// Per spatial axis of X [N, C_in, in...] and W [C_in, C_out/group,
@@ -246,6 +242,20 @@ impl OpDef for ConvTranspose {
             vec![x.arg_in(), wp.arg_in(), xcol.arg_out(), col.arg_out(), y.arg_out(), KArg::Dims(dims), KArg::Ints(pads)],
         );
         Ok(())
+    }
+
+    /// int8: IntConvTranspose when the weights and the bias are constants
+    /// and the input is 1-D or 2-D (with the model's weight scales along
+    /// axis 1 when it carries them).
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Output, |cx| {
+            let l = match super::constant_layer(cx, 3..=4, "integer transposed convolutions cover 1-D and 2-D", 1)? {
+                Ok(l) => l,
+                Err(float) => return Ok(float),
+            };
+            let axes = self.traversal_axes(&l.xs, l.w.shape())?;
+            cx.weighted_transpose(Weighted { x: l.x, w: &l.w, bias: l.bias.as_deref(), axes, group: self.group, scales: l.scales })
+        })
     }
 }
 

@@ -239,6 +239,11 @@ impl OpDef for Einsum {
         let Ok(sizes) = label_sizes(&labels, &dims) else { return 0 };
         sizes.iter().try_fold(1u64, |acc, (_, d)| d.map(|d| acc.saturating_mul(d as u64))).unwrap_or(0)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.float_only(crate::ops::NO_INTEGER_KERNEL))
+    }
 }
 
 fn check_types(dtypes: &[DType]) -> Result<()> {

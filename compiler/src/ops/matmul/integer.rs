@@ -83,6 +83,11 @@ impl OpDef for MatMulInteger {
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
         matmul_macs(inputs.opt(0), outputs.first())
     }
+
+    /// int8: integer in the model already; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }
 
 /// `v` rounded to the float type `d` (how numpy computes with scales of that type).
@@ -134,6 +139,11 @@ impl OpDef for QLinearMatMul {
 
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {
         matmul_macs(inputs.opt(0), outputs.first())
+    }
+
+    /// int8: integer in the model already; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
     }
 }
 

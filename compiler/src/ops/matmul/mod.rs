@@ -13,7 +13,9 @@ pub(crate) mod lower;
 pub use integer::{MatMulInteger, QLinearMatMul};
 
 use super::dense::{array, compute_type, demote, promote, row_major};
-use super::{Arg, LowerCx, OpDef, Slots};
+use super::int8_rule::{quantize_multiplier, transpose2, Needs, Plan, QParams, QuantCx, Rule, Weighted};
+use super::qint::IntMatMul;
+use super::{Arg, LowerCx, Op, OpDef, Slots};
 use crate::back::lower::Loc;
 use lower::{Matrices, Side};
 use crate::front::onnx::OnnxNode;
@@ -186,6 +188,61 @@ impl OpDef for MatMul {
         let (a, b) = (cx.input(0)?.clone(), cx.input(1)?.clone());
         lower_product(cx, &a, &b)
     }
+
+    /// int8: with a constant matrix B, IntConv with weights Bᵀ (the model's
+    /// own weight scales along N when it carries them); with B an
+    /// activation, IntMatMul (`activation_product`).
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Output, |cx| {
+            let ins = cx.inputs();
+            let x = ins.req(0)?;
+            let Some(b) = cx.input_constant(1) else { return activation_product(cx) };
+            if b.rank() != 2 {
+                return Ok(Plan::float("B is not a matrix"));
+            }
+            let w = transpose2(&b)?;
+            let scales = cx.given_weight_scales(ins.opt(1), 1);
+            cx.weighted(Weighted { x, w: &w, bias: None, axes: Vec::new(), group: 1, scales })
+        })
+    }
+}
+
+/// The MatMul of two activations (attention's Q·Kᵀ and P·V) as IntMatMul,
+/// when the operands have rank 2 or more, one code type, and the
+/// accumulator bound `K · max|a − z_a| · max|b − z_b| · 2^max(e, 0) < 2^31`
+/// holds (NUMERICS.md, "Products of two activations").
+fn activation_product(cx: &mut dyn QuantCx) -> Result<Plan> {
+    let ins = cx.inputs();
+    let (Some(a), Some(b)) = (ins.opt(0), ins.opt(1)) else { return Ok(Plan::float("missing operand")) };
+    let y = cx.first_output()?;
+    let (Some(ash), Some(bsh)) = (cx.ty(a)?.shape.as_fixed(), cx.ty(b)?.shape.as_fixed()) else {
+        return Ok(Plan::float("operand shapes known only at run time"));
+    };
+    if ash.len() < 2 || bsh.len() < 2 {
+        return Ok(Plan::float("a 1-D operand"));
+    }
+    let (pa, pb, po) = (cx.code_params(a)?, cx.code_params(b)?, cx.stage_params(y)?);
+    if pa.dtype != pb.dtype || pa.dtype != po.dtype {
+        return Ok(Plan::float("operands and output codes differ in type"));
+    }
+    let Some(m) = quantize_multiplier(pa.scale as f64 * pb.scale as f64 / po.scale as f64) else {
+        return Ok(Plan::float("scales too far apart"));
+    };
+    let reach = |p: QParams| {
+        let (lo, hi) = p.code_range();
+        (lo - p.zero).unsigned_abs().max((hi - p.zero).unsigned_abs()) as u128
+    };
+    // u128: K < 2^64, each reach ≤ 255 and the exponent ≤ 30, so no bit is lost.
+    let k = *ash.last().unwrap_or(&0) as u128;
+    let bound = (k * reach(pa) * reach(pb)) << m.exponent.max(0);
+    if bound >= 1 << 31 {
+        return Ok(Plan::float(format!("the int32 accumulator could overflow (K = {k}, bound {bound} ≥ 2^31)")));
+    }
+    let (aq, pa) = cx.as_int(a)?;
+    let (bq, pb) = cx.as_int(b)?;
+    let (target, po, lo, hi) = cx.output_stage(y)?;
+    let op = IntMatMul { za: pa.zero, zb: pb.zero, m, stage: cx.stage(po, lo, hi) };
+    cx.emit(target, po, "IntMatMul", Op::IntMatMul(op), &[Some(aq), Some(bq)])
 }
 
 /// Output 0 of the node as the MatMul of `a` and `b` (one element type).

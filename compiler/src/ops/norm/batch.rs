@@ -116,6 +116,11 @@ impl OpDef for BatchNormalization {
         cx.call("batch_norm", "batch_norm", vec![dtype], args);
         Ok(())
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.float_only(crate::ops::NO_INTEGER_KERNEL))
+    }
 }
 
 /// `y = x · mul[p] + add[p]` where blocks of `inner` elements share `p`,

@@ -111,6 +111,11 @@ impl OpDef for GroupNorm {
         }
         super::lower::group_norm(cx, &x, &scale, Some(&bias), dims, self.epsilon, super::lower::NormKind { by_group, stats: false, centered: true })
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.float_only(crate::ops::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! <https://onnx.ai/onnx/operators/onnx__LayerNormalization.html>
 //! <https://onnx.ai/onnx/operators/onnx__RMSNormalization.html>
 
+use super::super::int8_rule::{Needs, Plan, Rule};
 use super::super::{util, Arg, OpDef, Slots};
 use super::{check_float, floats, mean_var, output};
 use crate::front::onnx::OnnxNode;
@@ -120,14 +121,18 @@ impl OpDef for LayerNorm {
         };
         super::lower::group_norm(cx, &x, &scale, bias.as_ref(), [count, 1, len, 1], self.epsilon, super::lower::NormKind { by_group: false, stats: !self.rms, centered: !self.rms })
     }
+
+    /// int8: LayerNormalization as IntLayerNorm where its bounds hold
+    /// (`layer_int8`); RMSNormalization float only.
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        if self.rms {
+            return Ok(rule.float_only("RMSNormalization has no integer kernel"));
+        }
+        rule.on_codes(Needs::Output, |cx| super::layer_int8::on_codes(self, cx))
+    }
 }
 
 impl LayerNorm {
-    /// Whether this is RMSNormalization (no centring, no B).
-    pub fn is_rms(&self) -> bool {
-        self.rms
-    }
-
     /// The first normalized axis of an input of `rank`: the operator
     /// normalizes over axes `first_axis..rank`.
     pub fn first_axis(&self, rank: usize) -> Result<usize> {

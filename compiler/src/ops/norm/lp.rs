@@ -50,6 +50,11 @@ impl OpDef for LpNormalization {
         let a = util::axis(self.axis, x.shape.len())?;
         super::lower::lp_norm(cx, &x, crate::ops::reduce_lower::around(&x.shape, a), self.p)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.float_only(crate::ops::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

@@ -70,6 +70,11 @@ impl OpDef for Lrn {
         let dims = [x.shape[0], x.shape[1], x.shape[2..].iter().product(), self.size];
         super::lower::lrn(cx, &x, dims, self.alpha, self.beta, self.bias)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.float_only(crate::ops::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 mod batch;
 mod group;
 mod layer;
+mod layer_int8;
 mod lower;
 mod lp;
 mod lrn;

@@ -63,6 +63,11 @@ impl OpDef for MeanVarianceNormalization {
         let axes = util::axes(&self.axes, x.shape.len())?;
         super::lower::mvn(cx, &x, &axes, EPSILON)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.float_only(crate::ops::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

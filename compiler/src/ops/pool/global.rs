@@ -8,6 +8,7 @@
 
 use super::super::dense::{array, row_major};
 use super::super::spatial::Axis;
+use super::super::int8_rule::{Needs, Plan, Rule};
 use super::super::{Arg, LowerCx, OpDef, Slots};
 use super::lower::{self, PoolKind};
 use super::lp_order;
@@ -84,6 +85,27 @@ impl OpDef for GlobalPool {
             Kind::Lp(p) => PoolKind::Lp { p },
         };
         lower::lower_pool(cx, &x, kind, dims)
+    }
+
+    /// int8: GlobalMaxPool on codes; GlobalAveragePool as IntAvgPool over
+    /// 1-D and 2-D planes; GlobalLpPool float only. The output keeps the
+    /// input's parameters when it has none of its own.
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Inputs, |cx| match self.kind {
+            Kind::Max => cx.passthrough(),
+            Kind::Average => {
+                let xs = cx.ty(cx.inputs().req(0)?)?.shape.as_fixed().unwrap_or_default();
+                if xs.len() < 3 || xs.len() > 4 {
+                    return Ok(Plan::float("integer average pooling covers 1-D and 2-D"));
+                }
+                let axes = xs[2..]
+                    .iter()
+                    .map(|&d| Axis { input: d, kernel: d, stride: 1, dilation: 1, pad_begin: 0, pad_end: 0, output: 1 })
+                    .collect();
+                super::avg_pool_codes(cx, axes, false)
+            }
+            Kind::Lp(_) => Ok(Plan::float("GlobalLpPool")),
+        })
     }
 }
 

@@ -20,7 +20,9 @@ pub use unpool::MaxUnpool;
 
 use super::dense::{array, compute_type, demote, promote, row_major};
 use super::spatial::{Axis, Traversal, Window};
-use super::{Arg, LowerCx, OpDef, Slots};
+use super::int8_rule::{quantize_multiplier, Needs, Plan, QuantCx, Rule};
+use super::qint::IntAvgPool;
+use super::{Arg, LowerCx, Op, OpDef, Slots};
 use lower::PoolKind;
 use crate::front::onnx::OnnxNode;
 use crate::ir::{Dim, Shape, TensorType};
@@ -139,6 +141,54 @@ impl OpDef for Pool {
         };
         lower::lower_pool(cx, &x, kind, dims)
     }
+
+    /// int8: MaxPool on codes; AveragePool as IntAvgPool over 1-D and 2-D
+    /// windows without dilation; LpPool and MaxPool's Indices float only.
+    /// The output keeps the input's parameters when it has none of its own.
+    fn quantize(&self, rule: Rule) -> Result<Plan> {
+        rule.on_codes(Needs::Inputs, |cx| {
+            if cx.outputs().opt(1).is_some() {
+                return Ok(Plan::float("MaxPool indices"));
+            }
+            if matches!(self.kind, Kind::Max { .. }) {
+                return cx.passthrough();
+            }
+            let Kind::Average { count_include_pad } = self.kind else { return Ok(Plan::float("LpPool")) };
+            let x = cx.inputs().req(0)?;
+            let xs = cx.ty(x)?.shape.as_fixed().unwrap_or_default();
+            let Some(spatial) = xs.get(2..) else { return Ok(Plan::float("input shape known only at run time")) };
+            let kernel = self.window.kernel_shape.clone().unwrap_or_default();
+            let axes = self.window.resolve(spatial, &kernel)?;
+            if axes.is_empty() || axes.len() > 2 || axes.iter().any(|a| a.dilation != 1) || (self.window.ceil_mode && count_include_pad) {
+                return Ok(Plan::float("integer average pooling covers 1-D and 2-D windows without dilation"));
+            }
+            avg_pool_codes(cx, axes, count_include_pad)
+        })
+    }
+}
+
+/// IntAvgPool over `axes`: requantized to the output's parameters when it
+/// has its own and every window counts the same number of elements, else
+/// on the input's parameters (NUMERICS.md, "Average pooling").
+fn avg_pool_codes(cx: &mut dyn QuantCx, axes: Vec<Axis>, include_pad: bool) -> Result<Plan> {
+    let x = cx.inputs().req(0)?;
+    let y = cx.first_output()?;
+    let (xq, px) = cx.as_int(x)?;
+    // Every window counts the same when no padding is excluded.
+    let inside = axes.iter().all(|a| (a.output.max(1) - 1) * a.stride + a.kernel <= a.input + a.pad_begin + a.pad_end);
+    let same_count = inside && (include_pad || axes.iter().all(|a| a.pad_begin == 0 && a.pad_end == 0));
+    let count: usize = axes.iter().map(|a| a.kernel).product();
+    let requant = match cx.params(y) {
+        Ok(po) if same_count && po != px => {
+            let m = quantize_multiplier(px.scale as f64 / (count as f64 * po.scale as f64)).filter(|m| m.exponent <= 0);
+            let (lo, hi) = po.code_range();
+            m.map(|m| (m, cx.stage(po, lo, hi), po))
+        }
+        _ => None,
+    };
+    let po = requant.map_or(px, |r| r.2);
+    let op = IntAvgPool { axes, include_pad, x_zero: px.zero, requant: requant.map(|(m, s, _)| (m, s)) };
+    cx.emit(y, po, "IntAvgPool", Op::IntAvgPool(op), &[Some(xq)])
 }
 
 impl Pool {

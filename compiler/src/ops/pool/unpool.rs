@@ -108,6 +108,11 @@ impl OpDef for MaxUnpool {
         util::scatter_flat(&mut y, &flat, x)?;
         Ok(vec![y])
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.float_only(crate::ops::NO_INTEGER_KERNEL))
+    }
 }
 
 #[cfg(test)]

@@ -119,4 +119,9 @@ impl OpDef for IntAvgPool {
         cx.call("qint", "avg_pool", vec![x.dtype], args);
         Ok(())
     }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }

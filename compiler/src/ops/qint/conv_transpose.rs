@@ -125,4 +125,9 @@ impl OpDef for IntConvTranspose {
         cx.call("qint", "conv_transpose", vec![x.dtype], args);
         Ok(())
     }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }

@@ -100,6 +100,11 @@ impl OpDef for IntBinary {
         }
         cx.elementwise(name, params)
     }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }
 
 /// `stage((q − z_in) scaled by m)`: codes moved to other parameters.
@@ -130,5 +135,10 @@ impl OpDef for IntRescale {
         params.extend(mul_lits(self.m));
         params.extend(self.stage.lits());
         cx.elementwise("q_rescale", params)
+    }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
     }
 }

@@ -108,6 +108,11 @@ impl OpDef for IntLayerNorm {
         cx.call("qint", "int_layer_norm", vec![x.dtype], args);
         Ok(())
     }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }
 
 #[cfg(test)]

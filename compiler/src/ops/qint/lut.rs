@@ -40,4 +40,9 @@ impl OpDef for IntLut {
         cx.call("qint", "lut", vec![x.dtype], vec![x.arg_in(), table.arg_in(), y.arg_out(), KArg::Dims(vec![y.len()])]);
         Ok(())
     }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }

@@ -124,6 +124,11 @@ impl OpDef for IntMatMul {
         cx.call("qint", "int_matmul", vec![a.dtype], args);
         Ok(())
     }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }
 
 #[cfg(test)]

@@ -106,6 +106,11 @@ impl OpDef for IntReduceMean {
         cx.call("qint", "reduce_mean", vec![x.dtype], args);
         Ok(())
     }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }
 
 #[cfg(test)]

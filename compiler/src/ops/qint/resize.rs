@@ -132,6 +132,11 @@ impl OpDef for IntResize {
         cx.call("qint", "resize_bilinear", vec![x.dtype], vec![x.arg_in(), th.arg_in(), tw.arg_in(), y.arg_out(), KArg::Dims(dims)]);
         Ok(())
     }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }
 
 #[cfg(test)]

@@ -223,6 +223,11 @@ impl OpDef for Recurrent {
         let steps = x.first().zip(x.get(1)).map(|(a, b)| (*a as u64) * (*b as u64)).unwrap_or(0);
         steps.saturating_mul(self.dirs() as u64).saturating_mul(rows as u64).saturating_mul((input + hidden) as u64)
     }
+
+    /// int8: float only.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.float_only(crate::ops::NO_INTEGER_KERNEL))
+    }
 }
 
 impl Recurrent {

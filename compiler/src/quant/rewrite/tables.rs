@@ -2,22 +2,21 @@
 //! one activation and scalar constants, evaluated in float over every
 //! input code and stored as a 256-entry table.
 
+use super::Rewriter;
 use crate::ir::{NodeId, ValueId};
-use crate::ops::binary::Kind as BinKind;
+use crate::ops::int8_rule::{Needs, Plan};
 use crate::ops::qint::IntLut;
-use crate::ops::unary::Kind as UnaryKind;
 use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use super::{Plan, Rewriter};
 
 impl Rewriter<'_> {
     /// Evaluates a unary node of the source on `x` (its other inputs are constants).
     pub(super) fn eval_unary(&self, n: NodeId, x: Tensor) -> Result<Tensor> {
-        let input = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let input = self.first_input(n)?;
+        let y = self.first_output(n)?;
         self.eval_region(input, &[n], y, x)
     }
 
@@ -47,9 +46,9 @@ impl Rewriter<'_> {
     /// values in `inside` and scalar constants (a candidate table step).
     pub(super) fn elementwise_step(&self, m: NodeId, inside: &HashSet<ValueId>, shape: &crate::ir::Shape) -> bool {
         let op_ok = match &self.src.node(m).op {
-            Op::Unary(u) => !matches!(u.kind, UnaryKind::IsInf { .. } | UnaryKind::IsNaN | UnaryKind::BitwiseNot),
+            Op::Unary(u) => u.maps_floats(),
             Op::Clip(_) => true,
-            Op::Binary(b) => matches!(b.kind, BinKind::Add | BinKind::Sub | BinKind::Mul | BinKind::Div),
+            Op::Binary(b) => b.is_arithmetic(),
             _ => false,
         };
         let ins_ok = self.src.node_inputs(m).into_iter().flatten().all(|v| {
@@ -85,7 +84,7 @@ impl Rewriter<'_> {
                 .flat_map(|&m| self.src.node_outputs(m).into_iter().flatten())
                 .filter(|&v| self.src.outputs.contains(&v) || self.src.consumers(v).iter().any(|(c, _)| !members.contains(c)))
                 .collect();
-            let last = self.src.node_outputs(*nodes.last()?)[0]?;
+            let last = self.src.node_outputs(*nodes.last()?).first().copied().flatten()?;
             if exits == [last] {
                 return Some((nodes, last));
             }
@@ -94,17 +93,26 @@ impl Rewriter<'_> {
         None
     }
 
-    /// A unary operator as a 256-entry table.
+    /// The elementwise chain `n` starts (see `elementwise_region`), when its
+    /// activations have parameters: its nodes and result, for `lut_of`.
+    pub(super) fn table_region(&self, n: NodeId) -> Option<(Vec<NodeId>, ValueId)> {
+        if !self.has_params(n, Needs::Output) {
+            return None;
+        }
+        let (nodes, y) = self.elementwise_region(n, &self.order)?;
+        self.known(y).then_some((nodes, y))
+    }
+
     /// A unary operator as a 256-entry table.
     pub(super) fn lut(&mut self, n: NodeId) -> Result<Plan> {
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+        let y = self.first_output(n)?;
         self.lut_of(n, &[n], y)
     }
 
     /// The region `nodes` (starting at `n`, computing `y` elementwise from
     /// `n`'s first input alone) as one table.
     pub(super) fn lut_of(&mut self, n: NodeId, nodes: &[NodeId], y: ValueId) -> Result<Plan> {
-        let x = self.src.node_inputs(n)[0].ok_or_else(|| Error::Op("no input".into()))?;
+        let x = self.first_input(n)?;
         let (xq, px) = self.as_int(x)?;
         let po = self.params(y)?;
         if po.dtype != px.dtype {

@@ -5,24 +5,23 @@
 use super::super::bias_correction;
 use super::super::fixed_point::quantize_multiplier;
 use super::super::params::{quantize_weights, quantize_weights_with, QParams};
-use crate::ir::{Graph, NodeId, ValueId};
+use super::Rewriter;
+use crate::ir::{NodeId, ValueId};
 use crate::ops::binary::Kind as BinKind;
+use crate::ops::int8_rule::{Plan, Weighted};
 use crate::ops::qint::IntConv;
 use crate::ops::qint::IntConvTranspose;
 use crate::ops::spatial::{Axis, TraversalAxis};
 use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
-use super::{Plan, Rewriter};
 
 impl Rewriter<'_> {
-    /// IntConv for Conv, Gemm and MatMul: `w` is float [C_out, C_in/group,
-    /// kernel...] (or [N, K] with no `axes`).
-    /// `scales`: the weight scales the model carries (QDQ), else chosen here.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn conv(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<Axis>, group: usize, scales: Option<Vec<f32>>) -> Result<Plan> {
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
-        let c_out = w.shape()[0];
+    /// IntConv for Conv, Gemm and MatMul (see `Weighted`).
+    pub(super) fn conv(&mut self, n: NodeId, layer: Weighted<Axis>) -> Result<Plan> {
+        let Weighted { x, w, bias, axes, group, scales } = layer;
+        let y = self.first_output(n)?;
+        let [c_out, ..] = w.shape()[..] else { return Err(Error::Op("the weights are a scalar".into())) };
         // MatMul + Add of a constant vector: the Add is the bias.
         let fold = if bias.is_none() && axes.is_empty() { self.bias_add(y, c_out) } else { None };
         let (y, bias) = match (bias, fold) {
@@ -35,13 +34,13 @@ impl Rewriter<'_> {
         let (xq, px) = self.as_int(x)?;
         let (target, po, lo, hi) = self.output_stage(y)?;
         let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
-        let (qw, sw) = self.weight_codes(n, &wf, c_out, scales);
+        let (qw, sw) = self.weight_codes(&wf, c_out, scales);
         let mut bias_f = match &bias {
             Some(b) => b.to_f64_vec()?,
             None => vec![0.0; c_out],
         };
         if let Some(means) = self.channel_means(x).filter(|_| bias_correction::corrects(&self.src.node(n).op)) {
-            let shift = bias_correction::shift(&wf, &qw, &sw, group, w.shape()[2..].iter().product(), means);
+            let shift = bias_correction::shift(&wf, &qw, &sw, group, w.shape().iter().skip(2).product(), means);
             bias_f.iter_mut().zip(shift).for_each(|(b, s)| *b += s);
         }
         let (folded, mult, exp) = channel_requant(px, &qw, &sw, &bias_f, po, ZeroPoint::Folded)?;
@@ -60,19 +59,20 @@ impl Rewriter<'_> {
     /// int8 codes and scales of the float weights `wf` (`c_out` rows, one
     /// per output channel): the model's own scales when it carries them
     /// (`scales`, QDQ), else symmetric per channel or per tensor.
-    pub(super) fn weight_codes(&self, n: NodeId, wf: &[f32], c_out: usize, scales: Option<Vec<f32>>) -> (Vec<i8>, Vec<f32>) {
+    fn weight_codes(&self, wf: &[f32], c_out: usize, scales: Option<Vec<f32>>) -> (Vec<i8>, Vec<f32>) {
         match scales {
-            Some(s) if alpha_is_one(n, self.src) => quantize_weights_with(wf, c_out, &s),
-            _ => quantize_weights(wf, c_out, self.opts.per_tensor),
+            Some(s) => quantize_weights_with(wf, c_out, &s),
+            None => quantize_weights(wf, c_out, self.opts.per_tensor),
         }
     }
 
-    /// IntConvTranspose for ConvTranspose with constant weights `w` [C_in,
-    /// C_out/group, kernel...] over one or two spatial axes.
-    pub(super) fn conv_transpose(&mut self, n: NodeId, x: ValueId, w: &Tensor, bias: Option<&Tensor>, axes: Vec<TraversalAxis>, group: usize) -> Result<Plan> {
-        let y = self.src.node_outputs(n)[0].ok_or_else(|| Error::Op("no output".into()))?;
+    /// IntConvTranspose for ConvTranspose (see `Weighted`).
+    pub(super) fn conv_transpose(&mut self, n: NodeId, layer: Weighted<TraversalAxis>) -> Result<Plan> {
+        let Weighted { x, w, bias, axes, group, scales } = layer;
+        let y = self.first_output(n)?;
         let ws = w.shape().to_vec();
-        let (c_in, og, kvol) = (ws[0], ws[1], ws[2..].iter().product::<usize>());
+        let [c_in, og, ref kernel @ ..] = ws[..] else { return Err(Error::Op(format!("weights of shape {ws:?}"))) };
+        let kvol = kernel.iter().product::<usize>();
         let (cg, c_out) = (c_in / group, og * group);
         // Weight (input channel ci, output o of group g, offset k) sits at
         // [ci, o, k] in W and at row g·og + o, column (ci mod cg, k) in the
@@ -90,9 +90,8 @@ impl Rewriter<'_> {
             }
         }
         // Per-axis scales of a QDQ model are along axis 1 (C_out / group).
-        let given = self.given_weight_scales(self.src.node_inputs(n)[1], 1);
-        let scales = given.filter(|s| s.len() == 1 || s.len() == og).map(|s| (0..c_out).map(|c| s[if s.len() == 1 { 0 } else { c % og }]).collect());
-        let (qrows, sw) = self.weight_codes(n, &rows, c_out, scales);
+        let scales = scales.filter(|s| s.len() == 1 || s.len() == og).map(|s| (0..c_out).map(|c| s[if s.len() == 1 { 0 } else { c % og }]).collect());
+        let (qrows, sw) = self.weight_codes(&rows, c_out, scales);
         let mut qw = vec![0i8; qrows.len()];
         for ci in 0..c_in {
             for o in 0..og {
@@ -187,21 +186,3 @@ fn channel_requant(px: QParams, qw: &[i8], sw: &[f32], bias_f: &[f64], po: QPara
     Ok((folded, mult, exp))
 }
 
-/// Gemm's alpha scales the float weights before quantization, so the
-/// model's own weight scales apply only when it is 1.
-fn alpha_is_one(n: NodeId, g: &Graph) -> bool {
-    !matches!(&g.node(n).op, Op::Gemm(gm) if gm.alpha != 1.0)
-}
-
-/// The transpose of a 2-D tensor, as float32.
-pub(super) fn transpose2(t: &Tensor) -> Result<Tensor> {
-    let [r, c] = t.shape()[..] else { return Err(Error::Op(format!("expected a matrix, got shape {:?}", t.shape()))) };
-    let v = t.to_f64_vec()?;
-    let out: Vec<f32> = (0..c * r).map(|i| v[(i % r) * c + i / r] as f32).collect();
-    Tensor::from_vec(&[c, r], out)
-}
-
-pub(super) fn scale_tensor(t: &Tensor, factor: f64) -> Result<Tensor> {
-    let v: Vec<f32> = t.to_f64_vec()?.into_iter().map(|x| (x * factor) as f32).collect();
-    Tensor::from_vec(t.shape(), v)
-}

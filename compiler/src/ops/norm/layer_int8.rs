@@ -1,86 +1,81 @@
-//! LayerNormalization on codes: IntLayerNorm with its epsilon term, int32
-//! gains and biases at the output's scale, once every int64 bound of the
-//! kernel is proven (NUMERICS.md, "LayerNormalization"). Otherwise the node
-//! stays float with the reason.
+//! LayerNormalization's int8 rule: IntLayerNorm with its epsilon term,
+//! int32 gains and biases at the output's scale, once every int64 bound of
+//! the kernel is proven (NUMERICS.md, "LayerNormalization"). Otherwise the
+//! node stays float with the reason.
 
-use super::{Plan, Rewriter};
-use crate::ir::NodeId;
-use crate::ops::norm::LayerNorm;
+use super::LayerNorm;
+use crate::ops::int8_rule::{Plan, QuantCx};
 use crate::ops::qint::{IntLayerNorm, LAYER_NORM_FRAC_BITS, LAYER_NORM_GAIN_BITS, LAYER_NORM_MAX_ROW};
-use crate::ops::Op;
+use crate::ops::{Op, Slots};
 use crate::quant::fixed_point::isqrt;
 use crate::tensor::Tensor;
-use crate::{Error, Result};
+use crate::Result;
 
 /// The largest `j` tried for the epsilon term `4^j · N² · ε / s_x²`
 /// (`layer_norm_factor` needs `j ≤ 30`).
 const MAX_EPS_SHIFT: u32 = 30;
 
-impl Rewriter<'_> {
-    /// LayerNormalization as IntLayerNorm, when the shape is fixed, Scale
-    /// and B are constants that vary only along the normalized axes, the
-    /// Mean and InvStdDev outputs are unused, input and output codes have
-    /// one type, and the bounds of NUMERICS.md hold.
-    pub(super) fn layer_norm(&mut self, n: NodeId, ln: &LayerNorm) -> Result<Plan> {
-        if ln.is_rms() {
-            return Ok(Plan::Float("RMSNormalization has no integer kernel".into()));
-        }
-        let (ins, outs) = (self.src.node_inputs(n), self.src.node_outputs(n));
-        let x = ins[0].ok_or_else(|| Error::Op("no input".into()))?;
-        let y = outs[0].ok_or_else(|| Error::Op("no output".into()))?;
-        if outs.iter().skip(1).flatten().any(|&v| !self.src.consumers(v).is_empty() || self.src.outputs.contains(&v)) {
-            return Ok(Plan::Float("its Mean or InvStdDev output is used".into()));
-        }
-        let Some(xs) = self.src.ty(x)?.shape.as_fixed() else { return Ok(Plan::Float("shape known only at run time".into())) };
-        let axis = ln.first_axis(xs.len())?;
-        let (block, outer) = (&xs[axis..], xs[..axis].iter().product::<usize>());
-        let len: usize = block.iter().product();
-        if len > LAYER_NORM_MAX_ROW {
-            return Ok(Plan::Float(format!("rows of {len} exceed the integer layer normalization's {LAYER_NORM_MAX_ROW}")));
-        }
-        let constant = |i: usize| ins.get(i).copied().flatten().map(|v| self.src.value(v).constant.clone());
-        let Some(Some(gamma)) = constant(1) else { return Ok(Plan::Float("Scale is not constant".into())) };
-        let beta = match constant(2) {
-            None => None,
-            Some(None) => return Ok(Plan::Float("B is not constant".into())),
-            Some(Some(b)) => Some(b),
-        };
-        let Some(gamma) = over_block(&gamma, block)? else { return Ok(Plan::Float("Scale varies outside the normalized axes".into())) };
-        let beta = match beta {
-            None => vec![0.0; len],
-            Some(b) => match over_block(&b, block)? {
-                Some(v) => v,
-                None => return Ok(Plan::Float("B varies outside the normalized axes".into())),
-            },
-        };
-        let (px, po) = (self.code_params(x)?, self.stage_params(y)?);
-        if px.dtype != po.dtype {
-            return Ok(Plan::Float("input and output codes differ in type".into()));
-        }
-        let Some((eps, eps_shift)) = epsilon_term(len, ln.epsilon(), px.scale as f64) else {
-            return Ok(Plan::Float(format!("the epsilon term N² · ε / s_x² (ε = {}, s_x = {}) is not below 2^62", ln.epsilon(), px.scale)));
-        };
-        // γ / s_out and β / s_out in Q15 int32 (output steps per unit).
-        let q15 = |v: f64| {
-            let r = (v / po.scale as f64 * (1u64 << LAYER_NORM_GAIN_BITS) as f64).round_ties_even();
-            (r.is_finite() && r.abs() < i32::MAX as f64).then_some(r as i32)
-        };
-        let (Some(gains), Some(biases)) = (gamma.iter().map(|&v| q15(v)).collect::<Option<Vec<i32>>>(), beta.iter().map(|&v| q15(v)).collect::<Option<Vec<i32>>>())
-        else {
-            return Ok(Plan::Float("Scale or B is 2^16 output steps or more".into()));
-        };
-        let bound = affine_bound(len, &gains, &biases);
-        if bound >= 1 << 62 {
-            return Ok(Plan::Float(format!("the int64 affine sum could overflow (bound {bound} ≥ 2^62)")));
-        }
-        let (xq, _) = self.as_int(x)?;
-        let (target, po, lo, hi) = self.output_stage(y)?;
-        let name = self.src.value(y).name.clone();
-        let g = self.constant(format!("{name}_gain"), Tensor::from_vec(&[len], gains)?);
-        let b = self.constant(format!("{name}_bias"), Tensor::from_vec(&[len], biases)?);
-        let op = IntLayerNorm { rows: [outer, len], eps, eps_shift, y_zero: po.zero, min: lo, max: hi };
-        self.emit(n, target, po, "IntLayerNorm", Op::IntLayerNorm(op), &[Some(xq), Some(g), Some(b)])
+/// LayerNormalization (not RMSNormalization) as IntLayerNorm, when the
+/// shape is fixed, Scale and B are constants that vary only along the
+/// normalized axes, the Mean and InvStdDev outputs are unused, input and
+/// output codes have one type, and the bounds of NUMERICS.md hold.
+pub(super) fn on_codes(ln: &LayerNorm, cx: &mut dyn QuantCx) -> Result<Plan> {
+    let (ins, outs) = (cx.inputs(), cx.outputs());
+    let x = ins.req(0)?;
+    let y = cx.first_output()?;
+    if outs.iter().skip(1).flatten().any(|&v| cx.is_used(v)) {
+        return Ok(Plan::float("its Mean or InvStdDev output is used"));
     }
+    let Some(xs) = cx.ty(x)?.shape.as_fixed() else { return Ok(Plan::float("shape known only at run time")) };
+    let axis = ln.first_axis(xs.len())?;
+    let (block, outer) = (&xs[axis..], xs[..axis].iter().product::<usize>());
+    let len: usize = block.iter().product();
+    if len > LAYER_NORM_MAX_ROW {
+        return Ok(Plan::float(format!("rows of {len} exceed the integer layer normalization's {LAYER_NORM_MAX_ROW}")));
+    }
+    // None: absent; Some(None): present but not a constant.
+    let constant = |i: usize| ins.opt(i).map(|v| cx.constant(v));
+    let Some(Some(gamma)) = constant(1) else { return Ok(Plan::float("Scale is not constant")) };
+    let beta = match constant(2) {
+        None => None,
+        Some(None) => return Ok(Plan::float("B is not constant")),
+        Some(Some(b)) => Some(b),
+    };
+    let Some(gamma) = over_block(&gamma, block)? else { return Ok(Plan::float("Scale varies outside the normalized axes")) };
+    let beta = match beta {
+        None => vec![0.0; len],
+        Some(b) => match over_block(&b, block)? {
+            Some(v) => v,
+            None => return Ok(Plan::float("B varies outside the normalized axes")),
+        },
+    };
+    let (px, po) = (cx.code_params(x)?, cx.stage_params(y)?);
+    if px.dtype != po.dtype {
+        return Ok(Plan::float("input and output codes differ in type"));
+    }
+    let Some((eps, eps_shift)) = epsilon_term(len, ln.epsilon(), px.scale as f64) else {
+        return Ok(Plan::float(format!("the epsilon term N² · ε / s_x² (ε = {}, s_x = {}) is not below 2^62", ln.epsilon(), px.scale)));
+    };
+    // γ / s_out and β / s_out in Q15 int32 (output steps per unit).
+    let q15 = |v: f64| {
+        let r = (v / po.scale as f64 * (1u64 << LAYER_NORM_GAIN_BITS) as f64).round_ties_even();
+        (r.is_finite() && r.abs() < i32::MAX as f64).then_some(r as i32)
+    };
+    let (Some(gains), Some(biases)) = (gamma.iter().map(|&v| q15(v)).collect::<Option<Vec<i32>>>(), beta.iter().map(|&v| q15(v)).collect::<Option<Vec<i32>>>())
+    else {
+        return Ok(Plan::float("Scale or B is 2^16 output steps or more"));
+    };
+    let bound = affine_bound(len, &gains, &biases);
+    if bound >= 1 << 62 {
+        return Ok(Plan::float(format!("the int64 affine sum could overflow (bound {bound} ≥ 2^62)")));
+    }
+    let (xq, _) = cx.as_int(x)?;
+    let (target, po, lo, hi) = cx.output_stage(y)?;
+    let name = cx.name(y);
+    let g = cx.add_constant(format!("{name}_gain"), Tensor::from_vec(&[len], gains)?);
+    let b = cx.add_constant(format!("{name}_bias"), Tensor::from_vec(&[len], biases)?);
+    let op = IntLayerNorm { rows: [outer, len], eps, eps_shift, y_zero: po.zero, min: lo, max: hi };
+    cx.emit(target, po, "IntLayerNorm", Op::IntLayerNorm(op), &[Some(xq), Some(g), Some(b)])
 }
 
 /// The values of a Scale or B tensor `t` at each position of the normalized
@@ -125,7 +120,7 @@ fn over_block(t: &Tensor, block: &[usize]) -> Result<Option<Vec<f64>>> {
 /// var(q)` for codes spanning at most 255 (the variance of values in an
 /// interval of width w is at most w² / 4). None when even `j = 0` fails,
 /// or ε is negative or not finite.
-pub fn epsilon_term(n: usize, epsilon: f64, scale: f64) -> Option<(i64, u32)> {
+fn epsilon_term(n: usize, epsilon: f64, scale: f64) -> Option<(i64, u32)> {
     if !(epsilon.is_finite() && epsilon >= 0.0 && scale > 0.0) {
         return None;
     }
@@ -150,7 +145,7 @@ pub fn epsilon_term(n: usize, epsilon: f64, scale: f64) -> Option<(i64, u32)> {
 /// `1 − 2^−30`) of the real one and `inv = floor(2^62 / r)` only rounds
 /// down. For `N ≤ 2^22` the factor adds less than 1/8, so `isqrt((N − 1)
 /// · 2^32) + 3` bounds `|v|`.
-pub fn affine_bound(n: usize, gains: &[i32], biases: &[i32]) -> u128 {
+fn affine_bound(n: usize, gains: &[i32], biases: &[i32]) -> u128 {
     let v_max = isqrt((n.saturating_sub(1) as u64) << (2 * LAYER_NORM_FRAC_BITS)) as u128 + 3;
     let g_max = gains.iter().map(|g| g.unsigned_abs()).max().unwrap_or(0) as u128;
     let b_max = biases.iter().map(|b| b.unsigned_abs()).max().unwrap_or(0) as u128;
