@@ -81,10 +81,16 @@ impl OpDef for Clip {
         cx.elementwise_of("clip", Vec::new(), &[x, lo, hi])
     }
 
-    /// int8: a 256-entry table over every input code (or, after an integer
-    /// operator, its output stage's clamp: `quant::rewrite` fuses it).
+    /// int8: with constant bounds, a 256-entry table over every input code
+    /// (or, after an integer operator, its output stage's clamp:
+    /// `quant::rewrite` fuses it); bounds known only at run time stay float.
     fn quantize(&self, rule: Rule) -> Result<Plan> {
-        rule.on_codes(Needs::Output, |cx| cx.table())
+        rule.on_codes(Needs::Output, |cx| {
+            if cx.inputs().iter().skip(1).flatten().any(|&v| cx.constant(v).is_none()) {
+                return Ok(Plan::float("min or max known only at run time"));
+            }
+            cx.table()
+        })
     }
 }
 

@@ -29,6 +29,8 @@ use std::sync::Arc;
 
 mod cx;
 mod tables;
+#[cfg(test)]
+mod tests;
 mod weighted;
 
 /// Choices of the user (`--per-tensor`, `--rounding`, `--io`).

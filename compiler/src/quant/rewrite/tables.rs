@@ -103,8 +103,12 @@ impl Rewriter<'_> {
         self.known(y).then_some((nodes, y))
     }
 
-    /// A unary operator as a 256-entry table.
+    /// A unary operator as a 256-entry table; its other inputs must be
+    /// constants (the table is computed at compile time).
     pub(super) fn lut(&mut self, n: NodeId) -> Result<Plan> {
+        if self.src.node_inputs(n).iter().skip(1).flatten().any(|&v| self.src.value(v).constant.is_none()) {
+            return Err(Error::Op("internal: a table of an operator with inputs known only at run time".into()));
+        }
         let y = self.first_output(n)?;
         self.lut_of(n, &[n], y)
     }

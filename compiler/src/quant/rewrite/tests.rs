@@ -1,0 +1,50 @@
+//! The rewrite on small graphs with given ranges: what stays float and why.
+
+use super::{quantize, Options, Quantized, Source};
+use crate::interp::Interpreter;
+use crate::ir::{Graph, Node, TensorType, Value, ValueId};
+use crate::ops::Op;
+use crate::quant::calibrate::{Calibration, Range};
+use crate::quant::fixed_point::Rounding;
+use crate::tensor::{DType, Tensor};
+use crate::Result;
+use std::collections::HashMap;
+
+const OPTIONS: Options = Options { per_tensor: false, rounding: Rounding::Double, int8_io: false, equalize: false, bias_correction: false };
+
+fn input(g: &mut Graph, name: &str, shape: &[usize]) -> ValueId {
+    let v = g.add_value(Value { name: name.into(), ty: Some(TensorType::fixed(DType::F32, shape)), constant: None });
+    g.inputs.push(v);
+    v
+}
+
+fn op(g: &mut Graph, op_type: &str, inputs: &[ValueId]) -> ValueId {
+    let attrs = if op_type == "Concat" { vec![("axis", crate::front::onnx::Attr::Int(0))] } else { vec![] };
+    let onnx = crate::ops::testing::node(op_type, 17, attrs, inputs.len(), 1);
+    let node = Node { name: op_type.into(), op_type: op_type.into(), opset: 17, op: Op::from_onnx(&onnx).unwrap() };
+    let out = g.add_value(Value { name: format!("{op_type}_out"), ty: None, constant: None });
+    let ins: Vec<_> = inputs.iter().map(|&v| Some(v)).collect();
+    g.add_node(node, &ins, &[Some(out)]).unwrap();
+    out
+}
+
+/// Quantizes `g` (its output `y`) with the ranges `ranges`.
+fn rewrite(mut g: Graph, y: ValueId, ranges: &[(ValueId, f32, f32)]) -> Result<Quantized> {
+    g.outputs.push(y);
+    crate::passes::infer_shapes::run(&mut g)?;
+    let ranges = ranges.iter().map(|&(v, lo, hi)| (v, Range { lo, hi })).collect();
+    quantize(&g, &Source::Calibrated(&Calibration { ranges, channel_means: HashMap::new() }), OPTIONS)
+}
+
+#[test]
+fn clip_bounds_known_only_at_run_time_keep_it_float() {
+    let mut g = Graph::new("clip");
+    let (x, lo, hi) = (input(&mut g, "x", &[4]), input(&mut g, "lo", &[]), input(&mut g, "hi", &[]));
+    let y = op(&mut g, "Clip", &[x, lo, hi]);
+    let q = rewrite(g, y, &[(x, -2.0, 2.0), (lo, -1.0, 0.0), (hi, 0.0, 1.0), (y, -1.0, 1.0)]).unwrap();
+    assert_eq!(q.float_nodes, [("Clip".to_string(), "Clip".to_string(), "min or max known only at run time".to_string())]);
+    // Bounds other than the calibrated ones apply.
+    let x = Tensor::from_vec(&[4], vec![-2f32, -0.25, 0.25, 2.0]).unwrap();
+    let out = Interpreter::new(&q.graph).unwrap().run(vec![x, Tensor::scalar(-0.5f32), Tensor::scalar(0.5f32)]).unwrap();
+    assert_eq!(out[0].to_f64_vec().unwrap(), [-0.5, -0.25, 0.25, 0.5]);
+}
