@@ -149,7 +149,9 @@ impl Binary {
     /// The integer form of Add, Sub, Mul and Div (NUMERICS.md, "Elementwise
     /// and other integer operators"): IntRescale for a positive scalar
     /// factor, else IntBinary; stays float when a multiplier's exponent is
-    /// past the bound its kernel proves, or for a division by a tensor.
+    /// past the bound its kernel proves, or for a division by a tensor. The
+    /// multipliers are checked before anything is written, so a Relu or
+    /// Clip after a node that stays float is not fused away.
     fn on_codes(&self, cx: &mut dyn QuantCx) -> Result<Plan> {
         let ins = cx.inputs();
         let (Some(a), Some(b)) = (ins.opt(0), ins.opt(1)) else { return Ok(Plan::float("missing operand")) };
@@ -159,10 +161,11 @@ impl Binary {
         if let (Some(c), Kind::Mul | Kind::Div) = (scalar, self.kind) {
             if c > 0.0 && c.is_finite() {
                 let factor = if self.kind == Kind::Div { 1.0 / c } else { c };
-                let (xq, px) = cx.as_int(a)?;
-                let (target, po, lo, hi) = cx.output_stage(y)?;
+                let (px, po) = (cx.code_params(a)?, cx.stage_params(y)?);
                 let m = quantize_multiplier(px.scale as f64 * factor / po.scale as f64).filter(|m| m.exponent <= 22);
                 let Some(m) = m else { return Ok(Plan::float("scales too far apart")) };
+                let (xq, px) = cx.as_int(a)?;
+                let (target, po, lo, hi) = cx.output_stage(y)?;
                 let op = IntRescale { z_in: px.zero, m, stage: cx.stage(po, lo, hi) };
                 return cx.emit(target, po, "IntRescale", Op::IntRescale(op), &[Some(xq)]);
             }
@@ -173,9 +176,7 @@ impl Binary {
             Kind::Mul => BinaryKind::Mul,
             _ => return Ok(Plan::float("division by a tensor")),
         };
-        let (aq, pa) = cx.as_int(a)?;
-        let (bq, pb) = cx.as_int(b)?;
-        let (target, po, lo, hi) = cx.output_stage(y)?;
+        let (pa, pb, po) = (cx.code_params(a)?, cx.code_params(b)?, cx.stage_params(y)?);
         let none = Multiplier { m: 0, exponent: 0 };
         let (ma, mb, mo) = if kind == BinaryKind::Mul {
             let mo = quantize_multiplier(pa.scale as f64 * pb.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 15);
@@ -190,6 +191,10 @@ impl Binary {
             let (Some(ma), Some(mb), Some(mo)) = (ma, mb, mo) else { return Ok(Plan::float("scales too far apart")) };
             (ma, mb, mo)
         };
+        // Decided: now the operands become codes and a Relu or Clip is fused.
+        let (aq, pa) = cx.as_int(a)?;
+        let (bq, pb) = cx.as_int(b)?;
+        let (target, po, lo, hi) = cx.output_stage(y)?;
         let op = IntBinary { kind, za: pa.zero, zb: pb.zero, ma, mb, mo, stage: cx.stage(po, lo, hi) };
         cx.emit(target, po, "IntBinary", Op::IntBinary(op), &[Some(aq), Some(bq)])
     }

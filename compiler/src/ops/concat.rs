@@ -2,7 +2,7 @@
 //! other dimensions must agree. Any element type; empty inputs are allowed.
 //! <https://onnx.ai/onnx/operators/onnx__Concat.html>
 
-use super::int8_rule::{quantize_multiplier, Needs, Plan, Rule};
+use super::int8_rule::{quantize_multiplier, Needs, Plan, QParams, Rule};
 use super::qint::IntRescale;
 use super::{util, Arg, Op, OpDef};
 use crate::front::onnx::OnnxNode;
@@ -98,12 +98,20 @@ impl OpDef for Concat {
     }
 
     /// int8: Concat on codes with the output's parameters; inputs whose
-    /// parameters differ are rescaled first (IntRescale).
+    /// parameters differ are rescaled first (IntRescale), once every
+    /// rescale is known to be possible.
     fn quantize(&self, rule: Rule) -> Result<Plan> {
         rule.on_codes(Needs::Output, |cx| {
             let y = cx.first_output()?;
             let po = cx.params(y)?;
             let (lo, hi) = po.code_range();
+            let rescale = |p: QParams| quantize_multiplier(p.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 22);
+            for v in cx.inputs().into_iter().flatten() {
+                let p = cx.code_params(v)?;
+                if p != po && rescale(p).is_none() {
+                    return Ok(Plan::float("scales too far apart"));
+                }
+            }
             let mut inputs = Vec::new();
             for v in cx.inputs().into_iter().flatten() {
                 let (q, p) = cx.as_int(v)?;
@@ -111,9 +119,7 @@ impl OpDef for Concat {
                     inputs.push(Some(q));
                     continue;
                 }
-                let Some(m) = quantize_multiplier(p.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 22) else {
-                    return Ok(Plan::float("scales too far apart"));
-                };
+                let Some(m) = rescale(p) else { return Ok(Plan::float("scales too far apart")) };
                 let out = cx.fresh(format!("{}_to_{}", cx.name(v), cx.name(y)));
                 let op = IntRescale { z_in: p.zero, m, stage: cx.stage(po, lo, hi) };
                 cx.add(&format!("_rescale_{}", inputs.len()), "IntRescale", Op::IntRescale(op), &[Some(q)], &[Some(out)])?;

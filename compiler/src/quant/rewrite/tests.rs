@@ -48,3 +48,29 @@ fn clip_bounds_known_only_at_run_time_keep_it_float() {
     let out = Interpreter::new(&q.graph).unwrap().run(vec![x, Tensor::scalar(-0.5f32), Tensor::scalar(0.5f32)]).unwrap();
     assert_eq!(out[0].to_f64_vec().unwrap(), [-0.5, -0.25, 0.25, 0.5]);
 }
+
+#[test]
+fn a_relu_after_a_node_that_stays_float_is_not_fused_away() {
+    // Two values up to 1e6 summed into [0, 1e-6]: the output multiplier is
+    // past IntBinary's bound, so Add stays float and Relu becomes a table.
+    let mut g = Graph::new("add");
+    let (a, b) = (input(&mut g, "a", &[4]), input(&mut g, "b", &[4]));
+    let s = op(&mut g, "Add", &[a, b]);
+    let y = op(&mut g, "Relu", &[s]);
+    let q = rewrite(g, y, &[(a, -1e6, 1e6), (b, -1e6, 1e6), (s, -1e-6, 1e-6), (y, 0.0, 1e-6)]).unwrap();
+    assert_eq!(q.float_nodes, [("Add".to_string(), "Add".to_string(), "scales too far apart".to_string())]);
+    let types: Vec<&str> = q.graph.nodes().into_iter().map(|n| q.graph.node(n).op_type.as_str()).collect();
+    assert!(types.contains(&"IntLut"), "{types:?}");
+}
+
+#[test]
+fn a_concat_that_stays_float_quantizes_nothing() {
+    // The first input's scale is 10^9 times the output's: no rescale.
+    let mut g = Graph::new("concat");
+    let (a, b) = (input(&mut g, "a", &[4]), input(&mut g, "b", &[4]));
+    let y = op(&mut g, "Concat", &[a, b]);
+    let q = rewrite(g, y, &[(a, -1e6, 1e6), (b, -1e-3, 1e-3), (y, -1e-3, 1e-3)]).unwrap();
+    assert_eq!(q.float_nodes, [("Concat".to_string(), "Concat".to_string(), "scales too far apart".to_string())]);
+    let types: Vec<&str> = q.graph.nodes().into_iter().map(|n| q.graph.node(n).op_type.as_str()).collect();
+    assert_eq!(types, ["Concat"]);
+}
