@@ -20,7 +20,8 @@ use crate::tensor::Tensor;
 use crate::{Error, Result};
 use std::sync::Arc;
 
-pub use crate::quant::fixed_point::{quantize_multiplier, Multiplier};
+// The numerics contract the rules compute with (NUMERICS.md).
+pub use crate::quant::fixed_point::{isqrt, quantize_multiplier, Multiplier};
 pub use crate::quant::params::QParams;
 
 /// The reason of every operator that has no integer form.

@@ -4,10 +4,9 @@
 //! node stays float with the reason.
 
 use super::LayerNorm;
-use crate::ops::int8_rule::{Plan, QuantCx};
+use crate::ops::int8_rule::{isqrt, Plan, QuantCx};
 use crate::ops::qint::{IntLayerNorm, LAYER_NORM_FRAC_BITS, LAYER_NORM_GAIN_BITS, LAYER_NORM_MAX_ROW};
 use crate::ops::{Op, Slots};
-use crate::quant::fixed_point::isqrt;
 use crate::tensor::Tensor;
 use crate::Result;
 
