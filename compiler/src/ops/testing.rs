@@ -1,9 +1,10 @@
 //! Test helpers for operator files: build an ONNX node, evaluate it, and
-//! check that `infer` agrees with `eval` on the result; a seeded generator.
+//! check that `infer` agrees with `eval` on the result; add one to a test
+//! graph; a seeded generator.
 
 use super::{Arg, Op};
 use crate::front::onnx::{Attr, OnnxNode};
-use crate::ir::TensorType;
+use crate::ir::{Graph, Node, TensorType, Value, ValueId};
 use crate::tensor::Tensor;
 use crate::Result;
 
@@ -31,6 +32,17 @@ pub fn node(op_type: &str, opset: i64, attrs: Vec<(&str, Attr)>, n_in: usize, n_
         inputs: vec![true; n_in],
         outputs: vec![true; n_out],
     }
+}
+
+/// Adds a node `op_type` (opset 17, named after its op type) with `attrs`
+/// reading `inputs` to `g`; returns its output `<op_type>_out`, untyped.
+pub fn add_op(g: &mut Graph, op_type: &str, attrs: Vec<(&str, Attr)>, inputs: &[ValueId]) -> ValueId {
+    let onnx = node(op_type, 17, attrs, inputs.len(), 1);
+    let node = Node { name: op_type.into(), op_type: op_type.into(), opset: 17, op: Op::from_onnx(&onnx).unwrap() };
+    let out = g.add_value(Value { name: format!("{op_type}_out"), ty: None, constant: None });
+    let ins: Vec<_> = inputs.iter().map(|&v| Some(v)).collect();
+    g.add_node(node, &ins, &[Some(out)]).unwrap();
+    out
 }
 
 /// Builds the op for `op_type` with `attrs`, infers its output types from

@@ -244,21 +244,13 @@ mod tests {
     use super::*;
     use crate::front::onnx::Attr;
     use crate::interp::Interpreter;
-    use crate::ir::{Node, TensorType, Value};
+    use crate::ir::{TensorType, Value};
+    use crate::ops::testing::add_op as op;
     use crate::tensor::DType;
 
     fn constant(g: &mut Graph, name: &str, shape: &[usize], v: Vec<f32>) -> ValueId {
         let t = Tensor::from_vec(shape, v).unwrap();
         g.add_value(Value { name: name.into(), ty: Some(TensorType::of(&t)), constant: Some(Arc::new(t)) })
-    }
-
-    fn op(g: &mut Graph, op_type: &str, attrs: Vec<(&str, Attr)>, inputs: &[ValueId]) -> ValueId {
-        let onnx = crate::ops::testing::node(op_type, 17, attrs, inputs.len(), 1);
-        let node = Node { name: op_type.into(), op_type: op_type.into(), opset: 17, op: Op::from_onnx(&onnx).unwrap() };
-        let out = g.add_value(Value { name: format!("{op_type}_out"), ty: None, constant: None });
-        let ins: Vec<_> = inputs.iter().map(|&v| Some(v)).collect();
-        g.add_node(node, &ins, &[Some(out)]).unwrap();
-        out
     }
 
     /// Deterministic weights with channel c scaled by `spread^(c - mid)`.

@@ -1,9 +1,10 @@
 //! The rewrite on small graphs with given ranges: what stays float and why.
 
 use super::{quantize, Options, Quantized, Source};
+use crate::front::onnx::Attr;
 use crate::interp::Interpreter;
-use crate::ir::{Graph, Node, TensorType, Value, ValueId};
-use crate::ops::Op;
+use crate::ir::{Graph, TensorType, Value, ValueId};
+use crate::ops::testing::add_op;
 use crate::quant::calibrate::{Calibration, Range};
 use crate::quant::fixed_point::Rounding;
 use crate::tensor::{DType, Tensor};
@@ -18,14 +19,10 @@ fn input(g: &mut Graph, name: &str, shape: &[usize]) -> ValueId {
     v
 }
 
+/// `op_type` on `inputs` (Concat along axis 0).
 fn op(g: &mut Graph, op_type: &str, inputs: &[ValueId]) -> ValueId {
-    let attrs = if op_type == "Concat" { vec![("axis", crate::front::onnx::Attr::Int(0))] } else { vec![] };
-    let onnx = crate::ops::testing::node(op_type, 17, attrs, inputs.len(), 1);
-    let node = Node { name: op_type.into(), op_type: op_type.into(), opset: 17, op: Op::from_onnx(&onnx).unwrap() };
-    let out = g.add_value(Value { name: format!("{op_type}_out"), ty: None, constant: None });
-    let ins: Vec<_> = inputs.iter().map(|&v| Some(v)).collect();
-    g.add_node(node, &ins, &[Some(out)]).unwrap();
-    out
+    let attrs = if op_type == "Concat" { vec![("axis", Attr::Int(0))] } else { vec![] };
+    add_op(g, op_type, attrs, inputs)
 }
 
 /// Quantizes `g` (its output `y`) with the ranges `ranges`.
