@@ -305,6 +305,17 @@ fn unknown_op_type() {
 }
 
 #[test]
+fn if_on_input_data() {
+    // The condition is a graph input: not known at compile time.
+    let mut n = node("If", "by_flag", &["flag"], &["y"]);
+    n.attribute.push(attr_graph("then_branch", vec![node("Neg", "neg", &["x"], &["m"])], &["m"]));
+    n.attribute.push(attr_graph("else_branch", vec![], &["x"]));
+    let m = model(vec![n], vec![f32_info("x", &[2, 3]), value_info("flag", BOOL, &[])], vec![f32_info("y", &[2, 3])], vec![]);
+    let flag = Tensor::from_vec(&[], vec![true]).unwrap();
+    Case::new("ifdata", &m, &[f32_tensor(&[2, 3]), flag]).unsupported(&["by_flag", "If", "not known at compile time"]);
+}
+
+#[test]
 fn unknown_domain() {
     // Imported but unknown domain, with an op type that exists in the default one.
     let mut m = unary("Relu", "custom_relu", vec![]);

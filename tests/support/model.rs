@@ -14,6 +14,7 @@ pub const FLOAT: i32 = 1;
 pub const INT32: i32 = 6;
 pub const INT64: i32 = 7;
 pub const DOUBLE: i32 = 11;
+pub const BOOL: i32 = 9;
 
 /// The default-domain opset the test models import.
 pub const OPSET: i64 = 17;
@@ -158,6 +159,17 @@ pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
 pub fn attr_tensor(name: &str, t: TensorProto) -> AttributeProto {
     let mut a = attr(name, AttributeType::TENSOR);
     a.t = MessageField::some(t);
+    a
+}
+
+/// A subgraph attribute (If's branches): `nodes` computing `outputs`.
+pub fn attr_graph(name: &str, nodes: Vec<NodeProto>, outputs: &[&str]) -> AttributeProto {
+    let mut g = GraphProto::new();
+    g.name = name.to_string();
+    g.node = nodes;
+    g.output = outputs.iter().map(|o| f32_info(o, &[])).collect();
+    let mut a = attr(name, AttributeType::GRAPH);
+    a.g = MessageField::some(g);
     a
 }
 

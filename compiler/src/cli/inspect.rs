@@ -31,6 +31,7 @@ pub fn inspect(args: InspectArgs) -> Result<()> {
     let mut failures = Vec::new();
     let report = (|| -> Result<String> {
         passes::set_input_shapes::run(&mut graph, &args.input_shapes)?;
+        passes::fold_if::run(&mut graph)?;
         failures = passes::infer_shapes::run_lenient(&mut graph)?;
         passes::eliminate_dead_code::run(&mut graph)?;
         let mut s = String::new();

@@ -2,6 +2,7 @@
 //! and typed values, shared by every pass, the interpreter and the backends.
 
 mod graph;
+mod inline;
 mod print;
 mod types;
 

@@ -8,7 +8,7 @@ use crate::ir::TensorType;
 use crate::tensor::{DType, Tensor};
 use crate::{unsupported, Result};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Identity {
     /// Dropout also returns a mask.
     dropout: bool,
@@ -49,6 +49,11 @@ impl OpDef for Identity {
 }
 
 impl Identity {
+    /// Plain Identity.
+    pub fn new() -> Identity {
+        Identity { dropout: false }
+    }
+
     /// Dropout's `training_mode` input must be false (qcc runs inference).
     fn check_training(&self, training: Option<&Tensor>) -> Result<()> {
         if let Some(t) = training {

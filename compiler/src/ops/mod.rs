@@ -46,6 +46,7 @@ mod gather_nd;
 pub mod gemm;
 mod grid_sample;
 mod identity;
+mod if_op;
 pub mod int8_rule;
 mod linear_attention;
 mod logical;
@@ -235,6 +236,11 @@ impl Op {
         Op::Unsupported(unsupported::Unsupported::new(node, reason))
     }
 
+    /// Identity (output = input), for nodes that passes create.
+    pub fn identity() -> Op {
+        Op::Identity(identity::Identity::new())
+    }
+
     /// Why the node cannot be handled, if it is unsupported.
     pub fn unsupported_reason(&self) -> Option<&str> {
         match self {
@@ -246,6 +252,7 @@ impl Op {
 
 ops! {
     Identity(identity::Identity) = ["Identity", "Dropout"],
+    If(if_op::If) = ["If"],
     Constant(constant::Constant) = ["Constant"],
     Unary(unary::Unary) = [
         "Abs", "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Ceil", "Cos", "Cosh", "Elu", "Erf", "Exp",

@@ -20,7 +20,13 @@ impl Unsupported {
 
 impl OpDef for Unsupported {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
-        let reason = if node.domain.is_empty() {
+        let reason = if node.domain.is_empty() && matches!(node.op_type.as_str(), "Loop" | "Scan" | "SequenceMap") {
+            format!(
+                "op type '{}' runs a subgraph a data-dependent number of times; qcc compiles straight-line graphs \
+                 (If is supported when its condition is known at compile time, loops are not)",
+                node.op_type
+            )
+        } else if node.domain.is_empty() {
             format!("op type '{}' is not supported by qcc", node.op_type)
         } else {
             format!("op type '{}' of domain '{}' is not supported by qcc", node.op_type, node.domain)

@@ -3,6 +3,7 @@
 
 pub mod eliminate_dead_code;
 pub mod fold_batch_norm;
+pub mod fold_if;
 pub mod infer_shapes;
 pub mod pipeline;
 pub mod remove_identity;

@@ -1,13 +1,17 @@
 //! Flattens a graph's node list: calls of ONNX local functions (the model's
 //! `functions`) are inlined recursively, attribute references
 //! (`ref_attr_name`) resolved, and every attribute decoded into [`Attr`].
+//! The `then_branch` / `else_branch` subgraphs of If nodes are flattened
+//! the same way into [`FlatGraph`]s (names renamed as their enclosing scope
+//! renames them); other subgraph attributes (Loop, Scan) stay markers.
 
 use super::node::Attr;
 use super::tensor::{decode, decode_sparse, DataDir};
 use crate::tensor::DType;
 use crate::{Error, Result};
-use onnx_protobuf::{attribute_proto::AttributeType, AttributeProto, FunctionProto, NodeProto, OperatorSetIdProto};
-use std::collections::HashMap;
+use crate::tensor::Tensor;
+use onnx_protobuf::{attribute_proto::AttributeType, AttributeProto, FunctionProto, GraphProto, NodeProto, OperatorSetIdProto};
+use std::collections::{HashMap, HashSet};
 
 /// Deepest nesting of function calls accepted (recursive functions are invalid).
 const MAX_DEPTH: usize = 32;
@@ -26,7 +30,43 @@ pub struct FlatNode {
     pub attrs: Vec<(String, Attr)>,
     pub inputs: Vec<String>,
     pub outputs: Vec<String>,
+    /// Subgraph attributes qcc builds (If's branches), by attribute name.
+    pub graphs: Vec<(String, FlatGraph)>,
 }
+
+/// A subgraph after flattening, its names as the enclosing scope sees them.
+#[derive(Debug)]
+pub struct FlatGraph {
+    pub name: String,
+    /// Formal inputs (If's branches have none).
+    pub inputs: Vec<String>,
+    pub initializers: Vec<(String, Tensor)>,
+    pub nodes: Vec<FlatNode>,
+    pub outputs: Vec<String>,
+}
+
+impl FlatGraph {
+    /// The names the subgraph reads from enclosing scopes (nested subgraphs
+    /// included), in order of first use.
+    pub fn free_names(&self) -> Vec<String> {
+        let mut defined: HashSet<&str> = self.inputs.iter().map(String::as_str).collect();
+        defined.extend(self.initializers.iter().map(|(n, _)| n.as_str()));
+        defined.extend(self.nodes.iter().flat_map(|n| n.outputs.iter()).map(String::as_str));
+        let mut used: Vec<String> = Vec::new();
+        for node in &self.nodes {
+            used.extend(node.inputs.iter().cloned());
+            for (_, g) in &node.graphs {
+                used.extend(g.free_names());
+            }
+        }
+        used.extend(self.outputs.iter().cloned());
+        let mut seen = HashSet::new();
+        used.into_iter().filter(|n| !n.is_empty() && !defined.contains(n.as_str()) && seen.insert(n.clone())).collect()
+    }
+}
+
+/// Op types whose subgraph attributes qcc builds.
+const SUBGRAPH_OPS: &[&str] = &["If"];
 
 /// Opset versions by domain ("" and "ai.onnx" are the same domain).
 #[derive(Debug, Clone, Default)]
@@ -65,6 +105,8 @@ pub struct Expander<'a> {
     pub dir: &'a DataDir<'a>,
     pub out: Vec<FlatNode>,
     calls: usize,
+    /// Primitive nodes emitted so far, subgraphs included (the budget).
+    emitted: u64,
     /// Primitive nodes each function expands to, once computed.
     sizes: HashMap<(String, String), u64>,
 }
@@ -82,7 +124,7 @@ struct Frame {
 impl<'a> Expander<'a> {
     pub fn new(functions: &'a [FunctionProto], dir: &'a DataDir<'a>) -> Expander<'a> {
         let functions = functions.iter().map(|f| ((canonical(&f.domain).to_string(), f.name.clone()), f)).collect();
-        Expander { functions, dir, out: Vec::new(), calls: 0, sizes: HashMap::new() }
+        Expander { functions, dir, out: Vec::new(), calls: 0, emitted: 0, sizes: HashMap::new() }
     }
 
     /// Expands the top-level node list of a graph.
@@ -103,22 +145,36 @@ impl<'a> Expander<'a> {
             let opset = frame.opsets.get(&node.domain);
             e.at_node(&crate::error::NodeRef { name: name.clone(), op_type: node.op_type.clone(), opset })
         };
-        let attrs = self.decode_attrs(&node.attribute, &frame.attrs).map_err(node_err)?;
+        let builds_graphs = canonical(&node.domain).is_empty() && SUBGRAPH_OPS.contains(&node.op_type.as_str());
+        let (graph_attrs, plain): (Vec<&AttributeProto>, Vec<&AttributeProto>) = node
+            .attribute
+            .iter()
+            .partition(|a| builds_graphs && a.type_.enum_value() == Ok(AttributeType::GRAPH) && a.ref_attr_name.is_empty());
+        let attrs = self.decode_attrs(plain, &frame.attrs).map_err(node_err)?;
         let key = (canonical(&node.domain).to_string(), node.op_type.clone());
         if let Some(&function) = self.functions.get(&key) {
             if depth >= MAX_DEPTH {
                 return Err(node_err(Error::InvalidModel(format!("function calls nest deeper than {MAX_DEPTH} levels (recursive function?)"))));
             }
             let size = self.expanded_size(&key, depth).map_err(node_err)?;
-            if (self.out.len() as u64).saturating_add(size) > MAX_NODES {
+            if self.emitted.saturating_add(size) > MAX_NODES {
                 return Err(node_err(Error::Unsupported(format!(
                     "function '{}' expands to {size} nodes, which with the {} before it exceeds qcc's limit of {MAX_NODES} nodes",
                     f_name(&key),
-                    self.out.len()
+                    self.emitted
                 ))));
             }
             return self.inline(function, &name, inputs, outputs, attrs, depth).map_err(node_err);
         }
+        if self.emitted >= MAX_NODES {
+            return Err(node_err(Error::Unsupported(format!("the model has more than qcc's limit of {MAX_NODES} nodes"))));
+        }
+        let mut graphs = Vec::new();
+        for a in graph_attrs {
+            let g = a.g.as_ref().ok_or_else(|| node_err(Error::InvalidModel(format!("attribute '{}' of type GRAPH has no value", a.name))))?;
+            graphs.push((a.name.clone(), self.flatten_subgraph(g, &name, &a.name, frame, depth)?));
+        }
+        self.emitted += 1;
         self.out.push(FlatNode {
             opset: frame.opsets.get(&node.domain),
             name,
@@ -127,8 +183,51 @@ impl<'a> Expander<'a> {
             attrs,
             inputs,
             outputs,
+            graphs,
         });
         Ok(())
+    }
+
+    /// Flattens subgraph `g`, attribute `attr` of node `owner`, in the scope
+    /// of `frame`: its names are renamed as the enclosing scope renames
+    /// them, so references to outer values keep meaning the same values.
+    fn flatten_subgraph(&mut self, g: &'a GraphProto, owner: &str, attr: &str, frame: &Frame, depth: usize) -> Result<FlatGraph> {
+        let node_err = |e: Error| e.at_node(&crate::error::NodeRef { name: owner.to_string(), op_type: "If".into(), opset: frame.opsets.get("") });
+        if depth >= MAX_DEPTH {
+            return Err(node_err(Error::InvalidModel(format!("subgraphs nest deeper than {MAX_DEPTH} levels"))));
+        }
+        let rename = |n: &String| if n.is_empty() { String::new() } else { frame.rename.get(n).cloned().unwrap_or_else(|| format!("{}{n}", frame.prefix)) };
+        let what = |kind: &str, name: &str| format!("{kind} '{name}' of subgraph '{attr}' of node '{owner}'");
+        let mut initializers = Vec::new();
+        for t in &g.initializer {
+            initializers.push((rename(&t.name), decode(t, self.dir, &what("initializer", &t.name)).map_err(node_err)?));
+        }
+        for sp in &g.sparse_initializer {
+            let name = sp.values.as_ref().map(|v| v.name.clone()).unwrap_or_default();
+            initializers.push((rename(&name), decode_sparse(sp, self.dir, &what("sparse initializer", &name)).map_err(node_err)?));
+        }
+        let saved = std::mem::take(&mut self.out);
+        let mut result = Ok(());
+        for (i, node) in g.node.iter().enumerate() {
+            let name = if node.name.is_empty() {
+                format!("{owner}/{attr}/{}_{i}", node.op_type)
+            } else {
+                format!("{}{}", frame.prefix, node.name)
+            };
+            result = self.expand_node(node, name, frame, depth + 1);
+            if result.is_err() {
+                break;
+            }
+        }
+        let nodes = std::mem::replace(&mut self.out, saved);
+        result?;
+        Ok(FlatGraph {
+            name: format!("{owner}/{attr}"),
+            inputs: g.input.iter().map(|v| rename(&v.name)).collect(),
+            initializers,
+            nodes,
+            outputs: g.output.iter().map(|v| rename(&v.name)).collect(),
+        })
     }
 
     /// The number of primitive nodes a call of function `key` expands to
@@ -193,7 +292,7 @@ impl<'a> Expander<'a> {
         Ok(())
     }
 
-    fn decode_attrs(&self, protos: &[AttributeProto], refs: &HashMap<String, Attr>) -> Result<Vec<(String, Attr)>> {
+    fn decode_attrs<'p>(&self, protos: impl IntoIterator<Item = &'p AttributeProto>, refs: &HashMap<String, Attr>) -> Result<Vec<(String, Attr)>> {
         let mut attrs = Vec::new();
         for a in protos {
             if let Some(v) = self.decode_attr(a, refs)? {
@@ -230,7 +329,7 @@ impl<'a> Expander<'a> {
             AttributeType::SPARSE_TENSORS => {
                 Attr::Tensors(a.sparse_tensors.iter().map(|t| decode_sparse(t, self.dir, &what)).collect::<Result<_>>()?)
             }
-            AttributeType::GRAPH | AttributeType::GRAPHS => Attr::Graph,
+            AttributeType::GRAPH | AttributeType::GRAPHS => Attr::Graph(None),
             AttributeType::TYPE_PROTO => {
                 let tp = a.tp.as_ref().ok_or_else(|| missing("TYPE_PROTO"))?;
                 Attr::Type(match &tp.value {

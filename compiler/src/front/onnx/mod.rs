@@ -3,7 +3,10 @@
 //!
 //! Import decodes initializers (every encoding), declares graph inputs with
 //! their ONNX types, inlines local functions, and builds one IR node per
-//! primitive ONNX node. Op types qcc does not know become
+//! primitive ONNX node. An If node's branches become IR subgraphs
+//! ([`Attr::Graph`]) whose inputs are the outer values they read; the node
+//! takes those values as extra inputs after its condition, so the outer
+//! graph's edges show every dependency. Op types qcc does not know become
 //! [`Op::Unsupported`](crate::ops::Op) nodes so that `qcc inspect` can list
 //! them; running or compiling such a graph is an error naming them all.
 
@@ -12,6 +15,9 @@ mod node;
 mod tensor;
 mod wire;
 
+#[cfg(test)]
+mod subgraph_tests;
+
 pub use node::{Attr, OnnxNode};
 
 use crate::error::NodeRef;
@@ -19,7 +25,7 @@ use crate::ir::{Graph, Node, Shape, TensorType, Value, ValueId};
 use crate::ops::Op;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
-use expand::{Expander, FlatNode, Opsets};
+use expand::{Expander, FlatGraph, FlatNode, Opsets};
 use onnx_protobuf::{type_proto, GraphProto, Message, ModelProto, TensorProto, ValueInfoProto};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -157,12 +163,39 @@ impl Builder {
             }
         }
         let outputs: Vec<Option<ValueId>> = flat.outputs.iter().map(|o| self.names.get(o).copied()).collect();
+        let mut attrs = flat.attrs;
+        if !flat.graphs.is_empty() {
+            // Every branch sees the same captured values, in this order.
+            let mut captures: Vec<String> = Vec::new();
+            for (_, g) in &flat.graphs {
+                for n in g.free_names() {
+                    if !captures.contains(&n) {
+                        captures.push(n);
+                    }
+                }
+            }
+            for name in &captures {
+                match self.names.get(name) {
+                    Some(&id) => inputs.push(Some(id)),
+                    None => {
+                        return Err(Error::InvalidModel(format!(
+                            "a subgraph reads '{name}', which no node, initializer or input of an enclosing graph defines"
+                        ))
+                        .at_node(&at))
+                    }
+                }
+            }
+            for (attr, g) in flat.graphs {
+                let sub = build_subgraph(g, &captures).map_err(|e| e.at_node(&at))?;
+                attrs.push((attr, Attr::Graph(Some(Arc::new(sub)))));
+            }
+        }
         let onnx = OnnxNode {
             name: flat.name.clone(),
             op_type: flat.op_type.clone(),
             domain: flat.domain.clone(),
             opset: flat.opset.unwrap_or(0),
-            attrs: flat.attrs,
+            attrs,
             inputs: inputs.iter().map(Option::is_some).collect(),
             outputs: outputs.iter().map(Option::is_some).collect(),
         };
@@ -175,6 +208,36 @@ impl Builder {
         self.g.add_node(node, &inputs, &outputs).map_err(|e| e.at_node(&at))?;
         Ok(())
     }
+}
+
+/// The IR graph of a subgraph: its formal inputs, then the values it reads
+/// from enclosing scopes (`captures`), are its inputs (types unknown: they
+/// are inferred once the subgraph is inlined into its enclosing graph).
+fn build_subgraph(fg: FlatGraph, captures: &[String]) -> Result<Graph> {
+    let mut b = Builder::default();
+    b.g.name = fg.name;
+    for name in fg.inputs.iter().chain(captures) {
+        let id = b.define(name, Value { name: name.to_string(), ty: None, constant: None })?;
+        b.g.inputs.push(id);
+    }
+    for (name, t) in fg.initializers {
+        b.define_constant(&name, t)?;
+    }
+    for node in &fg.nodes {
+        for out in node.outputs.iter().filter(|o| !o.is_empty()) {
+            b.define(out, Value { name: out.clone(), ty: None, constant: None }).map_err(|e| e.at_node(&node_ref(node)))?;
+        }
+    }
+    for node in fg.nodes {
+        b.add_node(node)?;
+    }
+    for output in &fg.outputs {
+        let id = b.names.get(output).copied().ok_or_else(|| {
+            Error::InvalidModel(format!("subgraph output '{output}' is not produced by any node, initializer or input"))
+        })?;
+        b.g.outputs.push(id);
+    }
+    Ok(b.g)
 }
 
 fn node_ref(n: &FlatNode) -> NodeRef {

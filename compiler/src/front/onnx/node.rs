@@ -2,8 +2,10 @@
 //! built (op type, opset, attributes, input and output counts), free of
 //! protobuf types.
 
+use crate::ir::Graph;
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
+use std::sync::Arc;
 
 /// A decoded attribute value.
 #[derive(Debug, Clone)]
@@ -18,8 +20,10 @@ pub enum Attr {
     Tensors(Vec<Tensor>),
     /// A type attribute (e.g. of Cast-like ops); the element type when it is a tensor type.
     Type(Option<DType>),
-    /// A subgraph; qcc keeps only the fact that one was there.
-    Graph,
+    /// A subgraph: built for If's branches (its inputs are the values it
+    /// reads from enclosing scopes, which the node takes as extra inputs),
+    /// `None` for the subgraphs of operators qcc does not build (Loop, Scan).
+    Graph(Option<Arc<Graph>>),
 }
 
 impl Attr {
@@ -34,7 +38,7 @@ impl Attr {
             Attr::Strings(_) => "strings",
             Attr::Tensors(_) => "tensors",
             Attr::Type(_) => "type",
-            Attr::Graph => "graph",
+            Attr::Graph(_) => "graph",
         }
     }
 }
@@ -156,6 +160,15 @@ impl OnnxNode {
             None => Ok(None),
             Some(Attr::Tensor(t)) => Ok(Some(t.clone())),
             Some(a) => Err(self.wrong(name, "a tensor", a)),
+        }
+    }
+
+    /// A built subgraph attribute (see [`Attr::Graph`]).
+    pub fn graph(&self, name: &str) -> Result<Arc<Graph>> {
+        match self.attr(name) {
+            None => bail!("required attribute '{name}' is missing"),
+            Some(Attr::Graph(Some(g))) => Ok(g.clone()),
+            Some(a) => Err(self.wrong(name, "a subgraph", a)),
         }
     }
 
