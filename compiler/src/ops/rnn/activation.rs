@@ -60,6 +60,26 @@ impl Activation {
         Ok(out)
     }
 
+    /// The code, alpha and beta of the function in the runtime's `rnn`
+    /// kernels (`activate`: 0 Relu, 1 Tanh, 2 Sigmoid, 3 Affine, 4
+    /// LeakyRelu, 5 ThresholdedRelu, 6 ScaledTanh, 7 HardSigmoid, 8 Elu,
+    /// 9 Softsign, 10 Softplus).
+    pub fn code(self) -> (i64, f64, f64) {
+        match self {
+            Activation::Relu => (0, 0.0, 0.0),
+            Activation::Tanh => (1, 0.0, 0.0),
+            Activation::Sigmoid => (2, 0.0, 0.0),
+            Activation::Affine { alpha, beta } => (3, alpha, beta),
+            Activation::LeakyRelu { alpha } => (4, alpha, 0.0),
+            Activation::ThresholdedRelu { alpha } => (5, alpha, 0.0),
+            Activation::ScaledTanh { alpha, beta } => (6, alpha, beta),
+            Activation::HardSigmoid { alpha, beta } => (7, alpha, beta),
+            Activation::Elu { alpha } => (8, alpha, 0.0),
+            Activation::Softsign => (9, 0.0, 0.0),
+            Activation::Softplus => (10, 0.0, 0.0),
+        }
+    }
+
     pub fn apply(self, x: f64) -> f64 {
         match self {
             Activation::Relu => x.max(0.0),

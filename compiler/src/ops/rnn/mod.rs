@@ -15,9 +15,14 @@
 //! (a reverse direction starts at step `len[b] - 1`); Y is zero past the end
 //! and Y_h / Y_c hold the state after the last step run (the initial state
 //! when `len[b]` is 0).
+//!
+//! Code generation (`lower.rs`): the runtime's `rnn` kernel, one call per
+//! direction, computing in f32 (f64 for float64 inputs); `sequence_lens`
+//! must then be a compile-time constant.
 
 mod activation;
 mod cell;
+mod lower;
 
 use super::{util, Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;
@@ -214,6 +219,10 @@ impl OpDef for Recurrent {
             out.push(Tensor::F64(y_c.as_standard_layout().into_owned()).cast(dtype)?);
         }
         Ok(out)
+    }
+
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        self.lower_calls(cx)
     }
 
     fn macs(&self, inputs: &[Option<&TensorType>], _outputs: &[&TensorType]) -> u64 {

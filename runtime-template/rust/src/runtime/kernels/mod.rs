@@ -8,5 +8,6 @@ pub mod norm;
 pub mod pool;
 pub mod qint;
 pub mod reduce;
+pub mod rnn;
 pub mod scatter;
 pub mod trilu;
