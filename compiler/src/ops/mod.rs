@@ -70,6 +70,7 @@ mod reduce_lower;
 mod runtime_index;
 mod reshape;
 mod resize;
+mod resize_lower;
 mod resize_sample;
 mod reverse_sequence;
 mod rnn;

@@ -20,9 +20,15 @@
 //! cubic compute in float64 and round once to the input type (integers
 //! round half to even and saturate). `exclude_outside` and `antialias` do
 //! not apply to nearest mode (it has a single tap).
+//!
+//! Code generation (`resize_lower.rs`) needs roi, scales and sizes known at
+//! compile time: the per-axis sampling tables of [`Resize::tables`] (from
+//! `resize_sample.rs`, the one definition) become constants read by the
+//! runtime's `resize` kernels; linear and cubic modes for float tensors.
 
 use super::int8_rule::{Needs, Plan, Rule};
 use super::qint::{q11_taps, IntResize, Sampling};
+use super::resize_lower::Tables;
 use super::resize_sample::{Axis, Coord, Filter, Nearest};
 use super::take::{self, FILL};
 use super::{util, Arg, Op, OpDef, Slots};
@@ -210,9 +216,37 @@ impl OpDef for Resize {
             cx.emit(y, px, "IntResize", Op::IntResize(op), &inputs)
         })
     }
+
+    fn lower(&self, cx: &mut super::LowerCx) -> Result<()> {
+        super::resize_lower::lower(cx, |shape, inputs| self.tables(shape, inputs), self.extrapolation)
+    }
 }
 
 impl Resize {
+    /// Every axis's sampling of an input of `shape` (`inputs` as for
+    /// `eval`, input 0 unread), as `eval` performs it: an axis left
+    /// unchanged copies each position with weight 1.
+    pub fn tables(&self, shape: &[usize], inputs: &[Option<&Tensor>]) -> Result<Tables> {
+        let plan = self.plan(shape, inputs)?;
+        let identity = |axis: &Axis| (0..axis.in_len).map(Some).collect::<Vec<_>>();
+        match self.mode {
+            Mode::Nearest(n) => Ok(Tables::Nearest(
+                plan.iter().map(|a| if a.is_identity(self.coord) { Ok(identity(a)) } else { a.nearest(self.coord, n) }).collect::<Result<_>>()?,
+            )),
+            Mode::Filter(f) => Ok(Tables::Filter(
+                plan.iter()
+                    .map(|a| {
+                        if a.is_identity(self.coord) {
+                            Ok(identity(a).into_iter().map(|p| p.map(|p| vec![(p, 1.0)])).collect())
+                        } else {
+                            a.taps(self.coord, f, self.antialias, self.exclude_outside)
+                        }
+                    })
+                    .collect::<Result<_>>()?,
+            )),
+        }
+    }
+
     /// How every axis of an input of `shape` is resampled, from the scales,
     /// sizes and roi among `inputs` (input 0 is not read).
     fn plan(&self, shape: &[usize], inputs: &[Option<&Tensor>]) -> Result<Vec<Axis>> {
