@@ -11,6 +11,12 @@
 //!   outputs within rtol 1e-3, atol 1e-5 (|actual - expected| <=
 //!   atol + rtol * |expected|, element by element).
 //!
+//! The recurrent models (GRU, LSTM, and the LSTM as onnxruntime's
+//! dynamically quantized com.microsoft DynamicQuantizeLSTM) are also
+//! compiled to Rust and C (`--harness`; C with `-Werror` and the address and
+//! undefined-behaviour sanitizers), and the generated code must give
+//! onnxruntime's outputs within the same tolerance.
+//!
 //! The reference inputs and outputs come from `tests/models/make_references.py
 //! DIR` (onnx, onnxruntime and numpy only), read from `target/models-ref` or
 //! from `QCC_MODELS_REF`. The tests run the `qcc` binary built beside this
@@ -62,6 +68,51 @@ models! {
     transformer_dynamo,
     kws_gru_ts_op13,
     kws_lstm_ts_op13,
+    kws_lstm_ts_op13_dq,
+}
+
+/// Models whose generated code is checked too.
+const GENERATED: &[&str] = &["kws_gru_ts_op13", "kws_lstm_ts_op13", "kws_lstm_ts_op13_dq"];
+
+#[test]
+fn recurrent_models_in_generated_code_match_onnxruntime() {
+    for name in GENERATED {
+        let refs = References::load(name);
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("real_models_generated").join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        for lang in ["rust", "c"] {
+            let src = dir.join(lang);
+            let mut args = vec![model_path(name).into_os_string(), "--emit".into(), lang.into(), "--harness".into(), "-o".into(), src.clone().into_os_string()];
+            args.extend(refs.shape_flags());
+            let out = qcc(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+            assert!(out.status.success(), "{name}: qcc --emit {lang} failed; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+            let harness = if lang == "rust" {
+                let target = workspace().join("target/real-models-builds").join(name);
+                run(std::process::Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "harness"]).current_dir(&src).env("CARGO_TARGET_DIR", &target));
+                target.join("release/harness")
+            } else {
+                let cflags = "CFLAGS=-O1 -g -Werror -fsanitize=address,undefined -fno-sanitize-recover=all";
+                run(std::process::Command::new("make").args(["-s", cflags, "LDFLAGS=-fsanitize=address,undefined"]).current_dir(&src));
+                src.join("harness")
+            };
+            let outputs = dir.join(format!("{lang}-out"));
+            run(std::process::Command::new(&harness).args(&refs.inputs).arg("-o").arg(&outputs));
+            for (k, expected_path) in refs.expected.iter().enumerate() {
+                let actual = npy::load_npy(&outputs.join(format!("output_{k}.npy"))).unwrap_or_else(|e| panic!("{name} {lang} output {k}: {e}"));
+                let expected = npy::load_npy(expected_path).unwrap_or_else(|e| panic!("{e}"));
+                let expected = expected.reshape(actual.shape()).unwrap_or(expected);
+                if let Err(msg) = compare(&actual, &expected, RTOL, ATOL) {
+                    panic!("{name}: {lang} output {k} differs from onnxruntime's (rtol {RTOL}, atol {ATOL}): {msg}");
+                }
+            }
+        }
+    }
+}
+
+/// Runs a command, failing the test with its output if it fails.
+fn run(cmd: &mut std::process::Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

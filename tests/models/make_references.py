@@ -38,6 +38,7 @@ SPECS = {
     "transformer_dynamo": {"input_ids": ([2, 7], "tokens")},
     "kws_gru_ts_op13": {"frames": ([2, 31, 20], "frames")},
     "kws_lstm_ts_op13": {"frames": ([2, 31, 20], "frames")},
+    "kws_lstm_ts_op13_dq": {"frames": ([2, 31, 20], "frames")},
 }
 
 VOCAB = 64

@@ -108,6 +108,7 @@ impl<'g> Builder<'g> {
             constants: Vec::new(),
             buffers: Vec::new(),
             steps: Vec::new(),
+            modules: Vec::new(),
         };
         let mut locs = HashMap::new();
         for (k, &v) in graph.inputs.iter().enumerate() {
@@ -367,6 +368,15 @@ impl LowerCx<'_, '_> {
         let f = ScalarFn::new(name, inputs.iter().map(|l| l.dtype).collect(), out.dtype).with_params(params);
         let refs: Vec<&Loc> = inputs.iter().collect();
         self.map(f, &refs, &out)
+    }
+
+    /// Declares that the kernels this node calls use kernel `module`
+    /// (instantiated for `types`) too, so generated code includes it.
+    pub fn needs(&mut self, module: &'static str, types: Vec<DType>) {
+        let m = (module, types);
+        if !self.b.prog.modules.contains(&m) {
+            self.b.prog.modules.push(m);
+        }
     }
 
     /// Emits a kernel call.

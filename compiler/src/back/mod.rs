@@ -226,6 +226,7 @@ pub fn runtime_modules(p: &Program) -> RuntimeModules {
             kernels.insert(c.module);
         }
     }
+    kernels.extend(p.modules.iter().map(|(m, _)| *m));
     base.insert("scalar");
     RuntimeModules { base, kernels }
 }

@@ -162,6 +162,9 @@ pub struct Program {
     pub constants: Vec<Constant>,
     pub buffers: Vec<Buffer>,
     pub steps: Vec<Annotated>,
+    /// Kernel modules that called kernels use besides their own, with the
+    /// element types to instantiate them for (see `LowerCx::needs`).
+    pub modules: Vec<(&'static str, Vec<DType>)>,
 }
 
 impl Step {

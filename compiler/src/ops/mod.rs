@@ -201,6 +201,9 @@ macro_rules! ops {
                 if node.domain == "com.microsoft" && ms_qlinear::OP_TYPES.contains(&node.op_type.as_str()) {
                     return Ok(Op::MsQLinear(ms_qlinear::MsQLinear::from_onnx(node)?));
                 }
+                if node.domain == "com.microsoft" && node.op_type == "DynamicQuantizeLSTM" {
+                    return Ok(Op::DynamicQuantizeLstm(rnn::DynamicQuantizeLstm::from_onnx(node)?));
+                }
                 Ok(Op::Unsupported(unsupported::Unsupported::from_onnx(node)?))
             }
 
@@ -352,6 +355,8 @@ ops! {
     ; internal:
     // onnxruntime's com.microsoft QLinear ops (not default-domain op types).
     MsQLinear(ms_qlinear::MsQLinear),
+    // onnxruntime's com.microsoft DynamicQuantizeLSTM.
+    DynamicQuantizeLstm(rnn::DynamicQuantizeLstm),
     IntConv(qint::IntConv),
     IntBinary(qint::IntBinary),
     IntRescale(qint::IntRescale),

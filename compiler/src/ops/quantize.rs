@@ -385,20 +385,12 @@ impl OpDef for DynamicQuantizeLinear {
         if x.is_empty() {
             bail!("DynamicQuantizeLinear needs a non-empty input");
         }
-        // The range always includes 0 so that 0 is exactly representable.
-        let max = x.iter().copied().fold(0.0f32, f32::max);
-        let min = x.iter().copied().fold(0.0f32, f32::min);
-        let scale = if max == min { 1.0f32 } else { max - min } / 255.0f32;
-        let zero_point = (0.0f32 - min / scale).clamp(0.0, 255.0).round_ties_even();
-        let y = x.mapv(|v| {
-            let q = v / scale;
-            let q = if q.is_nan() { 0.0 } else { q.round_ties_even() };
-            (q + zero_point).clamp(0.0, 255.0) as u8
-        });
-        Ok(vec![Tensor::U8(y), Tensor::scalar(scale), Tensor::scalar(zero_point as u8)])
+        let (codes, scale, zero_point) = dynamic_quantize(x.iter().copied());
+        let y = ndarray::ArrayD::from_shape_vec(x.raw_dim(), codes).or_else(|e| bail!("internal: {e}"))?;
+        Ok(vec![Tensor::U8(y), Tensor::scalar(scale), Tensor::scalar(zero_point)])
     }
 
-    /// The runtime's `dynamic_quantize` kernel, with this `eval`'s
+    /// The runtime's `dynamic_quantize` kernel, with [`dynamic_quantize`]'s
     /// arithmetic in float32.
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         let x = cx.input(0)?.clone();
@@ -413,6 +405,27 @@ impl OpDef for DynamicQuantizeLinear {
     fn quantize(&self, rule: super::Rule) -> Result<super::Plan> {
         Ok(rule.float_only(super::NO_INTEGER_KERNEL))
     }
+}
+
+/// DynamicQuantizeLinear's arithmetic in float32 (also onnxruntime's
+/// dynamic quantization of activations): the range `[min(0, min x),
+/// max(0, max x)]` over 0..=255, `scale = (max − min) / 255` (1/255 for an
+/// empty range), `zero = round(−min / scale)` and each code `round(x /
+/// scale) + zero`, rounding half to even and saturating (NaN as 0).
+pub fn dynamic_quantize(x: impl Iterator<Item = f32> + Clone) -> (Vec<u8>, f32, u8) {
+    // The range always includes 0 so that 0 is exactly representable.
+    let max = x.clone().fold(0.0f32, f32::max);
+    let min = x.clone().fold(0.0f32, f32::min);
+    let scale = if max == min { 1.0f32 } else { max - min } / 255.0f32;
+    let zero_point = (0.0f32 - min / scale).clamp(0.0, 255.0).round_ties_even();
+    let codes = x
+        .map(|v| {
+            let q = v / scale;
+            let q = if q.is_nan() { 0.0 } else { q.round_ties_even() };
+            (q + zero_point).clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    (codes, scale, zero_point as u8)
 }
 
 #[cfg(test)]

@@ -202,6 +202,11 @@ fn instances(p: &Program) -> (Vec<Instance>, Vec<String>, Vec<String>, bool) {
             _ => {}
         }
     }
+    for (module, ts) in &p.modules {
+        types.extend(ts.iter().copied());
+        kernel_types.insert((*module, ts.clone()));
+        math |= ts.iter().any(|t| t.is_float());
+    }
     let mut plain = Vec::new();
     if types.contains(&DType::Bool) {
         plain.push("ops_bool.h".to_string());
@@ -229,7 +234,9 @@ fn instances(p: &Program) -> (Vec<Instance>, Vec<String>, Vec<String>, bool) {
         }
         instances.push(instance(d, headers));
     }
-    // Kernel headers instantiated for their element types (first type).
+    // Kernel headers instantiated for their element types (first type), in
+    // module-name order: a header that uses another module's kernels comes
+    // after it by name (rnn_quant.h after dynamic_quant.h and rnn.h).
     for (module, ts) in &kernel_types {
         if let Some(&d) = ts.first() {
             instances.push(instance(d, vec![format!("kernels/{module}.h")]));

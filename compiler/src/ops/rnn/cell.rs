@@ -79,6 +79,7 @@ fn matvec(m: &[f64], cols: usize, v: &[f64], bias: &[f64]) -> Vec<f64> {
 /// Advances the state `h` (and `c` for LSTM) by one input `x`.
 pub fn step(cell: Cell, wt: &Weights, acts: &[Activation], clip: Option<f64>, x: &[f64], h: &mut [f64], c: &mut [f64]) {
     let hs = wt.hidden;
+    let clip_at = clip;
     let clip = |v: f64| match clip {
         Some(t) => v.clamp(-t, t),
         None => v,
@@ -110,18 +111,31 @@ pub fn step(cell: Cell, wt: &Weights, acts: &[Activation], clip: Option<f64>, x:
             }
         }
         Cell::Lstm { input_forget } => {
-            let p = |k: usize| wt.p.get(k).copied().unwrap_or(0.0);
-            for j in 0..hs {
-                let (Some(hj), Some(cj)) = (h.get_mut(j), c.get_mut(j)) else { return };
-                let pre = |gate: usize| at(&gx, gate * hs + j) + at(&gh, gate * hs + j);
-                let i = act(0, clip(pre(0) + p(j) * *cj));
-                let f = if input_forget { 1.0 - i } else { act(0, clip(pre(2) + p(2 * hs + j) * *cj)) };
-                let candidate = act(1, clip(pre(3)));
-                let new_c = f * *cj + i * candidate;
-                let o = act(0, clip(pre(1) + p(hs + j) * new_c));
-                *cj = new_c;
-                *hj = o * act(2, new_c);
-            }
+            let pre: Vec<f64> = (0..4 * hs).map(|k| at(&gx, k) + at(&gh, k)).collect();
+            lstm_gates(&pre, wt.p, acts, clip_at, input_forget, h, c);
         }
+    }
+}
+
+/// The LSTM update from the gate pre-activations `pre` (`[4 · hidden]`,
+/// gates i, o, f, c: every input and recurrence term and bias summed), the
+/// peepholes `p` (i, o, f; empty for none) and the cell state `c`.
+pub fn lstm_gates(pre: &[f64], p: &[f64], acts: &[Activation], clip: Option<f64>, input_forget: bool, h: &mut [f64], c: &mut [f64]) {
+    let hs = h.len();
+    let clip = |v: f64| match clip {
+        Some(t) => v.clamp(-t, t),
+        None => v,
+    };
+    let act = |k: usize, v: f64| acts.get(k).copied().unwrap_or(Activation::Tanh).apply(v);
+    let p = |k: usize| p.get(k).copied().unwrap_or(0.0);
+    let pre = |k: usize| pre.get(k).copied().unwrap_or(0.0);
+    for (j, (hj, cj)) in h.iter_mut().zip(c.iter_mut()).enumerate() {
+        let i = act(0, clip(pre(j) + p(j) * *cj));
+        let f = if input_forget { 1.0 - i } else { act(0, clip(pre(2 * hs + j) + p(2 * hs + j) * *cj)) };
+        let candidate = act(1, clip(pre(3 * hs + j)));
+        let new_c = f * *cj + i * candidate;
+        let o = act(0, clip(pre(hs + j) + p(hs + j) * new_c));
+        *cj = new_c;
+        *hj = o * act(2, new_c);
     }
 }

@@ -23,6 +23,9 @@
 mod activation;
 mod cell;
 mod lower;
+mod quantized;
+
+pub use quantized::DynamicQuantizeLstm;
 
 use super::{util, Arg, OpDef, Slots};
 use crate::front::onnx::OnnxNode;

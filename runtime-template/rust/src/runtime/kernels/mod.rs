@@ -8,6 +8,8 @@ pub mod norm;
 pub mod pool;
 pub mod qint;
 pub mod reduce;
+pub mod resize;
 pub mod rnn;
+pub mod rnn_quant;
 pub mod scatter;
 pub mod trilu;
