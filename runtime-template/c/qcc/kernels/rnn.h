@@ -22,6 +22,31 @@
 #endif
 
 #if QCC_KIND == QCC_FLOAT
+/* sum_k row[k] * v[k] over QCC_RNN_LANES interleaved partial sums added at
+ * the end, then the remainder (as rnn.rs `dot`). */
+#ifndef QCC_RNN_LANES
+#define QCC_RNN_LANES 8
+#endif
+static inline QCC_C QCC_RFN(rnn_dot)(const QCC_T *row, const QCC_T *vt, const QCC_C *vc, size_t n) {
+    QCC_C acc[QCC_RNN_LANES], s = (QCC_C)0;
+    size_t k, l, full = n - n % QCC_RNN_LANES;
+    for (l = 0; l < QCC_RNN_LANES; l++) {
+        acc[l] = (QCC_C)0;
+    }
+    for (k = 0; k < full; k += QCC_RNN_LANES) {
+        for (l = 0; l < QCC_RNN_LANES; l++) {
+            acc[l] += QCC_IN(row[k + l]) * (vt ? QCC_IN(vt[k + l]) : vc[k + l]);
+        }
+    }
+    for (l = 0; l < QCC_RNN_LANES; l++) {
+        s += acc[l];
+    }
+    for (k = full; k < n; k++) {
+        s += QCC_IN(row[k]) * (vt ? QCC_IN(vt[k]) : vc[k]);
+    }
+    return s;
+}
+
 /* Activation `kind` (codes of rnn.rs `activate`) with alpha and beta. */
 static inline QCC_C QCC_RFN(rnn_activate)(int64_t kind, QCC_C alpha, QCC_C beta, QCC_C x) {
     QCC_C one = (QCC_C)1, zero = (QCC_C)0, v;
@@ -112,16 +137,8 @@ static inline void QCC_RFN(recurrent)(const QCC_T *x, const QCC_T *w, const QCC_
             t = reverse ? len - 1 - step : step;
             xt = x + t * x_ts + bi * x_bs;
             for (j = 0; j < gh; j++) {
-                QCC_C sx = QCC_IN(wb[j]), sh = QCC_IN(rb[j]);
-                const QCC_T *wr = w + j * input, *rr = r + j * hs;
-                for (k = 0; k < input; k++) {
-                    sx += QCC_IN(wr[k]) * QCC_IN(xt[k]);
-                }
-                for (k = 0; k < hs; k++) {
-                    sh += QCC_IN(rr[k]) * h[k];
-                }
-                pre[j] = sx;
-                rec[j] = sh;
+                pre[j] = QCC_IN(wb[j]) + QCC_RFN(rnn_dot)(w + j * input, xt, NULL, input);
+                rec[j] = QCC_IN(rb[j]) + QCC_RFN(rnn_dot)(r + j * hs, NULL, h, hs);
             }
             if (cell == 0) {
                 for (j = 0; j < hs; j++) {
@@ -141,12 +158,7 @@ static inline void QCC_RFN(recurrent)(const QCC_T *x, const QCC_T *w, const QCC_
                         c[j] = pre[hs + j] * h[j];
                     }
                     for (j = 0; j < hs; j++) {
-                        const QCC_T *rr = r + (2 * hs + j) * hs;
-                        QCC_C sr = QCC_IN(rb[2 * hs + j]);
-                        for (k = 0; k < hs; k++) {
-                            sr += QCC_IN(rr[k]) * c[k];
-                        }
-                        pre[hs + j] = sr;
+                        pre[hs + j] = QCC_IN(rb[2 * hs + j]) + QCC_RFN(rnn_dot)(r + (2 * hs + j) * hs, NULL, c, hs);
                     }
                     for (j = 0; j < hs; j++) {
                         c[j] = QCC_RFN(rnn_apply)(acts, params, 1, pre[2 * hs + j] + pre[hs + j]);

@@ -186,18 +186,37 @@ impl<C: Real> Acts<C> {
     }
 }
 
-/// `out[row] += Σ_k m[row·cols + k] · v[k]` for every row of `out`.
+/// Partial sums of [`dot`]: independent chains the compiler can keep in
+/// one vector register.
+const LANES: usize = 8;
+
+/// `Σ_k row[k] · conv(v[k])`, over [`LANES`] interleaved partial sums
+/// added at the end, then the remainder.
 #[inline(always)]
-fn matvec_add<T: Float>(m: &[T], cols: usize, v: &[T::C], out: &mut [T::C]) {
+fn dot<T: Float, U: Copy>(row: &[T], v: &[U], conv: impl Fn(U) -> T::C) -> T::C {
+    let (rows, vs) = (row.chunks_exact(LANES), v.chunks_exact(LANES));
+    let (row_rest, v_rest) = (rows.remainder(), vs.remainder());
+    let mut acc = [T::C::ZERO; LANES];
+    for (r, x) in rows.zip(vs) {
+        for l in 0..LANES {
+            acc[l] = acc[l] + r[l].to_c() * conv(x[l]);
+        }
+    }
+    let mut s = acc.iter().fold(T::C::ZERO, |s, &a| s + a);
+    for (a, x) in row_rest.iter().zip(v_rest) {
+        s = s + a.to_c() * conv(*x);
+    }
+    s
+}
+
+/// `out[row] += m[row·cols ..][..cols] · v` for every row of `out`.
+#[inline(always)]
+fn matvec_add<T: Float, U: Copy>(m: &[T], cols: usize, v: &[U], conv: impl Fn(U) -> T::C + Copy, out: &mut [T::C]) {
     if cols == 0 {
         return;
     }
     for (o, row) in out.iter_mut().zip(m.chunks_exact(cols)) {
-        let mut s = *o;
-        for (a, x) in row.iter().zip(v) {
-            s = s + a.to_c() * *x;
-        }
-        *o = s;
+        *o = *o + dot(row, v, conv);
     }
 }
 
@@ -288,16 +307,8 @@ pub fn recurrent<T: Float>(
             for (o, v) in rec.iter_mut().zip(rb) {
                 *o = v.to_c();
             }
-            if d.input > 0 {
-                for (o, row) in pre.iter_mut().zip(w.chunks_exact(d.input)) {
-                    let mut s = *o;
-                    for (a, v) in row.iter().zip(xt) {
-                        s = s + a.to_c() * v.to_c();
-                    }
-                    *o = s;
-                }
-            }
-            matvec_add::<T>(r, hs, h, rec);
+            matvec_add(w, d.input, xt, |v: T| v.to_c(), pre);
+            matvec_add(r, hs, h, |v: T::C| v, rec);
             match d.cell {
                 0 => {
                     for j in 0..hs {
@@ -359,13 +370,8 @@ fn gru_step<T: Float>(d: &Dims, acts: &Acts<T::C>, pre: &mut [T::C], rec: &[T::C
             c[j] = pre[hs + j] * h[j];
         }
         for j in 0..hs {
-            let row = &r_h[j * hs..][..hs];
-            let mut s = rb_h[j].to_c();
-            for (a, v) in row.iter().zip(c.iter()) {
-                s = s + a.to_c() * *v;
-            }
             // pre[hs + j] (r_j) is no longer needed once c holds r ⊙ h.
-            pre[hs + j] = s;
+            pre[hs + j] = rb_h[j].to_c() + dot(&r_h[j * hs..][..hs], c, |v: T::C| v);
         }
         for j in 0..hs {
             c[j] = acts.apply(1, pre[2 * hs + j] + pre[hs + j]);
