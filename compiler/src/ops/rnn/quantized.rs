@@ -66,6 +66,11 @@ struct Dims {
 }
 
 impl OpDef for DynamicQuantizeLstm {
+    /// Integer already (the model quantizes it dynamically): copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
+
     fn from_onnx(node: &OnnxNode) -> Result<Self> {
         let mut as_lstm = node.clone();
         as_lstm.op_type = "LSTM".into();
