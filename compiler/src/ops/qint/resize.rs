@@ -4,6 +4,7 @@
 //! Q11 weights fixed at compile time and rounds once.
 
 use super::super::take;
+use super::super::resize_lower::Tables;
 use super::super::{Arg, LowerCx, OpDef, Slots};
 use super::{codes, int_values};
 use crate::back::program::Arg as KArg;
@@ -119,8 +120,10 @@ impl OpDef for IntResize {
     }
 
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
-        if let IntResize::Nearest(_) = self {
-            return crate::back::movement::lower(cx, &[0], |inputs| self.eval(inputs));
+        if let IntResize::Nearest(picks) = self {
+            // The float Resize's nearest kernel: it copies elements of any type.
+            let tables = || Tables::Nearest(picks.iter().map(|axis| axis.iter().map(|&p| Some(p)).collect()).collect());
+            return super::super::resize_lower::lower(cx, |_, _| Ok(tables()), 0.0);
         }
         let (x, th, tw) = (cx.input(0)?.clone(), cx.input(1)?.clone(), cx.input(2)?.clone());
         let y = cx.output(0)?;
