@@ -67,14 +67,29 @@ fn frexp(x: f64) -> (f64, i32) {
 #[path = "../../../runtime-template/rust/src/runtime/fixed_point.rs"]
 mod runtime;
 
-pub use runtime::{high_mul, isqrt, layer_norm_factor, output_stage, round_div_pow2, round_shift_i64, rounded_average};
+pub use runtime::{
+    high_mul, high_mul_i64, isqrt, layer_norm_factor, lut_at, output_stage, output_stage_i64, round_div_pow2, round_div_pow2_i64,
+    round_shift_i64, rounded_average, rounded_average_i64, softmax_exp, Acc, Code, LUT_SEGMENT_BITS,
+};
 
 /// The accumulator `acc` scaled by `mul` under `rounding`. With
 /// [`Rounding::Double`] and a positive exponent, `acc · 2^exponent` must fit
 /// in i32 (the compiler proves it from the weights).
+#[inline]
 pub fn requantize(acc: i32, mul: Multiplier, rounding: Rounding) -> i32 {
     runtime::requantize(acc, mul.m, mul.exponent, rounding == Rounding::Single)
 }
+
+/// The int64 accumulator `acc` (16x8) scaled by `mul` under `rounding`;
+/// the compiler proves `|acc| · 2^max(exponent, 0) < 2^62`.
+#[inline]
+pub fn requantize_i64(acc: i64, mul: Multiplier, rounding: Rounding) -> i64 {
+    runtime::requantize_i64(acc, mul.m, mul.exponent, rounding == Rounding::Single)
+}
+
+/// The largest accumulator magnitude the int64 requantization accepts:
+/// `|acc| · 2^max(e, 0)` stays below this (NUMERICS.md, "16x8").
+pub const WIDE_ACC_LIMIT: i128 = 1 << 62;
 
 #[cfg(test)]
 mod tests {
@@ -173,6 +188,74 @@ mod tests {
         let quarter = quantize_multiplier(0.25).unwrap();
         assert_eq!(requantize(-6, quarter, Rounding::Double), -2);
         assert_eq!(requantize(-6, quarter, Rounding::Single), -1);
+    }
+
+    /// `round(acc · m / 2^31)` ties up, then `round(/ 2^right)` ties away
+    /// from zero (double), or `round(acc · m / 2^(31 − e))` ties up (single),
+    /// in i128: the definition `requantize_i64` implements in 64 bits.
+    fn wide_reference(acc: i64, mul: Multiplier, rounding: Rounding) -> i128 {
+        let e = mul.exponent;
+        match rounding {
+            Rounding::Single => exact_round(acc as i128 * mul.m as i128, (31 - e) as u32, true),
+            Rounding::Double => {
+                let scaled = (acc as i128) << e.max(0);
+                let high = exact_round(scaled * mul.m as i128, 31, true);
+                let right = (-e).max(0) as u32;
+                if high >= 0 {
+                    exact_round(high, right, false)
+                } else {
+                    -exact_round(-high, right, false)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn int64_requantization_matches_wide_integer_arithmetic() {
+        let mut rng = Rng(0x16_08);
+        let mut cases = Vec::new();
+        for _ in 0..400_000 {
+            let e = (rng.next() % 62) as i32 - 31;
+            let m = match rng.next() % 8 {
+                0 => 0,
+                1 => i32::MAX,
+                2 => 1 << 30,
+                _ => (1 << 30) + (rng.next() % (1 << 30)) as i32,
+            };
+            // |acc| · 2^max(e, 0) < 2^62, magnitudes spread over every scale.
+            let bits = 62 - e.max(0) as u32;
+            let limit = 1i64 << (rng.next() % bits as u64);
+            let acc = (rng.next() as i64).rem_euclid(2 * limit) - limit;
+            cases.push((acc, Multiplier { m, exponent: e }));
+        }
+        // Edges: the bound's extremes, ties, zero, the int32 boundaries.
+        for e in [-31, -20, -1, 0, 1, 7, 15, 30] {
+            let top = (1i64 << (62 - e.max(0))) - 1;
+            for acc in [0, 1, -1, top, -top, i32::MAX as i64, i32::MIN as i64, 1 << 30, -(1 << 30), 3 << 20, -(3 << 20)] {
+                for m in [0, 1, 1 << 30, i32::MAX] {
+                    cases.push((acc, Multiplier { m, exponent: e }));
+                }
+            }
+        }
+        for (acc, mul) in cases {
+            for rounding in [Rounding::Single, Rounding::Double] {
+                let got = requantize_i64(acc, mul, rounding);
+                assert_eq!(got as i128, wide_reference(acc, mul, rounding), "{acc} {mul:?} {rounding:?}");
+                // On int32 accumulators that the int32 path accepts, the two agree.
+                let fits = (acc as i128) << mul.exponent.max(0);
+                if i32::try_from(fits).is_ok() {
+                    assert_eq!(got, requantize(acc as i32, mul, rounding) as i64, "{acc} {mul:?} {rounding:?}");
+                }
+            }
+        }
+        assert_eq!(high_mul_i64(-5, 1 << 30), -2);
+        assert_eq!(high_mul_i64(5, 1 << 30), 3);
+        assert_eq!(round_div_pow2_i64(-5, 1), -3);
+        assert_eq!(round_div_pow2_i64(5, 1), 3);
+        assert_eq!(output_stage_i64(1 << 40, 0, -32767, 32767), 32767);
+        assert_eq!(output_stage_i64(-(1 << 40), 0, -32767, 32767), -32767);
+        assert_eq!(rounded_average_i64(-7, 2), -4);
+        assert_eq!(rounded_average_i64(1 << 40, 3), ((1i64 << 40) + 1) / 3);
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! Quantization parameters (NUMERICS.md, "Quantized values"): activation
-//! scales and zero points from calibrated ranges, symmetric int8 weights
-//! per output channel (or per tensor), int32 biases.
+//! Quantization parameters (NUMERICS.md, "Quantized values" and "16x8"):
+//! activation scales and zero points from calibrated ranges (asymmetric
+//! int8, symmetric int16), symmetric int8 weights per output channel (or
+//! per tensor), int32 biases.
 
 use super::calibrate::Range;
 use crate::tensor::DType;
 
-/// `r = scale · (q − zero)` for the codes of `dtype` (int8 or uint8).
+/// `r = scale · (q − zero)` for the codes of `dtype` (int8, uint8 or int16).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QParams {
     pub scale: f32,
@@ -27,12 +28,21 @@ impl QParams {
         QParams { scale, zero, dtype: DType::I8 }
     }
 
-    /// The lowest and highest code.
+    /// Symmetric int16 parameters covering `range` (16x8): zero point 0
+    /// and scale `max(|lo|, |hi|) / 32767`, so the codes [−32767, 32767]
+    /// are symmetric around the real 0.
+    pub fn for_range_16(range: Range) -> QParams {
+        let top = (range.lo.abs().max(range.hi.abs()) as f64 / 32767.0) as f32;
+        QParams { scale: top.max(MIN_SCALE), zero: 0, dtype: DType::I16 }
+    }
+
+    /// The lowest and highest code an integer operator produces: int16
+    /// codes stop at −32767 (NUMERICS.md, "16x8").
     pub fn code_range(&self) -> (i32, i32) {
-        if self.dtype == DType::U8 {
-            (0, 255)
-        } else {
-            (-128, 127)
+        match self.dtype {
+            DType::U8 => (0, 255),
+            DType::I16 => (-32767, 32767),
+            _ => (-128, 127),
         }
     }
 
@@ -96,6 +106,10 @@ mod tests {
         // A range above zero still includes it.
         let p = QParams::for_range(Range { lo: 2.0, hi: 6.0 });
         assert_eq!(p.zero, -128);
+        // int16: symmetric, zero point 0, both ends inside [−32767, 32767].
+        let p = QParams::for_range_16(Range { lo: -1.0, hi: 3.0 });
+        assert_eq!((p.zero, p.quantize(3.0), p.quantize(-3.0), p.quantize(0.0)), (0, 32767, -32767, 0));
+        assert_eq!(p.quantize(-1e9), -32767);
     }
 
     #[test]
