@@ -360,6 +360,7 @@ ops! {
     IntConv(qint::IntConv),
     IntBinary(qint::IntBinary),
     IntRescale(qint::IntRescale),
+    IntConvert(qint::IntConvert),
     IntLut(qint::IntLut),
     IntAvgPool(qint::IntAvgPool),
     IntConvTranspose(qint::IntConvTranspose),

@@ -16,13 +16,14 @@ pub fn check_8bit(d: DType, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The elements of an 8-bit or int32 tensor as i32.
+/// The elements of an 8-bit, int16 or int32 tensor as i32.
 pub fn ints(t: &Tensor) -> Result<Vec<i32>> {
     Ok(match t {
         Tensor::U8(a) => row_major(a).iter().map(|&v| v as i32).collect(),
         Tensor::I8(a) => row_major(a).iter().map(|&v| v as i32).collect(),
+        Tensor::I16(a) => row_major(a).iter().map(|&v| v as i32).collect(),
         Tensor::I32(a) => row_major(a).into_owned(),
-        t => bail!("expected an int8, uint8 or int32 tensor, got {}", t.dtype()),
+        t => bail!("expected an int8, uint8, int16 or int32 tensor, got {}", t.dtype()),
     })
 }
 

@@ -84,6 +84,19 @@ fn int_range(d: DType) -> Option<(f64, f64)> {
     Some((lo as f64, hi as f64))
 }
 
+/// `v.round_ties_even()` without the libm call: below 2^52 in magnitude,
+/// adding and removing 2^52 rounds to an integer half to even (the FPU's
+/// default mode); from 2^52 on every f64 is an integer.
+#[inline]
+fn round_half_even(v: f64) -> f64 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    if v.abs() < TWO_52 {
+        ((v.abs() + TWO_52) - TWO_52).copysign(v)
+    } else {
+        v
+    }
+}
+
 /// Rounds an f64 to the nearest value of the float type `d`.
 fn round_to(d: DType, v: f64) -> f64 {
     match d {
@@ -131,19 +144,15 @@ impl OpDef for QuantizeLinear {
         check_layout(&Shape::fixed(x.shape()), &Shape::fixed(scale.shape()), zp.map(|z| Shape::fixed(z.shape())).as_ref(), self.layout)?;
         let precision = self.precision.unwrap_or(if scale.dtype().is_float() { scale.dtype() } else { DType::F32 });
         let xs = x.cast(DType::F64)?.into_array::<f64>()?;
-        let scales = spread(scale, x.shape(), self.layout)?;
-        let zps = match zp {
-            Some(z) => spread(z, x.shape(), self.layout)?,
-            None => ArrayD::zeros(IxDyn(x.shape())),
-        };
+        let (scales, zps) = (spread(Some(scale), x.shape(), self.layout)?, spread(zp, x.shape(), self.layout)?);
         let range = int_range(out);
         let mut values = xs;
-        ndarray::Zip::from(&mut values).and(&scales).and(&zps).for_each(|v, &s, &z| {
+        ndarray::Zip::from(&mut values).and(&view(&scales, x.shape())?).and(&view(&zps, x.shape())?).for_each(|v, &s, &z| {
             let q = round_to(precision, round_to(precision, *v) / round_to(precision, s));
             *v = match range {
                 Some((lo, hi)) => {
                     // Saturating conversion: NaN -> 0, infinities -> the bounds.
-                    let r = if q.is_nan() { 0.0 } else { q.round_ties_even() };
+                    let r = if q.is_nan() { 0.0 } else { round_half_even(q) };
                     (r + z).clamp(lo, hi)
                 }
                 None => q + z,
@@ -153,11 +162,11 @@ impl OpDef for QuantizeLinear {
     }
 
     /// Generated code covers the boundary the quantizer inserts: float32 to
-    /// int8/uint8 with a constant per-tensor scale and zero point.
+    /// int8, uint8 or int16 with a constant per-tensor scale and zero point.
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         let (scale, zero) = boundary_params(cx)?;
         let (x, out) = (cx.input(0)?.clone(), cx.output_type(0)?.0);
-        if x.dtype != DType::F32 || !matches!(out, DType::I8 | DType::U8) {
+        if x.dtype != DType::F32 || !matches!(out, DType::I8 | DType::U8 | DType::I16) {
             crate::unsupported!("code generation of QuantizeLinear from {} to {out}", x.dtype);
         }
         let y = cx.output(0)?;
@@ -238,21 +247,17 @@ impl OpDef for DequantizeLinear {
         let out = self.out_dtype(scale.dtype())?;
         check_layout(&Shape::fixed(x.shape()), &Shape::fixed(scale.shape()), zp.map(|z| Shape::fixed(z.shape())).as_ref(), self.layout)?;
         let mut values = x.cast(DType::F64)?.into_array::<f64>()?;
-        let scales = spread(scale, x.shape(), self.layout)?;
-        let zps = match zp {
-            Some(z) => spread(z, x.shape(), self.layout)?,
-            None => ArrayD::zeros(IxDyn(x.shape())),
-        };
-        ndarray::Zip::from(&mut values).and(&scales).and(&zps).for_each(|v, &s, &z| *v = (*v - z) * s);
+        let (scales, zps) = (spread(Some(scale), x.shape(), self.layout)?, spread(zp, x.shape(), self.layout)?);
+        ndarray::Zip::from(&mut values).and(&view(&scales, x.shape())?).and(&view(&zps, x.shape())?).for_each(|v, &s, &z| *v = (*v - z) * s);
         Ok(vec![Tensor::F64(values).cast(out)?])
     }
 
-    /// Generated code covers int8/uint8 to float32 with a constant
+    /// Generated code covers int8, uint8 or int16 to float32 with a constant
     /// per-tensor scale and zero point.
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         let (scale, zero) = boundary_params(cx)?;
         let (x, out) = (cx.input(0)?.clone(), cx.output_type(0)?.0);
-        if !matches!(x.dtype, DType::I8 | DType::U8) || out != DType::F32 {
+        if !matches!(x.dtype, DType::I8 | DType::U8 | DType::I16) || out != DType::F32 {
             crate::unsupported!("code generation of DequantizeLinear from {} to {out}", x.dtype);
         }
         cx.elementwise_of("dequantize_linear", vec![Lit::Float(scale, DType::F32), Lit::Int(zero)], &[x])
@@ -343,13 +348,16 @@ fn layout_kind(x: &[usize], p: &[usize], g: Granularity) -> Result<Layout> {
     Ok(Layout::Blocked(axis, g.block_size))
 }
 
-/// The parameter (scale or zero point) as f64, one value per input element.
-fn spread(p: &Tensor, x: &[usize], g: Granularity) -> Result<ArrayD<f64>> {
+/// The parameter (scale or zero point; an absent zero point is 0) as f64,
+/// one value per input element, or one value of shape [1, ...] for a
+/// per-tensor parameter (see [`view`]).
+fn spread(p: Option<&Tensor>, x: &[usize], g: Granularity) -> Result<ArrayD<f64>> {
+    let Some(p) = p else { return Ok(ArrayD::zeros(IxDyn(&vec![1; x.len()]))) };
     let values = p.cast(DType::F64)?.into_array::<f64>()?;
     Ok(match layout_kind(x, p.shape(), g)? {
         Layout::PerTensor => {
             let v = values.iter().next().copied().unwrap_or(f64::NAN);
-            ArrayD::from_elem(IxDyn(x), v)
+            ArrayD::from_elem(IxDyn(&vec![1; x.len()]), v)
         }
         Layout::PerAxis(axis) => ArrayD::from_shape_fn(IxDyn(x), |idx| values.get(idx[axis]).copied().unwrap_or(f64::NAN)),
         Layout::Blocked(axis, block) => ArrayD::from_shape_fn(IxDyn(x), |idx| {
@@ -358,6 +366,12 @@ fn spread(p: &Tensor, x: &[usize], g: Granularity) -> Result<ArrayD<f64>> {
             values.get(at).copied().unwrap_or(f64::NAN)
         }),
     })
+}
+
+/// A spread parameter viewed at the input's shape (a per-tensor one
+/// broadcast, with no copy).
+fn view<'a>(p: &'a ArrayD<f64>, x: &[usize]) -> Result<ndarray::ArrayViewD<'a, f64>> {
+    p.broadcast(IxDyn(x)).ok_or_else(|| crate::Error::Op(format!("a parameter of shape {:?} does not spread over {x:?}", p.shape())))
 }
 
 impl OpDef for DynamicQuantizeLinear {
@@ -435,12 +449,34 @@ mod tests {
     use crate::tensor::{DType, Tensor};
 
     #[test]
+    fn int16_codes_quantize_and_dequantize() {
+        let x = f32s(&[4], &[0.5, -1.25, 40000.0, -40000.0]);
+        let zero = Tensor::from_vec(&[], vec![0i16]).unwrap();
+        let q = run("QuantizeLinear", 21, vec![], &[x, f32s(&[], &[0.5]), zero.clone()]).unwrap();
+        assert_eq!(q[0], Tensor::from_vec(&[4], vec![1i16, -2, 32767, -32768]).unwrap());
+        let r = run("DequantizeLinear", 21, vec![], &[q[0].clone(), f32s(&[], &[0.5]), zero]).unwrap();
+        assert_eq!(r[0], f32s(&[4], &[0.5, -1.0, 16383.5, -16384.0]));
+    }
+
+    #[test]
     fn rounds_half_to_even_and_saturates() {
         let x = f32s(&[6], &[0.5, 1.5, 2.5, -1.0, 300.0, -300.0]);
         let out = run("QuantizeLinear", 21, vec![], &[x.clone(), f32s(&[], &[1.0]), u8s(&[], &[10])]).unwrap();
         assert_eq!(out[0], u8s(&[6], &[10, 12, 12, 9, 255, 0]));
         let i8out = run("QuantizeLinear", 21, vec![("output_dtype", Attr::Int(3))], &[x, f32s(&[], &[1.0])]).unwrap();
         assert_eq!(i8out[0], Tensor::from_vec(&[6], vec![0i8, 2, 2, -1, 127, -128]).unwrap());
+    }
+
+    #[test]
+    fn the_inline_rounding_is_round_ties_even() {
+        let mut rng = crate::ops::testing::Rng(5);
+        for _ in 0..100_000 {
+            let v = f64::from_bits(rng.next()) / 2f64.powi((rng.next() % 900) as i32);
+            assert_eq!(super::round_half_even(v).to_bits(), v.round_ties_even().to_bits(), "{v}");
+        }
+        for v in [0.5, 1.5, 2.5, -0.5, -2.5, -0.4, 4503599627370495.5, -4503599627370497.0, f64::INFINITY, f64::MAX, f64::MIN_POSITIVE] {
+            assert_eq!(super::round_half_even(v).to_bits(), v.round_ties_even().to_bits(), "{v}");
+        }
     }
 
     #[test]

@@ -229,7 +229,7 @@ fn instances(p: &Program) -> (Vec<Instance>, Vec<String>, Vec<String>, bool) {
         if math && floats_for_math.contains(&d) {
             headers.push("ops_float.h".to_string());
         }
-        if quantized && matches!(d, DType::I8 | DType::U8) {
+        if quantized && matches!(d, DType::I8 | DType::U8 | DType::I16) {
             headers.push("ops_quant.h".to_string());
         }
         instances.push(instance(d, headers));

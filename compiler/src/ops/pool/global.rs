@@ -53,9 +53,9 @@ impl OpDef for GlobalPool {
 
     fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
         let x = inputs.req(0)?.ty;
-        let int_ok = self.kind == Kind::Max && matches!(x.dtype, DType::I8 | DType::U8);
+        let int_ok = self.kind == Kind::Max && matches!(x.dtype, DType::I8 | DType::U8 | DType::I16);
         if !x.dtype.is_float() && !int_ok {
-            bail!("element type {} is not supported (float types; 8-bit integers for GlobalMaxPool)", x.dtype);
+            bail!("element type {} is not supported (float types; int8, uint8 and int16 codes for GlobalMaxPool)", x.dtype);
         }
         Ok(vec![TensorType::new(x.dtype, global_shape(&x.shape)?)])
     }

@@ -44,6 +44,7 @@ fn lowest(d: DType) -> Result<Lit> {
         DType::F64 => Tensor::scalar(f64::NEG_INFINITY),
         DType::U8 => Tensor::scalar(0u8),
         DType::I8 => Tensor::scalar(i8::MIN),
+        DType::I16 => Tensor::scalar(i16::MIN),
         d => unsupported!("code generation for MaxPool on {d} is not implemented yet"),
     };
     Ok(Lit::Elem(ElemLit { dtype: d, value: Arc::new(t) }))
@@ -54,7 +55,7 @@ fn lowest(d: DType) -> Result<Lit> {
 pub fn lower_pool(cx: &mut LowerCx, x: &Loc, kind: PoolKind, dims: Vec<usize>) -> Result<()> {
     let dtype = x.dtype;
     let float = matches!(dtype, DType::F32 | DType::F64);
-    let small_int_max = matches!(kind, PoolKind::Max { .. }) && matches!(dtype, DType::U8 | DType::I8);
+    let small_int_max = matches!(kind, PoolKind::Max { .. }) && matches!(dtype, DType::U8 | DType::I8 | DType::I16);
     if !float && !small_int_max {
         unsupported!("code generation for {kind:?} pooling on {dtype} is not implemented yet");
     }

@@ -193,7 +193,7 @@ fn avg_pool_codes(cx: &mut dyn QuantCx, axes: Vec<Axis>, include_pad: bool) -> R
 
 impl Pool {
     fn check_dtype(&self, d: DType) -> Result<()> {
-        let int_ok = matches!(self.kind, Kind::Max { .. }) && matches!(d, DType::U8 | DType::I8);
+        let int_ok = matches!(self.kind, Kind::Max { .. }) && matches!(d, DType::U8 | DType::I8 | DType::I16);
         if !d.is_float() && !int_ok {
             bail!("element type {d} is not supported by this pool");
         }

@@ -4,15 +4,16 @@
 //! divided by its count, rounded half away from zero), or, when every
 //! window has the same count, the sum is requantized to the output's own
 //! parameters in one step (`requant`). Global average pooling is the window
-//! that covers the whole plane.
+//! that covers the whole plane. Sums run in the code's accumulator (int32,
+//! int64 for int16 codes).
 
 use super::super::spatial::Axis;
 use super::super::{Arg, LowerCx, OpDef, Slots};
-use super::{codes, int_values, Stage};
+use super::{codes, int_values, is_wide, Stage, Wide};
 use crate::back::program::Arg as KArg;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
-use crate::quant::fixed_point::{rounded_average, Multiplier, Rounding};
+use crate::quant::fixed_point::{Multiplier, Rounding};
 use crate::tensor::Tensor;
 use crate::{bail, Result};
 
@@ -57,6 +58,41 @@ impl IntAvgPool {
     }
 }
 
+impl IntAvgPool {
+    /// The output codes of codes `xs` into `out`, summing in `A`.
+    fn pool<A: Wide>(&self, xs: &[i32], out: &[usize]) -> Result<Vec<i32>> {
+        let (h, w) = hw(&self.axes)?;
+        let planes = out[0] * out[1];
+        let mut y = Vec::with_capacity(planes * h.output * w.output);
+        for p in 0..planes {
+            let plane = &xs[p * h.input * w.input..][..h.input * w.input];
+            for oh in 0..h.output {
+                for ow in 0..w.output {
+                    let (mut sum, mut count) = (A::ZERO, 0i32);
+                    for kh in 0..h.kernel {
+                        let ih = (oh * h.stride + kh).wrapping_sub(h.pad_begin);
+                        for kw in 0..w.kernel {
+                            let iw = (ow * w.stride + kw).wrapping_sub(w.pad_begin);
+                            if ih < h.input && iw < w.input {
+                                sum = sum.add(A::of(plane[ih * w.input + iw]));
+                                count += 1;
+                            } else if self.include_pad {
+                                sum = sum.add(A::of(self.x_zero));
+                                count += 1;
+                            }
+                        }
+                    }
+                    y.push(match self.requant {
+                        Some((m, stage)) => sum.add(A::of(count).mul(A::of(-self.x_zero))).staged(&stage, m),
+                        None => sum.average(count),
+                    });
+                }
+            }
+        }
+        Ok(y)
+    }
+}
+
 impl OpDef for IntAvgPool {
     fn from_onnx(_: &OnnxNode) -> Result<Self> {
         bail!("IntAvgPool is internal to qcc")
@@ -71,35 +107,7 @@ impl OpDef for IntAvgPool {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = inputs.req(0)?;
         let out = self.out_shape(x.shape())?;
-        let (h, w) = hw(&self.axes)?;
-        let xs = int_values(x)?;
-        let planes = out[0] * out[1];
-        let mut y = Vec::with_capacity(planes * h.output * w.output);
-        for p in 0..planes {
-            let plane = &xs[p * h.input * w.input..][..h.input * w.input];
-            for oh in 0..h.output {
-                for ow in 0..w.output {
-                    let (mut sum, mut count) = (0i32, 0i32);
-                    for kh in 0..h.kernel {
-                        let ih = (oh * h.stride + kh) as isize - h.pad_begin as isize;
-                        for kw in 0..w.kernel {
-                            let iw = (ow * w.stride + kw) as isize - w.pad_begin as isize;
-                            if ih >= 0 && (ih as usize) < h.input && iw >= 0 && (iw as usize) < w.input {
-                                sum += plane[ih as usize * w.input + iw as usize];
-                                count += 1;
-                            } else if self.include_pad {
-                                sum += self.x_zero;
-                                count += 1;
-                            }
-                        }
-                    }
-                    y.push(match self.requant {
-                        Some((m, stage)) => stage.apply(sum - count * self.x_zero, m),
-                        None => rounded_average(sum, count),
-                    });
-                }
-            }
-        }
+        let y = if is_wide(x.dtype())? { self.pool::<i64>(&int_values(x)?, &out)? } else { self.pool::<i32>(&int_values(x)?, &out)? };
         Ok(vec![codes(x.dtype(), &out, y)?])
     }
 

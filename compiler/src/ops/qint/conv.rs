@@ -1,13 +1,15 @@
 //! IntConv: the integer convolution of NUMERICS.md, which also carries
 //! Gemm and MatMul with constant weights (as 1x1 convolutions over no
-//! spatial axes). int8 weights per output channel, an int32 bias with the
-//! input zero point folded in, per-channel requantization and the output
-//! stage with a fused activation.
+//! spatial axes). int8 weights per output channel, a bias with the input
+//! zero point folded in (int32 for 8-bit codes, int64 for int16: 16x8),
+//! per-channel requantization and the output stage with a fused activation.
+//! The oracle computes the sums with `exact`'s blocked products.
 
 use super::super::conv::lower::{self as conv_lower, Channels};
 use super::super::spatial::{Axis, Traversal};
 use super::super::{Arg, LowerCx, OpDef, Slots};
-use super::{codes, int_values, Stage};
+use super::exact::{self, ConvGeom};
+use super::{acc_dtype, codes, int_values, is_wide, Stage, Wide};
 use crate::back::program::Arg as KArg;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
@@ -16,8 +18,9 @@ use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
 
 /// Inputs: codes `X` [N, C_in, spatial...], int8 weights `W` [C_out,
-/// C_in / group, kernel...], the folded int32 bias [C_out] (`b_q − z_x ·
-/// Σ W`), and the int32 multipliers and exponents [C_out].
+/// C_in / group, kernel...], the folded bias [C_out] (`b_q − z_x · Σ W`;
+/// int32, or int64 for int16 codes), and the int32 multipliers and
+/// exponents [C_out].
 #[derive(Debug, Clone)]
 pub struct IntConv {
     pub axes: Vec<Axis>,
@@ -48,6 +51,124 @@ impl IntConv {
     }
 }
 
+/// The constants of an IntConv: the folded bias (int32, or int64 for
+/// int16 codes), the multipliers and exponents per output channel, and
+/// whether every accumulator also fits in int32 (then a kernel may sum an
+/// int16 layer in int32 with the same result).
+#[derive(Debug, Clone)]
+pub struct ConvConstants {
+    pub bias: Tensor,
+    pub mult: Vec<i32>,
+    pub exp: Vec<i32>,
+    pub fits_int32: bool,
+}
+
+/// Per output channel `c` (row `c` of the weight codes `qw`, scale
+/// `sw[c]`) of a convolution from codes `x = (scale, zero point, type)` to
+/// output scale `s_out`: `b_q = round_half_even(b / (s_x · s_w[c]))`
+/// folded to `b_q − z_x · Σ w`, and the multiplier of `s_x · s_w[c] /
+/// s_out`, once `(|folded| + max|q_x| · Σ|w|) · 2^max(e, 0)` is proven
+/// below the accumulator's limit: 2^31 for 8-bit codes (`max|q_x|` 128 or
+/// 255), 2^62 for int16 (`max|q_x|` = 2^15; NUMERICS.md, "16x8").
+pub fn conv_constants((s_x, z_x, dtype): (f64, i32, DType), qw: &[i8], sw: &[f32], bias_f: &[f64], s_out: f64) -> Result<ConvConstants> {
+    let wide = is_wide(dtype)?;
+    let (lo, hi) = super::code_range(dtype)?;
+    let x_bound = lo.unsigned_abs().max(hi.unsigned_abs()) as i128;
+    let limit: i128 = if wide { crate::quant::fixed_point::WIDE_ACC_LIMIT } else { 1 << 31 };
+    let c_out = sw.len();
+    let per_channel = qw.len() / c_out.max(1);
+    let (mut folded, mut mult, mut exp, mut fits_int32) = (Vec::new(), Vec::new(), Vec::new(), true);
+    for c in 0..c_out {
+        let s_acc = s_x * sw[c] as f64;
+        let b = (bias_f[c] / s_acc).round_ties_even();
+        let row = &qw[c * per_channel..(c + 1) * per_channel];
+        let sum: i128 = row.iter().map(|&v| v as i128).sum();
+        let abs: i128 = row.iter().map(|&v| (v as i128).abs()).sum();
+        let m = crate::quant::fixed_point::quantize_multiplier(s_acc / s_out)
+            .ok_or_else(|| crate::Error::Op(format!("the requantization multiplier of output channel {c} is out of range")))?;
+        if !b.is_finite() || b.abs() >= limit as f64 {
+            bail!("the bias of output channel {c} is too large for the input scale");
+        }
+        let f = b as i128 - z_x as i128 * sum;
+        let bound = (f.abs() + x_bound * abs) << m.exponent.max(0);
+        if bound >= limit {
+            bail!("the accumulator of output channel {c} could overflow (bound {bound}); the bias or the weights are too large for the input scale");
+        }
+        fits_int32 &= bound < 1 << 31;
+        folded.push(f as i64);
+        mult.push(m.m);
+        exp.push(m.exponent);
+    }
+    let bias = if wide { Tensor::from_vec(&[c_out], folded)? } else { Tensor::from_vec(&[c_out], folded.into_iter().map(|v| v as i32).collect())? };
+    Ok(ConvConstants { bias, mult, exp, fits_int32 })
+}
+
+impl IntConv {
+    /// The oracle with accumulators `A` (i32 for 8-bit codes, i64 for int16).
+    fn run<A: Wide>(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (x, w) = (inputs.req(0)?, inputs.req(1)?);
+        let bias = A::values(inputs.req(2)?)?;
+        let (mult, exp) = (int_values(inputs.req(3)?)?, int_values(inputs.req(4)?)?);
+        let out = self.out_shape(x.shape(), w.shape())?;
+        let c_out = w.shape()[0];
+        if bias.len() != c_out || mult.len() != c_out || exp.len() != c_out {
+            bail!("IntConv: bias and multipliers need {c_out} values");
+        }
+        let Tensor::I8(wa) = w else { bail!("IntConv weights must be int8, got {}", w.dtype()) };
+        let ws: Vec<i8> = wa.iter().copied().collect();
+        let xs = exact::as_i16(x)?;
+        let acc = match super::plane_axes(&self.axes) {
+            _ if self.axes.is_empty() => exact::matmul(&xs, &ws, &bias, w.shape()[1])?,
+            Some((h, wd)) => {
+                let geom = ConvGeom {
+                    batch: out[0],
+                    c_in: x.shape()[1],
+                    c_out,
+                    group: self.group,
+                    in_hw: [h.input, wd.input],
+                    out_hw: [h.output, wd.output],
+                    kernel: [h.kernel, wd.kernel],
+                    stride: [h.stride, wd.stride],
+                    dilation: [h.dilation, wd.dilation],
+                    pad: [h.pad_begin, wd.pad_begin],
+                };
+                exact::conv(&xs, self.x_zero as i16, &ws, &bias, &geom)?
+            }
+            None if A::BITS == 32 => self.nd(&xs, &ws, &int_values(inputs.req(2)?)?, &out)?.into_iter().map(A::of).collect(),
+            None => crate::unsupported!("int16 convolutions over {} spatial axes", self.axes.len()),
+        };
+        let muls: Vec<Multiplier> = mult.iter().zip(&exp).map(|(&m, &e)| Multiplier { m, exponent: e }).collect();
+        let plane: usize = if self.axes.is_empty() { 1 } else { out[2..].iter().product() };
+        let y = acc
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| a.staged(&self.stage, muls[(i / plane.max(1)) % c_out]))
+            .collect();
+        Ok(vec![codes(x.dtype(), &out, y)?])
+    }
+
+    /// Three or more spatial axes (8-bit codes; code generation refuses
+    /// them): the float path's im2col on centred int32 codes, `bias` the
+    /// folded int32 bias.
+    fn nd(&self, xs: &[i16], ws: &[i8], bias: &[i32], out: &[usize]) -> Result<Vec<i32>> {
+        let c_out = bias.len();
+        let per_channel = ws.len() / c_out.max(1);
+        let ws: Vec<i32> = ws.iter().map(|&v| v as i32).collect();
+        let xs: Vec<i32> = xs.iter().map(|&v| v as i32 - self.x_zero).collect();
+        // Σ (q_x − z_x) · w + b_q over zero-padded centred inputs equals the
+        // kernel's Σ q_x · w + folded bias with padding read as z_x.
+        let unfolded: Vec<i32> = (0..c_out)
+            .map(|c| {
+                let sum = ws[c * per_channel..(c + 1) * per_channel].iter().fold(0i32, |a, &v| a.wrapping_add(v));
+                bias[c].wrapping_add(self.x_zero.wrapping_mul(sum))
+            })
+            .collect();
+        let plane: usize = self.axes.iter().map(|a| a.input).product();
+        let ch = Channels { batch: out[0], c_in: xs.len() / (out[0] * plane).max(1), c_out, group: self.group };
+        conv_lower::conv(&xs, &ws, Some(&unfolded), ch, &Traversal::forward(&self.axes)?)
+    }
+}
+
 impl OpDef for IntConv {
     fn from_onnx(_: &OnnxNode) -> Result<Self> {
         bail!("IntConv is internal to qcc")
@@ -56,50 +177,20 @@ impl OpDef for IntConv {
     fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
         let (x, w) = (inputs.req(0)?.ty, inputs.req(1)?.ty);
         let (Some(xs), Some(ws)) = (x.shape.as_fixed(), w.shape.as_fixed()) else { bail!("IntConv needs fixed shapes") };
+        let bias = inputs.req(2)?.ty;
+        if bias.dtype != acc_dtype(x.dtype)? {
+            bail!("IntConv on {} codes needs a {} bias, got {}", x.dtype, acc_dtype(x.dtype)?, bias.dtype);
+        }
         Ok(vec![TensorType::fixed(x.dtype, &self.out_shape(&xs, &ws)?)])
     }
 
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-        let (x, w) = (inputs.req(0)?, inputs.req(1)?);
-        let (bias, mult, exp) = (int_values(inputs.req(2)?)?, int_values(inputs.req(3)?)?, int_values(inputs.req(4)?)?);
-        let out = self.out_shape(x.shape(), w.shape())?;
-        let c_out = w.shape()[0];
-        let ws = int_values(w)?;
-        let per_channel = ws.len() / c_out.max(1);
-        // Σ (q_x − z_x) · w + b_q over zero-padded centred inputs equals the
-        // kernel's Σ q_x · w + folded bias with padding read as z_x.
-        let xs: Vec<i32> = int_values(x)?.into_iter().map(|v| v - self.x_zero).collect();
-        let unfolded: Vec<i32> = (0..c_out)
-            .map(|c| {
-                let sum: i32 = ws[c * per_channel..(c + 1) * per_channel].iter().fold(0i32, |a, &v| a.wrapping_add(v));
-                bias[c].wrapping_add(self.x_zero.wrapping_mul(sum))
-            })
-            .collect();
-        let acc = if self.axes.is_empty() {
-            let rows = xs.len() / per_channel.max(1);
-            let mut acc = Vec::with_capacity(rows * c_out);
-            for r in 0..rows {
-                let x_row = &xs[r * per_channel..(r + 1) * per_channel];
-                for c in 0..c_out {
-                    let w_row = &ws[c * per_channel..(c + 1) * per_channel];
-                    acc.push(x_row.iter().zip(w_row).fold(unfolded[c], |a, (&p, &q)| a.wrapping_add(p.wrapping_mul(q))));
-                }
-            }
-            acc
+        let x = inputs.req(0)?;
+        if is_wide(x.dtype())? {
+            self.run::<i64>(inputs)
         } else {
-            let ch = Channels { batch: out[0], c_in: x.shape()[1], c_out, group: self.group };
-            conv_lower::conv(&xs, &ws, Some(&unfolded), ch, &Traversal::forward(&self.axes)?)?
-        };
-        let plane: usize = if self.axes.is_empty() { 1 } else { out[2..].iter().product() };
-        let y = acc
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| {
-                let c = (i / plane.max(1)) % c_out;
-                self.stage.apply(a, Multiplier { m: mult[c], exponent: exp[c] })
-            })
-            .collect();
-        Ok(vec![codes(x.dtype(), &out, y)?])
+            self.run::<i32>(inputs)
+        }
     }
 
     fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {

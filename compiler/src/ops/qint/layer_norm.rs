@@ -4,7 +4,8 @@
 //! an exact integer square root and a fixed-point reciprocal give each
 //! element's normalized value in Q16, and the per-element affine
 //! `γ · norm + β` is applied with integer gains and biases at the output's
-//! scale, rounded once. The quantizer proves every bound before building it.
+//! scale, rounded once. The quantizer proves every bound before building it
+//! (for int16 codes with [`layer_norm_limits`] and [`epsilon_term`]).
 
 use super::super::{Arg, LowerCx, OpDef, Slots};
 use super::{codes, int_values};
@@ -24,6 +25,39 @@ pub const LAYER_NORM_GAIN_BITS: u32 = 15;
 /// (with `|N · q − Σq| ≤ 255 · N` and `inv ≤ 2^32`), and `N · Σq²` and
 /// `(Σq)²` below 2^60.
 pub const LAYER_NORM_MAX_ROW: usize = 1 << 22;
+/// The same for int16 codes (16x8): `|N · q − Σq| ≤ 65535 · N`, so `N ≤
+/// 2^13` keeps `|N · q − Σq| · inv < 2^62`, and `N · Σq² ≤ N² · 2^30 <
+/// 2^56`.
+pub const LAYER_NORM_MAX_ROW_16: usize = 1 << 13;
+
+/// The longest row and the widest span of codes (`max − min`) of codes of
+/// `dtype`: the two figures every bound of NUMERICS.md's
+/// "LayerNormalization" takes (255 for 8-bit codes, 65535 for int16).
+pub fn layer_norm_limits(dtype: DType) -> Result<(usize, u128)> {
+    Ok(if super::is_wide(dtype)? { (LAYER_NORM_MAX_ROW_16, 65535) } else { (LAYER_NORM_MAX_ROW, 255) })
+}
+
+/// The largest `j` of the epsilon term (`layer_norm_factor` needs `j ≤ 30`).
+const MAX_EPS_SHIFT: u32 = 30;
+
+/// The epsilon term `(round(4^j · N² · ε / s_x²), j)` for rows of `n`
+/// codes spanning at most `span`, with the largest `j ≤ 30` such that
+/// `V_max · 4^j + term < 2^62`, `V_max = ⌈N² · span² / 4⌉` (the variance
+/// of values in an interval of width `span` is at most `span² / 4`). None
+/// when even `j = 0` fails, or ε is negative or not finite.
+pub fn epsilon_term(n: usize, epsilon: f64, scale: f64, span: u128) -> Option<(i64, u32)> {
+    if !(epsilon.is_finite() && epsilon >= 0.0 && scale > 0.0) {
+        return None;
+    }
+    let n2 = (n as u128) * (n as u128);
+    let v_max = (n2 * span * span).div_ceil(4);
+    let limit = 1u128 << 62;
+    (0..=MAX_EPS_SHIFT).rev().find_map(|j| {
+        let term = (4f64.powi(j as i32) * n2 as f64 * epsilon / (scale * scale)).round_ties_even();
+        let fits = term.is_finite() && term < limit as f64 && v_max.checked_shl(2 * j).and_then(|v| v.checked_add(term as u128)).is_some_and(|d| d < limit);
+        fits.then_some((term as i64, j))
+    })
+}
 
 /// Inputs: codes `X`, the int32 gains `G` [len] and biases `B` [len] of
 /// the normalized positions (row-major over the normalized axes); the output

@@ -1,17 +1,19 @@
 //! IntMatMul: the matrix product of two quantized activations (attention's
 //! Q·Kᵀ and P·V), ONNX MatMul semantics for rank ≥ 2 with numpy batch
 //! broadcasting: `y = stage(requantize(Σ_k (a − z_a)(b − z_b), m))`
-//! (NUMERICS.md, "Products of two activations"). The quantizer proves the
-//! int32 accumulator bound before building it.
+//! (NUMERICS.md, "Products of two activations" and "16x8"), summed in the
+//! code's accumulator (int32; int64 for int16 codes). The quantizer proves
+//! the accumulator bound before building it ([`IntMatMul::for_scales`]).
 
 use super::super::matmul::{matmul_dims, matmul_macs};
 use super::super::{Arg, LowerCx, OpDef, Slots};
-use super::{codes, int_values, Stage};
+use super::exact;
+use super::{code_range, codes, int_values, is_wide, Stage, Wide};
 use crate::back::program::Arg as KArg;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
-use crate::quant::fixed_point::Multiplier;
-use crate::tensor::Tensor;
+use crate::quant::fixed_point::{quantize_multiplier, Multiplier, WIDE_ACC_LIMIT};
+use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
 
 /// Inputs: codes `A` [..., M, K] and `B` [..., K, N] of one type (int8 or
@@ -69,6 +71,34 @@ impl IntMatMul {
     }
 }
 
+impl IntMatMul {
+    /// `A · B` of codes with parameters `(scale, zero point)` into output
+    /// scale `s_y` and `stage`, for `K`-long sums of codes of `dtype`:
+    /// `None` when the multiplier is out of range or `K · max|q_a − z_a| ·
+    /// max|q_b − z_b| · 2^max(e, 0)` reaches the accumulator's limit (2^31
+    /// for 8-bit codes, 2^62 for int16; NUMERICS.md).
+    pub fn for_scales(dtype: DType, (sa, za): (f64, i32), (sb, zb): (f64, i32), k: usize, s_y: f64, stage: Stage) -> Result<Option<IntMatMul>> {
+        let (lo, hi) = code_range(dtype)?;
+        let span = |z: i32| (z - lo).max(hi - z) as i128;
+        let limit = if is_wide(dtype)? { WIDE_ACC_LIMIT } else { 1 << 31 };
+        let m = quantize_multiplier(sa * sb / s_y).filter(|m| (k as i128 * span(za) * span(zb)) << m.exponent.max(0) < limit);
+        Ok(m.map(|m| IntMatMul { za, zb, m, stage }))
+    }
+
+    /// The output codes of one `[m, k] · [k, n]` product of centred codes.
+    fn products<A: Wide>(&self, am: &[i32], bm: &[i32], (m, k, n): (usize, usize, usize)) -> Vec<i32> {
+        let narrow = |v: &[i32]| v.iter().map(|&q| i16::try_from(q).ok()).collect::<Option<Vec<i16>>>();
+        let acc: Vec<A> = match (narrow(am), narrow(bm)) {
+            (Some(a16), Some(b16)) => exact::product(&a16, &b16, (m, k, n)),
+            // Centred int16 codes with a zero point beyond i16: the direct sums.
+            _ => (0..m * n)
+                .map(|i| (0..k).fold(A::ZERO, |s, j| s.add(A::of(am[(i / n) * k + j]).mul(A::of(bm[j * n + i % n])))))
+                .collect(),
+        };
+        acc.into_iter().map(|a| a.staged(&self.stage, self.m)).collect()
+    }
+}
+
 impl OpDef for IntMatMul {
     fn from_onnx(_: &OnnxNode) -> Result<Self> {
         bail!("IntMatMul is internal to qcc")
@@ -88,9 +118,10 @@ impl OpDef for IntMatMul {
         let (dims, out) = geometry(a.shape(), b.shape())?;
         let (m, k, n, rank) = (dims[0], dims[1], dims[2], dims[3]);
         let (batch, a_step, b_step) = (&dims[4..4 + rank], &dims[4 + rank..4 + 2 * rank], &dims[4 + 2 * rank..]);
-        let av: Vec<i32> = int_values(a)?.into_iter().map(|q| q - self.za).collect();
-        let bv: Vec<i32> = int_values(b)?.into_iter().map(|q| q - self.zb).collect();
+        let av: Vec<i32> = int_values(a)?.into_iter().map(|q| q.wrapping_sub(self.za)).collect();
+        let bv: Vec<i32> = int_values(b)?.into_iter().map(|q| q.wrapping_sub(self.zb)).collect();
         let count: usize = batch.iter().product();
+        let wide = is_wide(a.dtype())?;
         let mut y = Vec::with_capacity(count * m * n);
         for t in 0..count {
             // The operands' matrices of output batch `t` (row-major index).
@@ -102,11 +133,10 @@ impl OpDef for IntMatMul {
                 bo += idx * b_step[i];
             }
             let (am, bm) = (&av[ao * m * k..][..m * k], &bv[bo * k * n..][..k * n]);
-            for r in 0..m {
-                for c in 0..n {
-                    let acc = (0..k).fold(0i32, |s, j| s.wrapping_add(am[r * k + j] * bm[j * n + c]));
-                    y.push(self.stage.apply(acc, self.m));
-                }
+            if wide {
+                y.extend(self.products::<i64>(am, bm, (m, k, n)));
+            } else {
+                y.extend(self.products::<i32>(am, bm, (m, k, n)));
             }
         }
         Ok(vec![codes(a.dtype(), &out, y)?])

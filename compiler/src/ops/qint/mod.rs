@@ -4,12 +4,17 @@
 //! the `qint` kernels and the `ops_quant` scalar functions of the
 //! runtimes, which compute exactly the same integers.
 //!
-//! Codes are int8 or uint8 (the operator's input type); weights are int8.
+//! Codes are int8 or uint8, or int16 (16x8: NUMERICS.md, "16x8"); the
+//! operator's input type, which is also its output type but for
+//! IntRescale, the conversion between code types. Weights are int8. Sums
+//! run in the code's accumulator: int32 for 8-bit codes, int64 for int16
+//! (`fixed_point::Code::Acc`), wrapping like the kernels.
 
 mod avg_pool;
 mod conv;
 mod conv_transpose;
 mod elementwise;
+pub mod exact;
 mod layer_norm;
 mod lut;
 mod matmul;
@@ -18,20 +23,20 @@ mod resize;
 mod softmax;
 
 pub use avg_pool::IntAvgPool;
-pub use conv::IntConv;
-pub use elementwise::{BinaryKind, IntBinary, IntRescale, ADD_SHIFT};
-pub use layer_norm::{IntLayerNorm, LAYER_NORM_FRAC_BITS, LAYER_NORM_GAIN_BITS, LAYER_NORM_MAX_ROW};
-pub use lut::IntLut;
+pub use conv::{conv_constants, ConvConstants, IntConv};
+pub use elementwise::{add_shift, BinaryKind, IntBinary, IntConvert, IntRescale, ADD_SHIFT, ADD_SHIFT_16};
+pub use layer_norm::{epsilon_term, layer_norm_limits, IntLayerNorm, LAYER_NORM_FRAC_BITS, LAYER_NORM_GAIN_BITS, LAYER_NORM_MAX_ROW, LAYER_NORM_MAX_ROW_16};
+pub use lut::{lut16_error, lut16_table, lut_len, IntLut, LUT16_LEN};
 pub use conv_transpose::IntConvTranspose;
 pub use matmul::IntMatMul;
 pub use reduce_mean::{reduce_groups, IntReduceMean};
 pub use resize::{q11_taps, IntResize, Sampling, RESIZE_SHIFT};
 /// Code and accumulator tensors (int8, uint8, int32) as i32.
 pub use super::quant::ints as int_values;
-pub use softmax::{IntSoftmax, SOFTMAX_MAX_ROW, SOFTMAX_RECIP, SOFTMAX_TABLE_BITS};
+pub use softmax::{softmax_output, softmax_table, IntSoftmax, SOFTMAX_MAX_ROW, SOFTMAX_RECIP, SOFTMAX_RECIP_16, SOFTMAX_TABLE_BITS};
 
 use crate::back::program::Lit;
-use crate::quant::fixed_point::{output_stage, requantize, Multiplier, Rounding};
+use crate::quant::fixed_point::{output_stage, output_stage_i64, requantize, requantize_i64, Multiplier, Rounding};
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
 
@@ -47,9 +52,17 @@ pub struct Stage {
 
 impl Stage {
     /// The code of accumulator `acc` scaled by `mul`.
+    #[inline]
     pub fn apply(&self, acc: i32, mul: Multiplier) -> i32 {
         output_stage(requantize(acc, mul, self.rounding), self.zero, self.min, self.max)
     }
+
+    /// The code of an int64 accumulator (int16 codes) scaled by `mul`.
+    #[inline]
+    pub fn apply_i64(&self, acc: i64, mul: Multiplier) -> i32 {
+        output_stage_i64(requantize_i64(acc, mul, self.rounding), self.zero, self.min, self.max)
+    }
+
 
     /// `[zero, min, max, single]` as the literal parameters of a kernel.
     fn lits(&self) -> Vec<Lit> {
@@ -73,21 +86,70 @@ pub fn plane_axes(axes: &[super::spatial::Axis]) -> Option<(super::spatial::Axis
     }
 }
 
-/// The range of codes of an 8-bit type.
+/// An accumulator of the oracle (i32 for 8-bit codes, i64 for int16),
+/// with the wrapping arithmetic of the kernels' `fixed_point::Acc`.
+pub trait Wide: crate::quant::fixed_point::Acc + Default + Send + Sync + 'static {
+    const BITS: u32;
+    /// The accumulator of `stage`'s output scaled by `mul`.
+    fn staged(self, stage: &Stage, mul: Multiplier) -> i32;
+    /// The values of an int32 (or, for i64, int64) bias tensor.
+    fn values(t: &Tensor) -> Result<Vec<Self>>;
+}
+
+impl Wide for i32 {
+    const BITS: u32 = 32;
+    #[inline]
+    fn staged(self, stage: &Stage, mul: Multiplier) -> i32 {
+        stage.apply(self, mul)
+    }
+    fn values(t: &Tensor) -> Result<Vec<i32>> {
+        int_values(t)
+    }
+}
+
+impl Wide for i64 {
+    const BITS: u32 = 64;
+    #[inline]
+    fn staged(self, stage: &Stage, mul: Multiplier) -> i32 {
+        stage.apply_i64(self, mul)
+    }
+    fn values(t: &Tensor) -> Result<Vec<i64>> {
+        match t.dtype() {
+            DType::I64 | DType::I32 => t.to_i64_vec(),
+            d => bail!("expected an int64 or int32 tensor, got {d}"),
+        }
+    }
+}
+
+/// Whether codes of `d` are 16-bit (int16: int64 accumulators, NUMERICS.md
+/// "16x8") rather than 8-bit; an error for other types.
+pub fn is_wide(d: DType) -> Result<bool> {
+    code_range(d).map(|(lo, hi)| hi - lo > 255)
+}
+
+/// The type of the accumulators and biases of codes of `d`: int32 for
+/// 8-bit codes, int64 for int16.
+pub fn acc_dtype(d: DType) -> Result<DType> {
+    Ok(if is_wide(d)? { DType::I64 } else { DType::I32 })
+}
+
+/// The range of codes of a code type (int8, uint8 or int16).
 pub fn code_range(d: DType) -> Result<(i32, i32)> {
     match d {
         DType::I8 => Ok((-128, 127)),
         DType::U8 => Ok((0, 255)),
-        d => bail!("quantized codes must be int8 or uint8, got {d}"),
+        DType::I16 => Ok((-32768, 32767)),
+        d => bail!("quantized codes must be int8, uint8 or int16, got {d}"),
     }
 }
 
-/// Codes (already in range) as a tensor of `dtype` (int8 or uint8).
+/// Codes (already in range) as a tensor of `dtype` (int8, uint8 or int16).
 pub fn codes(dtype: DType, shape: &[usize], values: Vec<i32>) -> Result<Tensor> {
     match dtype {
         DType::I8 => Tensor::from_vec(shape, values.into_iter().map(|v| v as i8).collect()),
         DType::U8 => Tensor::from_vec(shape, values.into_iter().map(|v| v as u8).collect()),
-        d => bail!("quantized codes must be int8 or uint8, got {d}"),
+        DType::I16 => Tensor::from_vec(shape, values.into_iter().map(|v| v as i16).collect()),
+        d => bail!("quantized codes must be int8, uint8 or int16, got {d}"),
     }
 }
 

@@ -1,10 +1,11 @@
 //! IntReduceMean: the mean of codes over any set of axes (NUMERICS.md,
-//! "ReduceMean"): `Σ (q − z_x)` over the reduced elements in int32 (the
-//! compiler bounds it by `255 · count`), requantized to the output's
-//! parameters with the multiplier `s_x / (count · s_y)`.
+//! "ReduceMean"): `Σ (q − z_x)` over the reduced elements in the code's
+//! accumulator (int32, bounded by `255 · count`; int64 for int16 codes),
+//! requantized to the output's parameters with the multiplier `s_x /
+//! (count · s_y)`.
 
 use super::super::{Arg, LowerCx, OpDef, Slots};
-use super::{codes, int_values, Stage};
+use super::{codes, int_values, is_wide, Stage, Wide};
 use crate::back::program::Arg as KArg;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
@@ -64,6 +65,19 @@ fn offset(mut i: usize, groups: &[(usize, usize)]) -> usize {
     off
 }
 
+impl IntReduceMean {
+    /// The output codes, summing in `A`.
+    fn means<A: Wide>(&self, xs: &[i32], outs: usize, count: usize) -> Vec<i32> {
+        (0..outs)
+            .map(|o| {
+                let base = offset(o, &self.kept);
+                let sum = (0..count).fold(A::ZERO, |s, r| s.add(A::of(xs[base + offset(r, &self.reduced)].wrapping_sub(self.x_zero))));
+                sum.staged(&self.stage, self.m)
+            })
+            .collect()
+    }
+}
+
 fn flatten(groups: &[(usize, usize)]) -> Vec<usize> {
     groups.iter().flat_map(|&(e, s)| [e, s]).collect()
 }
@@ -86,13 +100,7 @@ impl OpDef for IntReduceMean {
         if outs * count != xs.len() || self.out_shape.iter().product::<usize>() != outs {
             bail!("IntReduceMean: input {:?} does not match the reduction", x.shape());
         }
-        let y = (0..outs)
-            .map(|o| {
-                let base = offset(o, &self.kept);
-                let sum: i32 = (0..count).map(|r| xs[base + offset(r, &self.reduced)] - self.x_zero).sum();
-                self.stage.apply(sum, self.m)
-            })
-            .collect();
+        let y = if is_wide(x.dtype())? { self.means::<i64>(&xs, outs, count) } else { self.means::<i32>(&xs, outs, count) };
         Ok(vec![codes(x.dtype(), &self.out_shape, y)?])
     }
 

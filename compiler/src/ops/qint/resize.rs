@@ -6,11 +6,10 @@
 use super::super::take;
 use super::super::resize_lower::Tables;
 use super::super::{Arg, LowerCx, OpDef, Slots};
-use super::{codes, int_values};
+use super::{codes, int_values, is_wide, Wide};
 use crate::back::program::Arg as KArg;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
-use crate::quant::fixed_point::round_div_pow2;
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
 
@@ -74,6 +73,28 @@ impl IntResize {
     }
 }
 
+/// Bilinear interpolation of `planes` planes of codes `xs` with the Q11
+/// taps `th`, `tw`: each row's pair in int32, the four products summed in
+/// `A` (int64 for int16 codes) and rounded once.
+fn bilinear<A: Wide>(xs: &[i32], th: &[i32], tw: &[i32], planes: usize, [in_h, in_w]: [usize; 2]) -> Vec<i32> {
+    let one = 1i32 << RESIZE_SHIFT;
+    let mut y = Vec::with_capacity(planes * th.len() / 3 * tw.len() / 3);
+    for p in 0..planes {
+        let plane = &xs[p * in_h * in_w..][..in_h * in_w];
+        for h in th.chunks(3) {
+            let (r0, r1) = (&plane[h[0] as usize * in_w..][..in_w], &plane[h[1] as usize * in_w..][..in_w]);
+            for w in tw.chunks(3) {
+                let (c0, c1) = (w[0] as usize, w[1] as usize);
+                let top = (one - w[2]) * r0[c0] + w[2] * r0[c1];
+                let bottom = (one - w[2]) * r1[c0] + w[2] * r1[c1];
+                let acc = A::of(one - h[2]).mul(A::of(top)).add(A::of(h[2]).mul(A::of(bottom)));
+                y.push(acc.div_pow2(2 * RESIZE_SHIFT));
+            }
+        }
+    }
+    y
+}
+
 impl OpDef for IntResize {
     fn from_onnx(_: &OnnxNode) -> Result<Self> {
         bail!("IntResize is internal to qcc")
@@ -90,7 +111,7 @@ impl OpDef for IntResize {
     }
 
     /// Nearest works on any element type (code generation runs it on
-    /// element indices); bilinear on int8 or uint8 codes.
+    /// element indices); bilinear on int8, uint8 or int16 codes.
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let x = inputs.req(0)?;
         if let IntResize::Nearest(picks) = self {
@@ -101,21 +122,8 @@ impl OpDef for IntResize {
         let out = self.out_shape(x.shape(), Some((th.len(), tw.len())))?;
         let (in_h, in_w) = (x.shape()[x.rank() - 2], x.shape()[x.rank() - 1]);
         let xs = int_values(x)?;
-        let one = 1i32 << RESIZE_SHIFT;
         let planes: usize = out[..out.len() - 2].iter().product();
-        let mut y = Vec::with_capacity(planes * th.len() / 3 * tw.len() / 3);
-        for p in 0..planes {
-            let plane = &xs[p * in_h * in_w..][..in_h * in_w];
-            for h in th.chunks(3) {
-                let (r0, r1) = (&plane[h[0] as usize * in_w..][..in_w], &plane[h[1] as usize * in_w..][..in_w]);
-                for w in tw.chunks(3) {
-                    let (c0, c1) = (w[0] as usize, w[1] as usize);
-                    let top = (one - w[2]) * r0[c0] + w[2] * r0[c1];
-                    let bottom = (one - w[2]) * r1[c0] + w[2] * r1[c1];
-                    y.push(round_div_pow2((one - h[2]) * top + h[2] * bottom, 2 * RESIZE_SHIFT));
-                }
-            }
-        }
+        let y = if is_wide(x.dtype())? { bilinear::<i64>(&xs, &th, &tw, planes, [in_h, in_w]) } else { bilinear::<i32>(&xs, &th, &tw, planes, [in_h, in_w]) };
         Ok(vec![codes(x.dtype(), &out, y)?])
     }
 

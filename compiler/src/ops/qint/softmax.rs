@@ -1,14 +1,17 @@
 //! IntSoftmax: softmax of codes along one axis with a compile-time table of
 //! `exp(−s_x · d)` in Q0.30 and one rounded integer division per output
-//! (NUMERICS.md, "Softmax"). The output parameters are fixed: scale
-//! `1 / recip` (1/255), zero point −128 for int8, 0 for uint8.
+//! (NUMERICS.md, "Softmax" and "16x8"). The output parameters are fixed:
+//! scale `1 / recip` (1/255), zero point −128 for int8, 0 for uint8; for
+//! int16 scale 1/32767 and zero point 0, from a 512-entry table (the
+//! exponential of the low and of the high byte of `d`, multiplied).
 
 use super::super::{Arg, LowerCx, OpDef, Slots};
-use super::{code_range, codes, int_values};
+use super::{code_range, codes, int_values, is_wide};
 use crate::back::program::Arg as KArg;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
-use crate::tensor::Tensor;
+use crate::quant::fixed_point::softmax_exp;
+use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
 
 /// Fraction bits of the exponential table: `table[0] = 2^30`.
@@ -16,13 +19,41 @@ pub const SOFTMAX_TABLE_BITS: u32 = 30;
 /// The reciprocal of the output scale: probabilities [0, 1] onto the 256
 /// codes, as calibration would place a value known to lie in [0, 1].
 pub const SOFTMAX_RECIP: i64 = 255;
+/// The reciprocal of the int16 output scale: probabilities [0, 1] onto the
+/// codes 0..=32767.
+pub const SOFTMAX_RECIP_16: i64 = 32767;
 /// The longest row whose sum of table entries provably fits in i64 (and
 /// whose numerators and denominators below stay far from 2^63).
 pub const SOFTMAX_MAX_ROW: usize = 1 << 24;
 
-/// Inputs: codes `X` and the table [256] int32 (`round(2^30 · exp(−s_x · d))`
-/// for `d = 0..255`); the output has X's shape and type. `rows` =
-/// `[outer, len, inner]`: each row is `len` codes `inner` apart.
+/// The table of `exp(−s_x · d)` in Q0.30 for codes of `dtype` with input
+/// scale `s_x`: `round_half_even(2^30 · exp(−s_x · d))` for `d = 0..255`
+/// (8-bit codes); for int16 that low-byte table followed by the high-byte
+/// table `round_half_even(2^30 · exp(−s_x · 256 · h))`, `h = 0..255`, whose
+/// product `(hi[d >> 8] · lo[d & 255] + 2^29) >> 30` is `exp(−s_x · d)`
+/// within 1.5 · 2^−30 (`fixed_point::softmax_exp`).
+pub fn softmax_table(dtype: DType, s_x: f64) -> Result<Vec<i32>> {
+    let entry = |d: f64| ((1u64 << SOFTMAX_TABLE_BITS) as f64 * (-s_x * d).exp()).round_ties_even() as i32;
+    let mut t: Vec<i32> = (0..256).map(|d| entry(d as f64)).collect();
+    if is_wide(dtype)? {
+        t.extend((0..256).map(|h| entry(256.0 * h as f64)));
+    }
+    Ok(t)
+}
+
+/// The table length and output `(recip, zero point)` of codes of `dtype`.
+pub fn softmax_output(dtype: DType) -> Result<(usize, i64, i32)> {
+    Ok(match dtype {
+        DType::I8 => (256, SOFTMAX_RECIP, -128),
+        DType::U8 => (256, SOFTMAX_RECIP, 0),
+        DType::I16 => (512, SOFTMAX_RECIP_16, 0),
+        d => bail!("softmax of {d} codes"),
+    })
+}
+
+/// Inputs: codes `X` and the int32 table of [`softmax_table`] (256 entries,
+/// 512 for int16); the output has X's shape and type. `rows` = `[outer,
+/// len, inner]`: each row is `len` codes `inner` apart.
 #[derive(Debug, Clone)]
 pub struct IntSoftmax {
     pub rows: [usize; 3],
@@ -53,8 +84,9 @@ impl OpDef for IntSoftmax {
 
     fn infer(&self, inputs: &[Option<Arg>]) -> Result<Vec<TensorType>> {
         let (x, t) = (inputs.req(0)?.ty, inputs.req(1)?.ty);
-        if t.dtype != crate::tensor::DType::I32 || t.shape.numel() != Some(256) {
-            bail!("IntSoftmax needs a table of 256 int32, got {t}");
+        let (len, _, _) = softmax_output(x.dtype)?;
+        if t.dtype != DType::I32 || t.shape.numel() != Some(len) {
+            bail!("IntSoftmax needs a table of {len} int32, got {t}");
         }
         if x.shape.numel() != Some(self.rows.iter().product()) {
             bail!("IntSoftmax: {x} does not hold rows {:?}", self.rows);
@@ -65,6 +97,9 @@ impl OpDef for IntSoftmax {
     fn eval(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
         let (x, table) = (inputs.req(0)?, int_values(inputs.req(1)?)?);
         let (lo, hi) = code_range(x.dtype())?;
+        if table.len() != softmax_output(x.dtype())?.0 {
+            bail!("IntSoftmax: a table of {} entries for {} codes", table.len(), x.dtype());
+        }
         let [outer, len, inner] = self.rows;
         let xs = int_values(x)?;
         let mut y = vec![0; xs.len()];
@@ -72,9 +107,9 @@ impl OpDef for IntSoftmax {
             for i in 0..inner {
                 let at = |j: usize| (o * len + j) * inner + i;
                 let max = (0..len).map(|j| xs[at(j)]).max().unwrap_or(0);
-                let sum: i64 = (0..len).map(|j| table[(max - xs[at(j)]) as usize] as i64).sum();
+                let sum: i64 = (0..len).map(|j| softmax_exp(&table, (max - xs[at(j)]) as usize)).sum();
                 for j in 0..len {
-                    let e = table[(max - xs[at(j)]) as usize] as i64;
+                    let e = softmax_exp(&table, (max - xs[at(j)]) as usize);
                     y[at(j)] = softmax_code(e, sum, self.recip, self.y_zero, lo, hi);
                 }
             }

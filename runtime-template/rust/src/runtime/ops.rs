@@ -465,8 +465,9 @@ pub fn shift_right<T: Num>(a: T, b: T) -> T {
 #[inline(always)]
 pub fn quantize_linear<Q: Code>(x: f32, scale: f32, zero: i64) -> Q {
     let v = x / scale;
-    // Clamped first, so the rounding below works on small magnitudes only.
-    let v = if v > 1024.0 { 1024.0 } else if v < -1024.0 { -1024.0 } else if v != v { 0.0 } else { v };
+    // Clamped first (to 2^17, beyond every code range), so the rounding
+    // below works on small magnitudes only.
+    let v = if v > 131_072.0 { 131_072.0 } else if v < -131_072.0 { -131_072.0 } else if v != v { 0.0 } else { v };
     let r = round_half_even_small(v) as i32;
     fixed_point::output(r, zero as i32, Q::MIN, Q::MAX)
 }
@@ -492,25 +493,26 @@ fn round_half_even_small(v: f32) -> f32 {
     (v + MAGIC) - MAGIC
 }
 
-/// A code moved to other quantization parameters: `(a − za)` scaled by
-/// `(m, e)`, then the output stage.
+/// A code moved to other quantization parameters, possibly of another code
+/// type (int8, uint8, int16): `(a − za)` scaled by `(m, e)`, then the
+/// output stage with `[lo, hi]` within the output type.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn q_rescale<Q: Code>(a: Q, za: i64, m: i64, e: i64, zo: i64, lo: i64, hi: i64, single: bool) -> Q {
+pub fn q_rescale<Q: Code, R: Code>(a: Q, za: i64, m: i64, e: i64, zo: i64, lo: i64, hi: i64, single: bool) -> R {
     let y = fixed_point::requantize(a.to_i32() - za as i32, m as i32, e as i32, single);
     fixed_point::output(y, zo as i32, lo as i32, hi as i32)
 }
 
 /// Quantized Add (or Sub): both operands brought to a common scale with
-/// 20 bits of headroom, summed, and requantized to the output.
+/// `Q::ADD_SHIFT` bits of headroom, summed, and requantized to the output.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub fn q_add<Q: Code>(
     a: Q, b: Q, za: i64, zb: i64, ma: i64, ea: i64, mb: i64, eb: i64, mo: i64, eo: i64, zo: i64, lo: i64, hi: i64,
     single: bool, subtract: bool,
 ) -> Q {
-    let x = fixed_point::requantize((a.to_i32() - za as i32) << 20, ma as i32, ea as i32, single);
-    let y = fixed_point::requantize((b.to_i32() - zb as i32) << 20, mb as i32, eb as i32, single);
+    let x = fixed_point::requantize((a.to_i32() - za as i32) << Q::ADD_SHIFT, ma as i32, ea as i32, single);
+    let y = fixed_point::requantize((b.to_i32() - zb as i32) << Q::ADD_SHIFT, mb as i32, eb as i32, single);
     let s = if subtract { x - y } else { x + y };
     let r = fixed_point::requantize(s, mo as i32, eo as i32, single);
     fixed_point::output(r, zo as i32, lo as i32, hi as i32)

@@ -1,18 +1,20 @@
 //! Integer kernels of quantized models (NUMERICS.md): convolution (and the
 //! matrix products lowered to it), transposed convolution, lookup tables,
 //! average pooling, bilinear resize, mean, the product of two activations,
-//! softmax and layer normalization on 8-bit codes, with int32 (and, for
-//! layer normalization, int64) intermediates that the compiler has proven
-//! never overflow.
+//! softmax and layer normalization on 8-bit codes and, except the
+//! transposed convolution, on int16 codes (16x8). Sums run in the code's
+//! accumulator (`Code::Acc`: int32 for 8-bit codes, int64 for int16; layer
+//! normalization and softmax in int64), which the compiler has proven
+//! never overflows.
 
-use crate::runtime::fixed_point::{layer_norm_factor, output, requantize, round_div_pow2, round_shift_i64, rounded_average, Code};
+use super::super::fixed_point::{layer_norm_factor, lut_at, output, requantize, round_shift_i64, softmax_exp, Acc, Code};
 
 /// A 2-D convolution of codes `x` ([batch, c_in, in_h, in_w]) by int8
 /// weights `w` ([c_out, c_in / group, k_h, k_w]), written to `y`
 /// ([batch, c_out, out_h, out_w]). Each output starts from `bias[c]` (the
-/// zero points already folded in), adds `x · w` over its window, where
-/// padding reads the input zero point, and goes through `requantize` with
-/// `(mult[c], exp[c])` and the output stage.
+/// zero points already folded in), adds `x · w` over its window in the
+/// code's accumulator, where padding reads the input zero point, and goes
+/// through the requantization with `(mult[c], exp[c])` and the output stage.
 ///
 /// `dims = [batch, c_in, in_h, in_w, c_out, out_h, out_w, group]`,
 /// `geom = [k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left]`,
@@ -21,7 +23,7 @@ use crate::runtime::fixed_point::{layer_norm_factor, output, requantize, round_d
 pub fn conv<T: Code>(
     x: &[T],
     w: &[i8],
-    bias: &[i32],
+    bias: &[T::Acc],
     mult: &[i32],
     exp: &[i32],
     y: &mut [T],
@@ -53,32 +55,33 @@ pub fn conv<T: Code>(
                                 } else {
                                     x_zero
                                 };
-                                acc = acc.wrapping_add(v * wk[kh * k_w + kw] as i32);
+                                acc = acc.add(T::Acc::of(v * wk[kh * k_w + kw] as i32));
                             }
                         }
                     }
-                    let r = requantize(acc, mult[oc], exp[oc], single);
-                    y[((n * c_out + oc) * out_h + oh) * out_w + ow] = output(r, y_zero, lo, hi);
+                    let r = acc.stage(mult[oc], exp[oc], single, y_zero, lo, hi);
+                    y[((n * c_out + oc) * out_h + oh) * out_w + ow] = T::from_i32(r);
                 }
             }
         }
     }
 }
 
-/// `y[i] = table[x[i] − T::MIN]` for the `dims[0]` elements: a unary
-/// operator as a 256-entry table.
+/// `y[i] = lut_at(table, x[i])` for the `dims[0]` elements: a unary
+/// operator as a table.
 pub fn lut<T: Code>(x: &[T], table: &[T], y: &mut [T], dims: &[usize]) {
     let len = dims.first().copied().unwrap_or(0);
     for (d, &s) in y[..len].iter_mut().zip(x) {
-        *d = table[(s.to_i32() - T::MIN) as usize];
+        *d = lut_at(table, s);
     }
 }
 
-/// Average pooling of codes. Padding counts as the zero point `x_zero`
-/// when `include_pad`, else not at all. Without `requant`, the output keeps
-/// the input's parameters: the window's sum divided by its count, rounded
-/// half away from zero. With it (every window has the same count), the
-/// output is `stage(requantize(sum − count · x_zero, m, e))`.
+/// Average pooling of codes, sums in the code's accumulator. Padding counts
+/// as the zero point `x_zero` when `include_pad`, else not at all. Without
+/// `requant`, the output keeps the input's parameters: the window's sum
+/// divided by its count, rounded half away from zero. With it (every window
+/// has the same count), the output is `stage(requantize(sum − count ·
+/// x_zero, m, e))`.
 ///
 /// `dims = [planes, in_h, in_w, out_h, out_w]`,
 /// `geom = [k_h, k_w, stride_h, stride_w, pad_top, pad_left]`,
@@ -92,26 +95,26 @@ pub fn avg_pool<T: Code>(x: &[T], y: &mut [T], dims: &[usize], geom: &[usize], p
         let plane = &x[p * in_h * in_w..][..in_h * in_w];
         for oh in 0..out_h {
             for ow in 0..out_w {
-                let (mut sum, mut count) = (0i32, 0i32);
+                let (mut sum, mut count) = (T::Acc::ZERO, 0i32);
                 for kh in 0..k_h {
                     let ih = (oh * s_h + kh) as isize - p_t as isize;
                     for kw in 0..k_w {
                         let iw = (ow * s_w + kw) as isize - p_l as isize;
                         if ih >= 0 && (ih as usize) < in_h && iw >= 0 && (iw as usize) < in_w {
-                            sum += plane[ih as usize * in_w + iw as usize].to_i32();
+                            sum = sum.add(T::Acc::of(plane[ih as usize * in_w + iw as usize].to_i32()));
                             count += 1;
                         } else if include_pad {
-                            sum += x_zero;
+                            sum = sum.add(T::Acc::of(x_zero));
                             count += 1;
                         }
                     }
                 }
-                y[(p * out_h + oh) * out_w + ow] = if requant {
-                    let r = requantize(sum - count * x_zero, m as i32, e as i32, single != 0);
-                    output(r, y_zero as i32, lo as i32, hi as i32)
+                y[(p * out_h + oh) * out_w + ow] = T::from_i32(if requant {
+                    let centred = sum.add(T::Acc::of(count).mul(T::Acc::of(-x_zero)));
+                    centred.stage(m as i32, e as i32, single != 0, y_zero as i32, lo as i32, hi as i32)
                 } else {
-                    T::from_i32(rounded_average(sum, count).clamp(T::MIN, T::MAX))
-                };
+                    sum.average(count).clamp(T::MIN, T::MAX)
+                });
             }
         }
     }
@@ -182,7 +185,8 @@ pub fn conv_transpose<T: Code>(
 /// in_w]) into `y` ([planes, out_h, out_w]). `taps_h` and `taps_w` hold
 /// `[lo, hi, w]` per output row and column, `w` in Q11: the output is
 /// `round_div_pow2(Σ weight products · x, 22)` over the four corners, which
-/// stays within the codes read (the weights sum to 2^22).
+/// stays within the codes read (the weights sum to 2^22). Each row's sum
+/// fits in int32; the total is formed in the code's accumulator.
 ///
 /// `dims = [planes, in_h, in_w, out_h, out_w]`.
 pub fn resize_bilinear<T: Code>(x: &[T], taps_h: &[i32], taps_w: &[i32], y: &mut [T], dims: &[usize]) {
@@ -198,7 +202,8 @@ pub fn resize_bilinear<T: Code>(x: &[T], taps_h: &[i32], taps_w: &[i32], y: &mut
                 let (c0, c1) = (w[0] as usize, w[1] as usize);
                 let top = (one - w[2]) * r0[c0].to_i32() + w[2] * r0[c1].to_i32();
                 let bottom = (one - w[2]) * r1[c0].to_i32() + w[2] * r1[c1].to_i32();
-                y[(p * out_h + oh) * out_w + ow] = T::from_i32(round_div_pow2((one - h[2]) * top + h[2] * bottom, 22));
+                let acc = T::Acc::of(one - h[2]).mul(T::Acc::of(top)).add(T::Acc::of(h[2]).mul(T::Acc::of(bottom)));
+                y[(p * out_h + oh) * out_w + ow] = T::from_i32(acc.div_pow2(22));
             }
         }
     }
@@ -216,7 +221,8 @@ fn group_offset(mut i: usize, groups: &[usize]) -> usize {
 }
 
 /// The mean of codes over the reduced axes: output `o` is
-/// `stage(requantize(Σ_r (x[offset(o, kept) + offset(r, reduced)] − x_zero), m, e))`.
+/// `stage(requantize(Σ_r (x[offset(o, kept) + offset(r, reduced)] − x_zero), m, e))`,
+/// the sum in the code's accumulator.
 ///
 /// `kept` and `reduced` are `[extent, stride]` pairs of merged axes (the
 /// first `n_kept` and `n_reduced` pairs count),
@@ -229,18 +235,19 @@ pub fn reduce_mean<T: Code>(x: &[T], y: &mut [T], kept: &[usize], reduced: &[usi
     let count: usize = reduced.chunks(2).map(|g| g[0]).product();
     for (o, d) in y[..outs].iter_mut().enumerate() {
         let base = group_offset(o, kept);
-        let mut sum = 0i32;
+        let mut sum = T::Acc::ZERO;
         for r in 0..count {
-            sum += x[base + group_offset(r, reduced)].to_i32() - x_zero;
+            sum = sum.add(T::Acc::of(x[base + group_offset(r, reduced)].to_i32() - x_zero));
         }
-        *d = output(requantize(sum, m, e, single), y_zero as i32, lo as i32, hi as i32);
+        *d = T::from_i32(sum.stage(m, e, single, y_zero as i32, lo as i32, hi as i32));
     }
 }
 
 /// The matrix product of two code tensors, ONNX MatMul with broadcast
 /// batch axes: `y = stage(requantize(Σ_k (a − z_a)(b − z_b), m, e))` for
-/// each of the `Π batch` products `[M, K] · [K, N]`. The compiler has
-/// proven `K · max|a − z_a| · max|b − z_b| · 2^max(e, 0) < 2^31`.
+/// each of the `Π batch` products `[M, K] · [K, N]`, summed in the code's
+/// accumulator. The compiler has proven `K · max|a − z_a| · max|b − z_b| ·
+/// 2^max(e, 0)` below 2^31 (8-bit codes) or 2^62 (int16).
 ///
 /// `dims = [M, K, N, rank, batch[rank], a_step[rank], b_step[rank]]`: the
 /// broadcast batch shape and each operand's stride in whole matrices along
@@ -264,20 +271,21 @@ pub fn int_matmul<T: Code>(a: &[T], b: &[T], y: &mut [T], dims: &[usize], params
         let ym = &mut y[t * m * n..][..m * n];
         for r in 0..m {
             for c in 0..n {
-                let mut acc = 0i32;
+                let mut acc = T::Acc::ZERO;
                 for j in 0..k {
-                    acc = acc.wrapping_add((am[r * k + j].to_i32() - za) * (bm[j * n + c].to_i32() - zb));
+                    acc = acc.add(T::Acc::of(am[r * k + j].to_i32() - za).mul(T::Acc::of(bm[j * n + c].to_i32() - zb)));
                 }
-                ym[r * n + c] = output(requantize(acc, mult, e, single), y_zero as i32, lo as i32, hi as i32);
+                ym[r * n + c] = T::from_i32(acc.stage(mult, e, single, y_zero as i32, lo as i32, hi as i32));
             }
         }
     }
 }
 
 /// Softmax of codes along rows of `len` codes `inner` apart (`dims =
-/// [outer, len, inner]`). Per row: `e_j = table[max − x_j]` (Q0.30, entry
-/// 0 is 2^30), `sum = Σ e_j` in i64, and `y_j = clamp(floor((2 · e_j ·
-/// recip + sum) / (2 · sum)) + y_zero, act_min, act_max)`.
+/// [outer, len, inner]`). Per row: `e_j = softmax_exp(table, max − x_j)`
+/// (Q0.30, 2^30 at the maximum), `sum = Σ e_j` in i64, and `y_j =
+/// clamp(floor((2 · e_j · recip + sum) / (2 · sum)) + y_zero, act_min,
+/// act_max)`.
 ///
 /// `params = [y_zero, act_min, act_max, recip]`.
 pub fn int_softmax<T: Code>(x: &[T], table: &[i32], y: &mut [T], dims: &[usize], params: &[i64]) {
@@ -292,10 +300,10 @@ pub fn int_softmax<T: Code>(x: &[T], table: &[i32], y: &mut [T], dims: &[usize],
             }
             let mut sum = 0i64;
             for j in 0..len {
-                sum += table[(max - x[base + j * inner].to_i32()) as usize] as i64;
+                sum += softmax_exp(table, (max - x[base + j * inner].to_i32()) as usize);
             }
             for j in 0..len {
-                let e = table[(max - x[base + j * inner].to_i32()) as usize] as i64;
+                let e = softmax_exp(table, (max - x[base + j * inner].to_i32()) as usize);
                 let q = (2 * e * recip + sum) / (2 * sum) + y_zero;
                 y[base + j * inner] = T::from_i32(q.clamp(lo, hi) as i32);
             }

@@ -1,0 +1,399 @@
+//! Fast exact integer products of the oracle: IntConv's convolutions (1x1,
+//! depthwise, KxK, grouped, strided, dilated, padded) and matrix products
+//! on codes held as i16, int8 weights widened to i16, and IntMatMul's
+//! products of two activations.
+//!
+//! The kernels' accumulators wrap (int32 for 8-bit codes, int64 for int16),
+//! and a wrapping sum is exact modulo 2^32 (2^64) whatever the order of its
+//! terms: so the blocking, the im2col layout, the split of a long sum into
+//! int32 chunks that provably cannot wrap (for int64 accumulators) and the
+//! threads here give the kernels' integers exactly, with no bound assumed.
+
+use super::Wide;
+use crate::{bail, Result};
+use rayon::prelude::*;
+
+/// `Σ a[k] · b[k]` wrapping in i32. Sixteen lanes per step is the shape
+/// the compiler turns into full-width `pmaddwd` (SSE2, every x86-64);
+/// release builds check overflow, so every operation is an explicit
+/// wrapping one.
+#[inline]
+pub fn dot(a: &[i16], b: &[i16]) -> i32 {
+    let mut lanes = [0i32; 16];
+    let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail = ac.remainder().iter().zip(bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..16 {
+            lanes[l] = lanes[l].wrapping_add((x[l] as i32).wrapping_mul(y[l] as i32));
+        }
+    }
+    let head = lanes.iter().fold(0i32, |s, &v| s.wrapping_add(v));
+    tail.fold(head, |s, (&x, &y)| s.wrapping_add((x as i32).wrapping_mul(y as i32)))
+}
+
+/// Terms per int32 chunk of a sum in an int64 accumulator: each product of
+/// a code and a weight is at most 2^15 · 2^7 = 2^22 in magnitude, so 256
+/// of them stay below 2^31.
+pub const CHUNK: usize = 256;
+
+/// `Σ a[k] · b[k]` in the accumulator `A`, where every `|a[k] · b[k]| ≤
+/// 2^22` (a code times a weight): one wrapping int32 dot for int32
+/// accumulators, exact int32 chunks summed in int64 otherwise.
+#[inline]
+pub fn dot_acc<A: Wide>(a: &[i16], b: &[i16]) -> A {
+    if A::BITS == 32 {
+        return A::of(dot(a, b));
+    }
+    a.chunks(CHUNK).zip(b.chunks(CHUNK)).fold(A::ZERO, |s, (x, y)| s.add(A::of(dot(x, y))))
+}
+
+/// Codes as i16 (int8, uint8 and int16 all fit).
+pub fn as_i16(t: &crate::tensor::Tensor) -> Result<Vec<i16>> {
+    use crate::tensor::Tensor;
+    Ok(match t {
+        Tensor::I8(a) => a.iter().map(|&v| v as i16).collect(),
+        Tensor::U8(a) => a.iter().map(|&v| v as i16).collect(),
+        Tensor::I16(a) => a.iter().copied().collect(),
+        t => bail!("expected int8, uint8 or int16 codes, got {}", t.dtype()),
+    })
+}
+
+/// The geometry of a 2-D integer convolution (missing leading spatial axes
+/// have size 1): input [batch, c_in, in_h, in_w], weights [c_out, c_in /
+/// group, k_h, k_w], output [batch, c_out, out_h, out_w].
+#[derive(Debug, Clone, Copy)]
+pub struct ConvGeom {
+    pub batch: usize,
+    pub c_in: usize,
+    pub c_out: usize,
+    pub group: usize,
+    pub in_hw: [usize; 2],
+    pub out_hw: [usize; 2],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub dilation: [usize; 2],
+    /// Padding before each axis (top, left).
+    pub pad: [usize; 2],
+}
+
+/// Output positions per block of the im2col buffer: a block of patches
+/// stays in the L2 cache while every output channel of the group reads it.
+const BLOCK_BYTES: usize = 1 << 17;
+
+/// Multiply-accumulates below which a convolution runs on one thread (a
+/// thread per sample already runs in calibration and scoring).
+const PARALLEL_MACS: usize = 1 << 22;
+
+impl ConvGeom {
+    fn per_group(&self) -> Result<(usize, usize)> {
+        let (c_in, c_out, group) = (self.c_in, self.c_out, self.group);
+        if group == 0 || c_in % group != 0 || c_out % group != 0 {
+            bail!("group {group} does not divide the {c_in} input and {c_out} output channels");
+        }
+        Ok((c_in / group, c_out / group))
+    }
+
+    fn plane(&self) -> (usize, usize) {
+        (self.in_hw[0] * self.in_hw[1], self.out_hw[0] * self.out_hw[1])
+    }
+}
+
+/// The accumulators [batch, c_out, out_h, out_w] of a convolution: `bias[c]
+/// + Σ x · w` over each window, where padding reads `x_zero` (the kernel's
+/// `conv` with the zero point folded into the bias).
+pub fn conv<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom) -> Result<Vec<A>> {
+    let (cg, og) = g.per_group()?;
+    let (in_len, out_len) = g.plane();
+    let kvol = g.kernel[0] * g.kernel[1];
+    let k = cg * kvol;
+    if x.len() != g.batch * g.c_in * in_len || w.len() != g.c_out * k || bias.len() != g.c_out {
+        bail!("IntConv: input, weight or bias sizes do not match the convolution's shape");
+    }
+    let w: Vec<i16> = w.iter().map(|&v| v as i16).collect();
+    let mut y = vec![A::ZERO; g.batch * g.c_out * out_len];
+    let macs = y.len() * k;
+    // One job per (image, group): its output planes are contiguous.
+    let job = |(ng, y_g): (usize, &mut [A])| {
+        let (n, gi) = (ng / g.group, ng % g.group);
+        let x_g = &x[(n * g.c_in + gi * cg) * in_len..][..cg * in_len];
+        let (w_g, b_g) = (&w[gi * og * k..][..og * k], &bias[gi * og..][..og]);
+        if cg == 1 && (A::BITS == 32 || kvol <= CHUNK) {
+            depthwise(x_g, x_zero, w_g, b_g, y_g, g);
+        } else {
+            im2col_gemm(x_g, x_zero, w_g, b_g, y_g, g, cg);
+        }
+    };
+    let jobs = y.chunks_mut(og * out_len).enumerate();
+    if macs >= PARALLEL_MACS && g.batch * g.group > 1 {
+        jobs.collect::<Vec<_>>().into_par_iter().for_each(job);
+    } else if macs >= PARALLEL_MACS {
+        // One group: split its output channels instead.
+        let x_g = &x[..cg * in_len];
+        let per = og.div_ceil(rayon::current_num_threads().max(1) * 4).max(1);
+        y.par_chunks_mut(per * out_len).zip(w.par_chunks(per * k)).zip(bias.par_chunks(per)).for_each(|((y_c, w_c), b_c)| {
+            if cg == 1 && (A::BITS == 32 || kvol <= CHUNK) {
+                depthwise(x_g, x_zero, w_c, b_c, y_c, g);
+            } else {
+                im2col_gemm(x_g, x_zero, w_c, b_c, y_c, g, cg);
+            }
+        });
+    } else {
+        jobs.for_each(job);
+    }
+    Ok(y)
+}
+
+/// One input channel read by `bias.len()` output channels (depthwise, or a
+/// channel multiplier): the plane is padded once with `x_zero`, then every
+/// kernel tap adds a strided row with no bounds test. Sums of at most
+/// [`CHUNK`] taps run in int32 (exact) and join `A` once.
+fn depthwise<A: Wide>(x: &[i16], x_zero: i16, w: &[i16], bias: &[A], y: &mut [A], g: &ConvGeom) {
+    let ([in_h, in_w], [out_h, out_w]) = (g.in_hw, g.out_hw);
+    let ([k_h, k_w], [s_h, s_w], [d_h, d_w], [p_t, p_l]) = (g.kernel, g.stride, g.dilation, g.pad);
+    // The padded extent every window reads: rows (out_h − 1)·s_h + (k_h − 1)·d_h + 1.
+    let ph = (out_h.max(1) - 1) * s_h + (k_h - 1) * d_h + 1;
+    let pw = (out_w.max(1) - 1) * s_w + (k_w - 1) * d_w + 1;
+    let mut padded = vec![x_zero; ph * pw];
+    for r in 0..in_h.min(ph.saturating_sub(p_t)) {
+        let cols = in_w.min(pw.saturating_sub(p_l));
+        padded[(r + p_t) * pw + p_l..][..cols].copy_from_slice(&x[r * in_w..][..cols]);
+    }
+    let kvol = k_h * k_w;
+    let mut row = vec![0i32; out_w];
+    for (oc, y_c) in y.chunks_mut((out_h * out_w).max(1)).enumerate() {
+        let wk = &w[oc * kvol..][..kvol];
+        for oh in 0..out_h {
+            row.fill(0);
+            for kh in 0..k_h {
+                let src = &padded[(oh * s_h + kh * d_h) * pw..][..pw];
+                for kw in 0..k_w {
+                    let wv = wk[kh * k_w + kw] as i32;
+                    let src = &src[kw * d_w..];
+                    if s_w == 1 {
+                        for (a, &v) in row.iter_mut().zip(src) {
+                            *a = a.wrapping_add(wv.wrapping_mul(v as i32));
+                        }
+                    } else {
+                        for (a, &v) in row.iter_mut().zip(src.iter().step_by(s_w)) {
+                            *a = a.wrapping_add(wv.wrapping_mul(v as i32));
+                        }
+                    }
+                }
+            }
+            for (d, &a) in y_c[oh * out_w..][..out_w].iter_mut().zip(&row) {
+                *d = bias[oc].add(A::of(a));
+            }
+        }
+    }
+}
+
+/// `cg` input channels read by `bias.len()` output channels: blocks of
+/// output positions are gathered into patches [position, cg · k_h · k_w]
+/// (padding read as `x_zero`), each output the dot product of a weight row
+/// and a patch.
+fn im2col_gemm<A: Wide>(x: &[i16], x_zero: i16, w: &[i16], bias: &[A], y: &mut [A], g: &ConvGeom, cg: usize) {
+    let ([in_h, in_w], [out_h, out_w]) = (g.in_hw, g.out_hw);
+    let ([k_h, k_w], [s_h, s_w], [d_h, d_w], [p_t, p_l]) = (g.kernel, g.stride, g.dilation, g.pad);
+    let (in_len, out_len) = (in_h * in_w, out_h * out_w);
+    let kvol = k_h * k_w;
+    let k = cg * kvol;
+    let block = (BLOCK_BYTES / (2 * k.max(1))).clamp(16, out_len.max(16));
+    let pointwise = kvol == 1 && s_h == 1 && s_w == 1 && p_t == 0 && p_l == 0 && in_h == out_h && in_w == out_w;
+    let mut col = vec![0i16; block.min(out_len) * k];
+    for p0 in (0..out_len).step_by(block) {
+        let p1 = (p0 + block).min(out_len);
+        let col = &mut col[..(p1 - p0) * k];
+        if pointwise {
+            // The patch of a 1x1 convolution is the input column: a transpose.
+            for ic in 0..cg {
+                for (patch, &v) in col.chunks_mut(k).zip(&x[ic * in_len + p0..ic * in_len + p1]) {
+                    patch[ic] = v;
+                }
+            }
+        } else {
+            for (p, patch) in (p0..p1).zip(col.chunks_mut(k)) {
+                let (oh, ow) = (p / out_w, p % out_w);
+                for ic in 0..cg {
+                    let plane = &x[ic * in_len..][..in_len];
+                    for kh in 0..k_h {
+                        let taps = &mut patch[(ic * k_h + kh) * k_w..][..k_w];
+                        let ih = (oh * s_h + kh * d_h).wrapping_sub(p_t);
+                        if ih >= in_h {
+                            taps.fill(x_zero);
+                            continue;
+                        }
+                        let src = &plane[ih * in_w..][..in_w];
+                        for (kw, t) in taps.iter_mut().enumerate() {
+                            let iw = (ow * s_w + kw * d_w).wrapping_sub(p_l);
+                            *t = if iw < in_w { src[iw] } else { x_zero };
+                        }
+                    }
+                }
+            }
+        }
+        for (oc, (w_row, &b)) in w.chunks(k).zip(bias).enumerate() {
+            for (d, patch) in y[oc * out_len + p0..oc * out_len + p1].iter_mut().zip(col.chunks(k)) {
+                *d = b.add(dot_acc::<A>(w_row, patch));
+            }
+        }
+    }
+}
+
+/// The accumulators [rows, n] of a matrix product with constant weights:
+/// `bias[c] + Σ_k x[r, k] · w[c, k]` (IntConv over no spatial axes).
+pub fn matmul<A: Wide>(x: &[i16], w: &[i8], bias: &[A], k: usize) -> Result<Vec<A>> {
+    let n = bias.len();
+    if k == 0 || x.len() % k != 0 || w.len() != n * k {
+        bail!("IntConv: X of {} codes and W of {} weights do not share K = {k}", x.len(), w.len());
+    }
+    let w: Vec<i16> = w.iter().map(|&v| v as i16).collect();
+    let rows = x.len() / k;
+    let mut y = vec![A::ZERO; rows * n];
+    let row = |(x_row, y_row): (&[i16], &mut [A])| {
+        for ((d, w_row), &b) in y_row.iter_mut().zip(w.chunks(k)).zip(bias) {
+            *d = b.add(dot_acc::<A>(x_row, w_row));
+        }
+    };
+    if rows * n * k >= PARALLEL_MACS {
+        x.par_chunks(k).zip(y.par_chunks_mut(n.max(1))).for_each(row);
+    } else {
+        x.chunks(k).zip(y.chunks_mut(n.max(1))).for_each(row);
+    }
+    Ok(y)
+}
+
+/// The accumulators [m, n] of `a` [m, k] times `b` [k, n], both centred
+/// codes that fit in i16 (IntMatMul's operands): `Σ_j a[r, j] · b[j, c]`.
+/// int32 sums wrap; int64 sums of int16 codes split each `b` into `256 ·
+/// hi + lo` (`lo` in [0, 255]) so that every int32 chunk of products stays
+/// below 2^31 (`|a · hi| ≤ 2^22`, `|a · lo| < 2^23`, chunks of 128).
+pub fn product<A: Wide>(a: &[i16], b: &[i16], (m, k, n): (usize, usize, usize)) -> Vec<A> {
+    let mut bt = vec![0i16; k * n];
+    for (j, row) in b.chunks(n.max(1)).enumerate().take(k) {
+        for (c, &v) in row.iter().enumerate() {
+            bt[c * k + j] = v;
+        }
+    }
+    let mut y = Vec::with_capacity(m * n);
+    if A::BITS == 32 {
+        for a_row in a.chunks(k.max(1)).take(m) {
+            y.extend(bt.chunks(k.max(1)).take(n).map(|b_col| A::of(dot(a_row, b_col))));
+        }
+        return y;
+    }
+    let hi: Vec<i16> = bt.iter().map(|&v| v >> 8).collect();
+    let lo: Vec<i16> = bt.iter().map(|&v| v & 0xff).collect();
+    for a_row in a.chunks(k.max(1)).take(m) {
+        for (h, l) in hi.chunks(k.max(1)).zip(lo.chunks(k.max(1))).take(n) {
+            let sum = a_row.chunks(128).zip(h.chunks(128).zip(l.chunks(128))).fold(A::ZERO, |s, (x, (h, l))| {
+                s.add(A::of(dot(x, h)).mul(A::of(256))).add(A::of(dot(x, l)))
+            });
+            y.push(sum);
+        }
+    }
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::Rng;
+
+    /// The kernels' loop: every tap in order, padding as `x_zero`.
+    fn direct<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom) -> Vec<A> {
+        let (cg, og) = g.per_group().unwrap();
+        let ([in_h, in_w], [out_h, out_w]) = (g.in_hw, g.out_hw);
+        let mut y = Vec::new();
+        for n in 0..g.batch {
+            for oc in 0..g.c_out {
+                for oh in 0..out_h {
+                    for ow in 0..out_w {
+                        let mut acc = bias[oc];
+                        for ic in 0..cg {
+                            let c = (oc / og) * cg + ic;
+                            for kh in 0..g.kernel[0] {
+                                for kw in 0..g.kernel[1] {
+                                    let ih = (oh * g.stride[0] + kh * g.dilation[0]) as isize - g.pad[0] as isize;
+                                    let iw = (ow * g.stride[1] + kw * g.dilation[1]) as isize - g.pad[1] as isize;
+                                    let inside = ih >= 0 && (ih as usize) < in_h && iw >= 0 && (iw as usize) < in_w;
+                                    let v = if inside { x[((n * g.c_in + c) * in_h + ih as usize) * in_w + iw as usize] } else { x_zero };
+                                    let wv = w[((oc * cg + ic) * g.kernel[0] + kh) * g.kernel[1] + kw];
+                                    acc = acc.add(A::of(v as i32 * wv as i32));
+                                }
+                            }
+                        }
+                        y.push(acc);
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn random_geom(r: &mut Rng) -> ConvGeom {
+        let group = [1, 1, 2, 3][(r.next() % 4) as usize];
+        let depthwise = r.next() % 3 == 0;
+        let (cg, og) = if depthwise { (1, 1 + (r.next() % 2) as usize) } else { (1 + (r.next() % 5) as usize, 1 + (r.next() % 6) as usize) };
+        let kernel = [1 + (r.next() % 3) as usize, 1 + (r.next() % 4) as usize];
+        let stride = [1 + (r.next() % 2) as usize, 1 + (r.next() % 3) as usize];
+        let dilation = [1 + (r.next() % 2) as usize, 1 + (r.next() % 2) as usize];
+        let pad = [(r.next() % 3) as usize, (r.next() % 2) as usize];
+        let in_hw = [1 + (r.next() % 9) as usize, 1 + (r.next() % 12) as usize];
+        let out = |i: usize| {
+            let span = (kernel[i] - 1) * dilation[i] + 1;
+            (in_hw[i] + 2 * pad[i]).saturating_sub(span) / stride[i] + 1
+        };
+        ConvGeom { batch: 1 + (r.next() % 2) as usize, c_in: cg * group, c_out: og * group, group, in_hw, out_hw: [out(0), out(1)], kernel, stride, dilation, pad }
+    }
+
+    #[test]
+    fn blocked_convolutions_equal_the_kernels_loop_bit_for_bit() {
+        let mut r = Rng(0xc0de);
+        for case in 0..400 {
+            let g = random_geom(&mut r);
+            let wide = case % 2 == 1;
+            let (lo, span) = if wide { (-32768i64, 65536u64) } else { (-128, 256) };
+            let x: Vec<i16> = (0..g.batch * g.c_in * g.in_hw[0] * g.in_hw[1]).map(|_| (lo + (r.next() % span) as i64) as i16).collect();
+            let w: Vec<i8> = (0..g.c_out * g.c_in / g.group * g.kernel[0] * g.kernel[1]).map(|_| r.next() as i8).collect();
+            let x_zero = (lo + (r.next() % span) as i64) as i16;
+            if wide {
+                let bias: Vec<i64> = (0..g.c_out).map(|_| r.next() as i64 >> 20).collect();
+                assert_eq!(conv(&x, x_zero, &w, &bias, &g).unwrap(), direct(&x, x_zero, &w, &bias, &g), "{g:?}");
+            } else {
+                // Large biases make the int32 sums wrap: still identical.
+                let bias: Vec<i32> = (0..g.c_out).map(|_| r.next() as i32).collect();
+                assert_eq!(conv(&x, x_zero, &w, &bias, &g).unwrap(), direct(&x, x_zero, &w, &bias, &g), "{g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn products_of_two_activations_equal_the_direct_sums() {
+        let mut r = Rng(0xab);
+        for case in 0..200 {
+            let (m, k, n) = (1 + (r.next() % 5) as usize, 1 + (r.next() % 700) as usize, 1 + (r.next() % 6) as usize);
+            let wide = case % 2 == 0;
+            let code = |r: &mut Rng| if wide { r.next() as i16 } else { (r.next() % 511) as i16 - 255 };
+            let a: Vec<i16> = (0..m * k).map(|_| code(&mut r)).collect();
+            let b: Vec<i16> = (0..k * n).map(|_| code(&mut r)).collect();
+            let direct = |row: usize, col: usize| (0..k).map(|j| a[row * k + j] as i64 * b[j * n + col] as i64).sum::<i64>();
+            if wide {
+                let got = product::<i64>(&a, &b, (m, k, n));
+                assert_eq!(got, (0..m * n).map(|i| direct(i / n, i % n)).collect::<Vec<_>>());
+            } else {
+                let got = product::<i32>(&a, &b, (m, k, n));
+                assert_eq!(got, (0..m * n).map(|i| direct(i / n, i % n) as i32).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn int64_sums_longer_than_a_chunk_are_exact() {
+        // 3 · 256 + 5 products of −32768 · −128 = 2^22: 2^22 · 773 overflows int32.
+        let (x, w) = (vec![-32768i16; 773], vec![-128i8; 773]);
+        let y = matmul::<i64>(&x, &w, &[7], 773).unwrap();
+        assert_eq!(y, vec![7 + 773 * (1i64 << 22)]);
+        let y = matmul::<i32>(&x, &w, &[7], 773).unwrap();
+        assert_eq!(y, vec![7i32.wrapping_add((773i64 << 22) as i32)]);
+    }
+}
