@@ -121,6 +121,12 @@ impl OpDef for Binary {
                 let k = self.kind;
                 map2_num!(a, b, (x, y) => util::zip2(x, y, |p, q| apply(k, p, q))?)?
             }
+            // The kind is matched once, outside the loop: the arithmetic
+            // kinds then run as straight (vectorizable) loops.
+            Kind::Add => map2_num!(a, b, (x, y) => util::zip2(x, y, |p, q| p.add(q))?)?,
+            Kind::Sub => map2_num!(a, b, (x, y) => util::zip2(x, y, |p, q| p.sub(q))?)?,
+            Kind::Mul => map2_num!(a, b, (x, y) => util::zip2(x, y, |p, q| p.mul(q))?)?,
+            Kind::Div => map2_num!(a, b, (x, y) => util::zip2(x, y, |p, q| p.div(q))?)?,
             k => map2_num!(a, b, (x, y) => util::zip2(x, y, |p, q| apply(k, p, q))?)?,
         };
         Ok(vec![out])
