@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: locating generated test data,
 //! loading ONNX test cases and comparing outputs as ONNX's runner does.
 
+pub mod batch;
 pub mod cli;
 pub mod harness;
 pub mod model;
