@@ -11,7 +11,7 @@
 use qcc::tensor::{npy, Tensor};
 use qcc_tests::cli::{expect_success, qcc, TempDir};
 use qcc_tests::harness::{self, run, Built};
-use qcc_tests::workspace;
+use qcc_tests::{float_users, workspace};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -282,45 +282,6 @@ fn int8_io_compiles_to_code_without_floating_point() {
             assert_eq!(header.contains(&format!("#define {name} ")), float_free, "{name} in the header of --io {io}");
         }
     }
-}
-
-/// The functions of LLVM IR `ir` reachable from the one whose symbol
-/// contains `root`, and which of them touch a floating-point type or
-/// instruction.
-fn float_users(ir: &str, root: &str) -> (usize, Vec<String>) {
-    let mut bodies: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-    let mut current: Option<(String, String)> = None;
-    for line in ir.lines() {
-        if let Some(rest) = line.strip_prefix("define ") {
-            let name = rest.split('@').nth(1).and_then(|s| s.split('(').next()).unwrap_or_default().to_string();
-            current = Some((name, String::new()));
-        }
-        if let Some((_, body)) = current.as_mut() {
-            body.push_str(line);
-            body.push('\n');
-        }
-        if line == "}" {
-            if let Some((name, body)) = current.take() {
-                bodies.insert(name, body);
-            }
-        }
-    }
-    let start: Vec<String> = bodies.keys().filter(|n| n.contains(root)).cloned().collect();
-    assert_eq!(start.len(), 1, "one function named like {root} in the IR");
-    let (mut seen, mut todo) = (std::collections::HashSet::new(), start);
-    while let Some(f) = todo.pop() {
-        if !seen.insert(f.clone()) {
-            continue;
-        }
-        for callee in bodies[&f].split('@').skip(1).filter_map(|s| s.split(['(', ',', ' ', ')']).next()) {
-            if bodies.contains_key(callee) {
-                todo.push(callee.to_string());
-            }
-        }
-    }
-    const FLOAT: &[&str] = &[" float", " double", " half", "fadd ", "fsub ", "fmul ", "fdiv ", "fcmp ", "sitofp ", "uitofp ", "fptosi ", "fptoui "];
-    let users = seen.iter().filter(|f| FLOAT.iter().any(|w| bodies[*f].contains(w))).cloned().collect();
-    (seen.len(), users)
 }
 
 #[test]

@@ -19,8 +19,10 @@ use qcc::target::Target;
 use qcc::tensor::{npy, DType, Tensor};
 use qcc_tests::batch::{build_c, build_rust_crate, Emitted};
 use qcc_tests::cli::TempDir;
+use qcc_tests::float_users;
 use qcc_tests::model::{self, attr_ints, f32_info, node, with};
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 
 /// Samples of random inputs per case.
@@ -266,10 +268,10 @@ fn cases(rounding: Rounding, r: &mut Rng) -> Vec<Case> {
         let s8 = 2.0 / 255.0;
         let (s16, su8) = (r.real(0.8, 1.2) / 32767.0, 2.0 / 255.0);
         let steps = [
-            (DType::I16, (s8, -3, 255), (s16, 0), (-32767, 32767)),
-            (DType::U8, (s16, 0, 32768), (su8, 120), (0, 255)),
-            (DType::I16, (su8, 120, 255), (s16, 0), (-32767, 32767)),
-            (DType::I8, (s16, 0, 32768), (s8, 5), (-128, 127)),
+            (DType::I16, (DType::I8, s8, -3), (s16, 0), (-32767, 32767)),
+            (DType::U8, (DType::I16, s16, 0), (su8, 120), (0, 255)),
+            (DType::I16, (DType::U8, su8, 120), (s16, 0), (-32767, 32767)),
+            (DType::I8, (DType::I16, s16, 0), (s8, 5), (-128, 127)),
         ];
         let mut v = x;
         for (to, from, into, clamp) in steps {
@@ -383,13 +385,13 @@ fn cases(rounding: Rounding, r: &mut Rng) -> Vec<Case> {
         let stage8 = Stage { zero: -10, min: -128, max: 127, rounding };
         let axes = vec![axis(6, 3, 1, 1, (1, 1)), axis(6, 3, 1, 1, (1, 1))];
         let y8 = b.op(Op::IntConv(IntConv { axes: axes.clone(), group: 1, x_zero: 0, stage: stage8 }), &[x, w, bias, m, e]);
-        let up = IntConvert::for_scales(DType::I16, (0.3, -10, 255), (1.0 / 32767.0 * 40.0, 0), (-32767, 32767), rounding).unwrap().unwrap();
+        let up = IntConvert::for_scales(DType::I16, (DType::I8, 0.3, -10), (1.0 / 32767.0 * 40.0, 0), (-32767, 32767), rounding).unwrap().unwrap();
         let y16 = b.op(Op::IntConvert(up), &[y8]);
         let y16 = conv(&mut b, r, y16, (4, 5, 1), axes, rounding);
         let t = qint::lut16_table(f64::tanh, (0.002, 0), (1.0 / 32767.0, 0), (-32767, 32767));
         let t = b.constant(Tensor::from_vec(&[qint::LUT16_LEN], t).unwrap());
         let y16 = b.op(Op::IntLut(IntLut), &[y16, t]);
-        let down = IntConvert::for_scales(DType::I8, (1.0 / 32767.0, 0, 32768), (2.0 / 255.0, 0), (-128, 127), rounding).unwrap().unwrap();
+        let down = IntConvert::for_scales(DType::I8, (DType::I16, 1.0 / 32767.0, 0), (2.0 / 255.0, 0), (-128, 127), rounding).unwrap().unwrap();
         let y = b.op(Op::IntConvert(down), &[y16]);
         b.output(y)
     }, r);
@@ -462,7 +464,7 @@ fn check(cases: Vec<Case>, dir: &Path) -> usize {
         for (lang, bin) in [("Rust", &rust_bin), ("C", c_bin)] {
             for (s, (paths, want)) in sets.iter().enumerate() {
                 let out = dir.join(name).join(format!("out_{lang}_{s}"));
-                let run = std::process::Command::new(bin).arg(name).args(paths).arg("-o").arg(&out).output().unwrap();
+                let run = Command::new(bin).arg(name).args(paths).arg("-o").arg(&out).output().unwrap();
                 assert!(run.status.success(), "{name} ({lang}): {}", String::from_utf8_lossy(&run.stderr));
                 for (k, w) in want.iter().enumerate() {
                     let got = npy::load_npy(&out.join(format!("output_{k}.npy"))).unwrap();
@@ -487,4 +489,49 @@ fn every_16x8_operator_matches_the_oracle_bit_for_bit_in_rust_and_c() {
     let compared = check(all, tmp.path());
     eprintln!("{count} 16x8 cases, {compared} outputs bit-exact in Rust and C");
     assert!(count >= 37, "only {count} cases");
+}
+
+/// Cases whose every kernel differs: the float-free checks build these.
+const DISTINCT: [&str; 11] = ["conv3x3", "binary", "convert", "avg_pool", "matmul", "softmax", "layer_norm", "reduce_mean", "resize", "lut", "mixed"];
+
+#[test]
+fn int16_graphs_compile_to_code_without_floating_point() {
+    let mut r = Rng(0x16_08_16_08);
+    let tmp = TempDir::new("quant16_nofloat");
+    let mut built = 0;
+    for mut c in cases(Rounding::Double, &mut r) {
+        qcc::passes::pipeline::prepare(&mut c.graph, &[]).unwrap();
+        let ident = back::check_name(&c.name).unwrap();
+        // gcc refuses any float or vector register use under -mgeneral-regs-only.
+        let dir = tmp.path().join(&c.name);
+        let opts = Options { emit: Emit::C, name: ident.clone(), target: Target::host().unwrap(), harness: false, source: "quant16".into() };
+        back::write(&dir.join("c"), &back::generate(&c.graph, &opts).unwrap().files).unwrap();
+        let cc = Command::new("cc").args(["-O2", "-std=c99", "-mgeneral-regs-only", "-c", &format!("{ident}.c"), "-o", "model.o"]).current_dir(dir.join("c")).output().unwrap();
+        assert!(cc.status.success(), "{}: {}", c.name, String::from_utf8_lossy(&cc.stderr));
+        // The Rust for a core without FPU: no float type or instruction reachable from Model::run.
+        if !DISTINCT.iter().any(|d| c.name == format!("{d}_double")) {
+            continue;
+        }
+        let opts = Options { emit: Emit::Rust, name: ident, target: Target::named("cortex-m0plus").unwrap(), harness: false, source: "quant16".into() };
+        back::write(&dir.join("rust"), &back::generate(&c.graph, &opts).unwrap().files).unwrap();
+        let target = tmp.path().join("target");
+        let out = Command::new("cargo")
+            .args(["rustc", "--release", "--quiet", "--lib", "--target", "thumbv6m-none-eabi", "--", "--emit=llvm-ir"])
+            .current_dir(dir.join("rust"))
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}: {}", c.name, String::from_utf8_lossy(&out.stderr));
+        let deps = target.join("thumbv6m-none-eabi/release/deps");
+        let ll = std::fs::read_dir(&deps)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "ll") && p.to_string_lossy().contains(&c.name))
+            .unwrap_or_else(|| panic!("{}: no LLVM IR in {}", c.name, deps.display()));
+        let (reached, users) = float_users(&std::fs::read_to_string(&ll).unwrap(), "5Model3run");
+        eprintln!("{}: {reached} functions reachable from Model::run, {} touch floats", c.name, users.len());
+        assert!(users.is_empty(), "{}: float in {users:?}", c.name);
+        built += 1;
+    }
+    assert_eq!(built, DISTINCT.len());
 }

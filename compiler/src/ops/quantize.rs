@@ -143,9 +143,21 @@ impl OpDef for QuantizeLinear {
         check_scale_dtype(scale.dtype())?;
         check_layout(&Shape::fixed(x.shape()), &Shape::fixed(scale.shape()), zp.map(|z| Shape::fixed(z.shape())).as_ref(), self.layout)?;
         let precision = self.precision.unwrap_or(if scale.dtype().is_float() { scale.dtype() } else { DType::F32 });
+        let range = int_range(out);
+        if let (Some(sz), Some((lo, hi)), Tensor::F32(xa)) = (per_tensor(scale, zp)?, range, x) {
+            // The quantizer's boundaries: one pass over the float32 input.
+            if matches!(out, DType::I8 | DType::U8 | DType::I16) {
+                let (s, z) = (round_to(precision, sz.0), sz.1);
+                let q = |v: f32| {
+                    let q = round_to(precision, round_to(precision, v as f64) / s);
+                    let r = if q.is_nan() { 0.0 } else { round_half_even(q) };
+                    (r + z).clamp(lo, hi) as i32
+                };
+                return Ok(vec![super::qint::codes(out, x.shape(), super::dense::row_major(xa).iter().map(|&v| q(v)).collect())?]);
+            }
+        }
         let xs = x.cast(DType::F64)?.into_array::<f64>()?;
         let (scales, zps) = (spread(Some(scale), x.shape(), self.layout)?, spread(zp, x.shape(), self.layout)?);
-        let range = int_range(out);
         let mut values = xs;
         ndarray::Zip::from(&mut values).and(&view(&scales, x.shape())?).and(&view(&zps, x.shape())?).for_each(|v, &s, &z| {
             let q = round_to(precision, round_to(precision, *v) / round_to(precision, s));
@@ -246,6 +258,13 @@ impl OpDef for DequantizeLinear {
         self.check_dtypes(x.dtype(), zp.map(|z| z.dtype()))?;
         let out = self.out_dtype(scale.dtype())?;
         check_layout(&Shape::fixed(x.shape()), &Shape::fixed(scale.shape()), zp.map(|z| Shape::fixed(z.shape())).as_ref(), self.layout)?;
+        if let (Some((s, z)), DType::F32) = (per_tensor(scale, zp)?, out) {
+            // The quantizer's boundaries: codes to float32 in one pass.
+            if matches!(x.dtype(), DType::I8 | DType::U8 | DType::I16) {
+                let v = super::quant::ints(x)?.into_iter().map(|q| ((q as f64 - z) * s) as f32).collect();
+                return Ok(vec![Tensor::from_vec(x.shape(), v)?]);
+            }
+        }
         let mut values = x.cast(DType::F64)?.into_array::<f64>()?;
         let (scales, zps) = (spread(Some(scale), x.shape(), self.layout)?, spread(zp, x.shape(), self.layout)?);
         ndarray::Zip::from(&mut values).and(&view(&scales, x.shape())?).and(&view(&zps, x.shape())?).for_each(|v, &s, &z| *v = (*v - z) * s);
@@ -366,6 +385,15 @@ fn spread(p: Option<&Tensor>, x: &[usize], g: Granularity) -> Result<ArrayD<f64>
             values.get(at).copied().unwrap_or(f64::NAN)
         }),
     })
+}
+
+/// The scale and zero point (0 when absent) as f64 when both have one
+/// element (per-tensor parameters).
+fn per_tensor(scale: &Tensor, zp: Option<&Tensor>) -> Result<Option<(f64, f64)>> {
+    if scale.len() != 1 || zp.is_some_and(|z| z.len() != 1) {
+        return Ok(None);
+    }
+    Ok(Some((scale.scalar_f64()?, zp.map(|z| z.scalar_f64()).transpose()?.unwrap_or(0.0))))
 }
 
 /// A spread parameter viewed at the input's shape (a per-tensor one

@@ -115,7 +115,7 @@ impl IntConv {
             bail!("IntConv: bias and multipliers need {c_out} values");
         }
         let Tensor::I8(wa) = w else { bail!("IntConv weights must be int8, got {}", w.dtype()) };
-        let ws: Vec<i8> = wa.iter().copied().collect();
+        let ws = super::super::dense::row_major(wa);
         let xs = exact::as_i16(x)?;
         let acc = match super::plane_axes(&self.axes) {
             _ if self.axes.is_empty() => exact::matmul(&xs, &ws, &bias, w.shape()[1])?,
@@ -138,12 +138,14 @@ impl IntConv {
             None => crate::unsupported!("int16 convolutions over {} spatial axes", self.axes.len()),
         };
         let muls: Vec<Multiplier> = mult.iter().zip(&exp).map(|(&m, &e)| Multiplier { m, exponent: e }).collect();
-        let plane: usize = if self.axes.is_empty() { 1 } else { out[2..].iter().product() };
-        let y = acc
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| a.staged(&self.stage, muls[(i / plane.max(1)) % c_out]))
-            .collect();
+        let stage = &self.stage;
+        // Channel-major planes, or rows of `c_out` for a matrix product.
+        let y = if self.axes.is_empty() {
+            acc.chunks(c_out.max(1)).flat_map(|row| row.iter().zip(&muls).map(|(&a, &m)| a.staged(stage, m))).collect()
+        } else {
+            let plane: usize = out[2..].iter().product();
+            acc.chunks(plane.max(1)).zip(muls.iter().cycle()).flat_map(|(p, &m)| p.iter().map(move |&a| a.staged(stage, m))).collect()
+        };
         Ok(vec![codes(x.dtype(), &out, y)?])
     }
 

@@ -207,6 +207,11 @@ impl OpDef for IntRescale {
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         self.lower_to(cx)
     }
+
+    /// int8: an integer operator rules produce; copied as it is.
+    fn quantize(&self, rule: crate::ops::Rule) -> Result<crate::ops::Plan> {
+        Ok(rule.as_is())
+    }
 }
 
 /// IntRescale into another code type `to` (int8, uint8 or int16): the
@@ -219,16 +224,17 @@ pub struct IntConvert {
 }
 
 impl IntConvert {
-    /// The conversion of codes `(s_in, z_in)` to `(s_out, z_out)` of type
-    /// `to`, clamped to `[lo, hi]`: `None` when the multiplier `s_in / s_out`
-    /// is out of range or `max|q − z_in| · 2^max(e, 0)` (with `x_bound`
-    /// that maximum) would not stay below 2^31 (NUMERICS.md, "16x8").
-    pub fn for_scales(to: DType, (s_in, z_in, x_bound): (f64, i32, i64), (s_out, z_out): (f64, i32), (lo, hi): (i32, i32), rounding: Rounding) -> Result<Option<IntConvert>> {
-        let (tlo, thi) = code_range(to)?;
+    /// The conversion of codes `(type, s_in, z_in)` to `(s_out, z_out)` of
+    /// type `to`, clamped to `[lo, hi]`: `None` when the multiplier `s_in /
+    /// s_out` is out of range or `max|q − z_in| · 2^max(e, 0)` would not
+    /// stay below 2^31 (NUMERICS.md, "16x8").
+    pub fn for_scales(to: DType, (from, s_in, z_in): (DType, f64, i32), (s_out, z_out): (f64, i32), (lo, hi): (i32, i32), rounding: Rounding) -> Result<Option<IntConvert>> {
+        let ((flo, fhi), (tlo, thi)) = (code_range(from)?, code_range(to)?);
         if lo < tlo || hi > thi || lo > hi {
             bail!("IntConvert to {to}: clamp [{lo}, {hi}] is not within the codes [{tlo}, {thi}]");
         }
-        let m = quantize_multiplier(s_in / s_out).filter(|m| (x_bound as i128) << m.exponent.max(0) < 1 << 31);
+        let x_bound = (z_in as i128 - flo as i128).max(fhi as i128 - z_in as i128);
+        let m = quantize_multiplier(s_in / s_out).filter(|m| x_bound << m.exponent.max(0) < 1 << 31);
         let stage = Stage { zero: z_out, min: lo, max: hi, rounding };
         Ok(m.map(|m| IntConvert { to, rescale: IntRescale { z_in, m, stage } }))
     }

@@ -5,6 +5,7 @@
 //! TFLite's int16 tables. Every backend runs the same integer lookup, so
 //! each is exact by construction.
 
+use super::super::dense::row_major;
 use super::super::{Arg, LowerCx, OpDef, Slots};
 use super::{code_range, codes, int_values, is_wide};
 use crate::back::program::Arg as KArg;
@@ -78,14 +79,15 @@ impl OpDef for IntLut {
         if t.dtype() != x.dtype() || t.len() != lut_len(x.dtype())? {
             bail!("IntLut needs a table of {} {} codes", lut_len(x.dtype())?, x.dtype());
         }
-        let (min, _) = code_range(x.dtype())?;
-        let table = int_values(t)?;
         let y = match (x, t) {
             (Tensor::I16(xa), Tensor::I16(ta)) => {
-                let ta: Vec<i16> = ta.iter().copied().collect();
-                xa.iter().map(|&q| lut_at(&ta, q) as i32).collect()
+                let ta = row_major(ta);
+                row_major(xa).iter().map(|&q| lut_at(&ta, q) as i32).collect()
             }
-            _ => int_values(x)?.into_iter().map(|q| table[(q - min) as usize]).collect(),
+            _ => {
+                let ((min, _), table) = (code_range(x.dtype())?, int_values(t)?);
+                int_values(x)?.into_iter().map(|q| table[(q - min) as usize]).collect()
+            }
         };
         Ok(vec![codes(x.dtype(), x.shape(), y)?])
     }
