@@ -11,8 +11,14 @@ pub struct QuantArgs {
     /// Quantize to integers: calibrated on --calibration, or, for a model
     /// quantized in QDQ form (onnxruntime quantize_static, QAT exports),
     /// with the model's own scales when no calibration data is given.
+    /// int8: every operator that has an integer kernel; auto: int8, with
+    /// the layers whose codes cost most kept in float until the outputs'
+    /// SQNR against float on the calibration data reaches --min-sqnr.
     #[arg(long, value_enum, value_name = "PRECISION")]
     quantize: Option<Precision>,
+    /// The output SQNR (dB) against float that --quantize auto keeps.
+    #[arg(long, value_name = "DB")]
+    min_sqnr: Option<f64>,
     /// Calibration data: a .npz with one array per input name (samples along
     /// the first axis), a .npy for single-input models, or a directory of them.
     #[arg(long, value_name = "DATA")]
@@ -53,6 +59,7 @@ pub struct QuantArgs {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Precision {
     Int8,
+    Auto,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -71,11 +78,19 @@ impl QuantArgs {
     /// The requested quantization, if any; options without `--quantize`
     /// and `--quantize` without data are usage errors.
     pub fn request(&self) -> Result<Option<Quantization>> {
-        let Some(Precision::Int8) = self.quantize else {
-            if self.calibration.is_some() || self.per_tensor || self.io == Io::Int8 || self.report.is_some() {
-                return Err(Error::Usage("--calibration, --per-tensor, --io int8 and --report need --quantize int8".into()));
+        let Some(precision) = self.quantize else {
+            if self.calibration.is_some() || self.per_tensor || self.io == Io::Int8 || self.report.is_some() || self.min_sqnr.is_some() {
+                return Err(Error::Usage("--calibration, --per-tensor, --io int8, --report and --min-sqnr need --quantize".into()));
             }
             return Ok(None);
+        };
+        let min_sqnr = match (precision, self.min_sqnr) {
+            (Precision::Int8, Some(_)) => return Err(Error::Usage("--min-sqnr applies to --quantize auto".into())),
+            (Precision::Int8, None) => None,
+            (Precision::Auto, Some(db)) if !db.is_finite() || db <= 0.0 => {
+                return Err(Error::Usage(format!("--min-sqnr must be a positive number of dB, got {db}")))
+            }
+            (Precision::Auto, db) => Some(db.unwrap_or(qcc::quant::mixed::DEFAULT_MIN_SQNR)),
         };
         let calibration = self.calibration.clone();
         let rounding = match self.rounding {
@@ -89,7 +104,7 @@ impl QuantArgs {
             equalize: !self.no_equalize,
             bias_correction: !self.no_bias_correction,
         };
-        Ok(Some(Quantization { calibration, method: self.calibrate, options, report: self.report.clone() }))
+        Ok(Some(Quantization { calibration, method: self.calibrate, options, min_sqnr, report: self.report.clone() }))
     }
 }
 
@@ -99,6 +114,9 @@ pub fn summary(q: &Quantized, out: &mut dyn std::io::Write) {
     let _ = writeln!(out, "quantized: {integer} integer operators, {} left in float", q.float_nodes.len());
     if let Some(e) = q.equalization {
         let _ = writeln!(out, "  {e}");
+    }
+    if let Some(m) = q.mixed {
+        let _ = writeln!(out, "  {m}");
     }
     for (name, op, why) in &q.float_nodes {
         let _ = writeln!(out, "  float: '{name}' ({op}): {why}");

@@ -6,6 +6,7 @@ pub mod bias_correction;
 pub mod calibrate;
 pub mod equalize;
 pub mod fixed_point;
+pub mod mixed;
 pub mod params;
 pub mod qdq;
 pub mod qoperator;
@@ -19,7 +20,7 @@ use qdq::{Given, WeightScales};
 use rewrite::Source;
 use std::collections::HashMap;
 use std::path::PathBuf;
-pub use calibrate::Method;
+pub use calibrate::{Calibration, Method};
 pub use rewrite::{Equalization, Options, Quantized};
 
 /// Calibrates the prepared float `graph` on `data` with `method` and
@@ -29,6 +30,21 @@ pub use rewrite::{Equalization, Options, Quantized};
 /// outputs have the higher SQNR against float on `data` is kept: equalizing
 /// balances the weights' channel ranges but can unbalance the activations'.
 pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<Quantized> {
+    Ok(quantize_calibrated(graph, data, method, options)?.0)
+}
+
+/// `--quantize auto`: [`quantize`], then the nodes to keep in float for an
+/// output SQNR of at least `min_db` against float (`mixed::search`).
+pub fn quantize_auto(graph: &Graph, data: &Dataset, method: Method, options: Options, min_db: f64) -> Result<Quantized> {
+    let (int8, calibration) = quantize_calibrated(graph, data, method, options)?;
+    let g = &int8.float;
+    let source = Source::Calibrated(&calibration);
+    let (q, mixed) = mixed::search(g, data, min_db, &|keep| rewrite::quantize_keeping(g, &source, options, keep))?;
+    Ok(Quantized { equalization: int8.equalization, mixed: Some(mixed), ..q })
+}
+
+/// [`quantize`], with the calibration of the graph it kept.
+fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<(Quantized, Calibration)> {
     let plain = calibrate_and_rewrite(graph, data, method, options)?;
     let mut equalized = graph.clone();
     let pairs = if options.equalize { equalize::run(&mut equalized)? } else { 0 };
@@ -36,16 +52,17 @@ pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options)
         return Ok(plain);
     }
     let with = calibrate_and_rewrite(&equalized, data, method, options)?;
-    let sqnr = (report::output_sqnr(graph, &plain, data)?, report::output_sqnr(graph, &with, data)?);
+    let sqnr = (report::output_sqnr(graph, &plain.0, data)?, report::output_sqnr(graph, &with.0, data)?);
     let kept = sqnr.1 > sqnr.0;
     let equalization = Some(Equalization { pairs, kept, sqnr_without: sqnr.0, sqnr_with: sqnr.1 });
-    Ok(Quantized { equalization, ..if kept { with } else { plain } })
+    let (q, calibration) = if kept { with } else { plain };
+    Ok((Quantized { equalization, ..q }, calibration))
 }
 
-fn calibrate_and_rewrite(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<Quantized> {
+fn calibrate_and_rewrite(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<(Quantized, Calibration)> {
     let axes = if options.bias_correction { bias_correction::channel_axes(graph) } else { HashMap::new() };
     let calibration = calibrate::calibrate(graph, data, method, &axes)?;
-    rewrite::quantize(graph, &Source::Calibrated(&calibration), options)
+    Ok((rewrite::quantize(graph, &Source::Calibrated(&calibration), options)?, calibration))
 }
 
 /// A quantization request: the calibration data (none for a model that
@@ -55,6 +72,9 @@ pub struct Quantization {
     pub calibration: Option<PathBuf>,
     pub method: Method,
     pub options: Options,
+    /// `--quantize auto`: the output SQNR (dB) to keep against float, with
+    /// float where int8 costs too much (`mixed`); `None`: all int8.
+    pub min_sqnr: Option<f64>,
     /// Where to write the report (Markdown, and JSON next to it).
     pub report: Option<PathBuf>,
 }
@@ -74,7 +94,13 @@ impl Quantization {
         }
         if let Some(path) = &self.calibration {
             let data = Dataset::load(path, &g)?;
-            return quantize(&g, &data, self.method, self.options);
+            return match self.min_sqnr {
+                Some(db) => quantize_auto(&g, &data, self.method, self.options, db),
+                None => quantize(&g, &data, self.method, self.options),
+            };
+        }
+        if self.min_sqnr.is_some() {
+            return Err(Error::Usage("--quantize auto measures the model against float on calibration data: give --calibration DATA".into()));
         }
         let activations = qdq::strip(&mut g)?;
         if activations.is_empty() && g.nodes().into_iter().any(|n| g.node(n).op_type == "DynamicQuantizeLinear") {

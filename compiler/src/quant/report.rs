@@ -50,7 +50,7 @@ pub struct Report {
 /// The report of `q`, with SQNR against `q.float` over `data` when given.
 pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
     let sqnr = match data {
-        Some(d) => sqnr(&q.float, q, d)?,
+        Some(d) => value_sqnr(&q.float, q, d, d.len())?,
         None => HashMap::new(),
     };
     let g = &q.graph;
@@ -85,14 +85,17 @@ pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
     Ok(Report { layers, float_nodes: q.float_nodes.clone(), flash, arena: None, samples, equalization: q.equalization })
 }
 
-/// SQNR per quantized value of `q.graph` against its float value in `src`.
-fn sqnr(src: &Graph, q: &Quantized, data: &Dataset) -> Result<HashMap<ValueId, f64>> {
+/// SQNR per quantized value of `q.graph` (by its id there) against its
+/// float value in `src`, over the first `samples` samples of `data`.
+pub fn value_sqnr(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) -> Result<HashMap<ValueId, f64>> {
     let wanted: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (s, (d, p))).collect();
     let by_dst: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (d, (s, p))).collect();
     let (float_run, int_run) = (Interpreter::new(src)?, Interpreter::new(&q.graph)?);
-    let sums = (0..data.len())
+    // Per-sample sums, added in sample order: the same figures on every run.
+    let per_sample = (0..samples.min(data.len()))
         .into_par_iter()
-        .try_fold(HashMap::new, |mut acc: HashMap<ValueId, (f64, f64)>, i| {
+        .map(|i| {
+            let mut acc: HashMap<ValueId, (f64, f64)> = HashMap::new();
             let inputs = data.sample(i)?;
             let mut floats: HashMap<ValueId, Vec<f64>> = HashMap::new();
             float_run.run_observed(inputs.clone(), &mut |v, t| {
@@ -113,27 +116,40 @@ fn sqnr(src: &Graph, q: &Quantized, data: &Dataset) -> Result<HashMap<ValueId, f
             })?;
             Ok::<_, Error>(acc)
         })
-        .try_reduce(HashMap::new, |mut a, b| {
-            for (v, (s, n)) in b {
-                let e = a.entry(v).or_insert((0.0, 0.0));
-                e.0 += s;
-                e.1 += n;
-            }
-            Ok(a)
-        })?;
+        .collect::<Result<Vec<_>>>()?;
+    let mut sums: HashMap<ValueId, (f64, f64)> = HashMap::new();
+    for sample in per_sample {
+        for (v, (s, n)) in sample {
+            let e = sums.entry(v).or_insert((0.0, 0.0));
+            e.0 += s;
+            e.1 += n;
+        }
+    }
     Ok(sums.into_iter().map(|(v, (s, n))| (v, if n == 0.0 { f64::INFINITY } else { 10.0 * (s / n).log10() })).collect())
 }
 
 /// SQNR (dB) of the graph outputs of `q` against those of the float `src`
 /// over `data`: all outputs' signal energy over all their error energy.
 pub fn output_sqnr(src: &Graph, q: &Quantized, data: &Dataset) -> Result<f64> {
-    let (float_run, int_run) = (Interpreter::new(src)?, Interpreter::new(&q.graph)?);
-    let (signal, noise) = (0..data.len())
-        .into_par_iter()
-        .map(|i| {
-            let inputs = data.sample(i)?;
-            let reference = float_run.run(inputs.clone())?;
-            let got = int_run.run(io_codes(q, inputs)?)?;
+    output_sqnr_against(&float_outputs(src, data, data.len())?, q, data)
+}
+
+/// The outputs of the float `src` on the first `samples` samples of `data`.
+pub fn float_outputs(src: &Graph, data: &Dataset, samples: usize) -> Result<Vec<Vec<Tensor>>> {
+    let run = Interpreter::new(src)?;
+    (0..samples.min(data.len())).into_par_iter().map(|i| run.run(data.sample(i)?)).collect()
+}
+
+/// [`output_sqnr`] against float outputs `reference` of the first samples
+/// of `data` (from [`float_outputs`]); sums are added in sample order, so
+/// the figure is the same on every run.
+pub fn output_sqnr_against(reference: &[Vec<Tensor>], q: &Quantized, data: &Dataset) -> Result<f64> {
+    let int_run = Interpreter::new(&q.graph)?;
+    let (signal, noise) = reference
+        .par_iter()
+        .enumerate()
+        .map(|(i, reference)| {
+            let got = int_run.run(io_codes(q, data.sample(i)?)?)?;
             let mut sums = (0.0, 0.0);
             for ((r, t), v) in reference.iter().zip(&got).zip(&q.graph.outputs) {
                 let (r, t) = (r.to_f64_vec()?, t.to_f64_vec()?);
@@ -146,7 +162,9 @@ pub fn output_sqnr(src: &Graph, q: &Quantized, data: &Dataset) -> Result<f64> {
             }
             Ok::<_, Error>(sums)
         })
-        .try_reduce(|| (0.0, 0.0), |a, b| Ok((a.0 + b.0, a.1 + b.1)))?;
+        .collect::<Result<Vec<(f64, f64)>>>()?
+        .into_iter()
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
     Ok(if noise == 0.0 { f64::INFINITY } else { 10.0 * (signal / noise).log10() })
 }
 

@@ -79,6 +79,8 @@ pub struct Quantized {
     pub float_nodes: Vec<(String, String, String)>,
     /// What cross-layer equalization found and whether it was kept.
     pub equalization: Option<Equalization>,
+    /// What `--quantize auto` kept in float and the SQNR it reached.
+    pub mixed: Option<super::mixed::Mixed>,
     /// Every quantized value: (source value, its codes in `graph`, parameters).
     pub int_values: Vec<(ValueId, ValueId, QParams)>,
     /// The float graph `graph` was rewritten from (BatchNormalization
@@ -96,10 +98,17 @@ pub enum Source<'a> {
 
 /// Quantizes the prepared float graph `src` with parameters from `source`.
 pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized> {
+    quantize_keeping(src, source, opts, &HashMap::new())
+}
+
+/// As [`quantize`], with the nodes of `keep` left in float for the reason
+/// given (the mixed precision of `--quantize auto`).
+pub fn quantize_keeping(src: &Graph, source: &Source, opts: Options, keep: &HashMap<NodeId, String>) -> Result<Quantized> {
     let mut r = Rewriter {
         src,
         source,
         opts,
+        keep,
         dst: Graph::new(src.name.clone()),
         float: HashMap::new(),
         int: HashMap::new(),
@@ -146,13 +155,15 @@ pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized
     int_values.sort_by_key(|&(s, _, _)| s);
     let mut graph = r.dst;
     passes::infer_shapes::run(&mut graph)?;
-    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, equalization: None, int_values, float: src.clone() })
+    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, equalization: None, mixed: None, int_values, float: src.clone() })
 }
 
 struct Rewriter<'a> {
     src: &'a Graph,
     source: &'a Source<'a>,
     opts: Options,
+    /// Nodes kept in float whatever their rule, with the reason.
+    keep: &'a HashMap<NodeId, String>,
     dst: Graph,
     /// Source values available as float in `dst`.
     float: HashMap<ValueId, ValueId>,
@@ -315,7 +326,9 @@ impl Rewriter<'_> {
     /// whose activations have parameters; else as its operator's rule says.
     fn node(&mut self, n: NodeId) -> Result<()> {
         let ins = self.src.node_inputs(n);
-        let plan = if !self.is_float_activation(ins.first().copied().flatten()) {
+        let plan = if let Some(reason) = self.keep.get(&n) {
+            Plan::Float(reason.clone())
+        } else if !self.is_float_activation(ins.first().copied().flatten()) {
             Plan::Float(String::new())
         } else if let Some((nodes, y)) = self.table_region(n) {
             self.lut_of(n, &nodes, y)?
@@ -366,6 +379,9 @@ impl Rewriter<'_> {
             return None;
         }
         let [(c, 0)] = self.src.consumers(v)[..] else { return None };
+        if self.keep.contains_key(&c) {
+            return None;
+        }
         let node = self.src.node(c);
         let is_clamp = match &node.op {
             Op::Unary(u) => u.kind == UnaryKind::Relu,

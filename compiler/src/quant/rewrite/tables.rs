@@ -100,7 +100,7 @@ impl Rewriter<'_> {
             return None;
         }
         let (nodes, y) = self.elementwise_region(n, &self.order)?;
-        self.known(y).then_some((nodes, y))
+        (self.known(y) && !nodes.iter().any(|m| self.keep.contains_key(m))).then_some((nodes, y))
     }
 
     /// A unary operator as a 256-entry table; its other inputs must be
