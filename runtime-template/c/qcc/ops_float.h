@@ -17,6 +17,15 @@
 #define QCC_MATH_SEL2(s) QCC_MATH_##s
 #define QCC_MATH_SEL(s) QCC_MATH_SEL2(s)
 #define QCC_M(f) QCC_MATH_SEL(QCC_S)(f)
+
+static inline double qcc_sigmoid_d(double x) {
+    double e;
+    if (x >= 0.0) {
+        return 1.0 / (1.0 + exp(-x));
+    }
+    e = exp(x);
+    return e / (1.0 + e);
+}
 #endif
 
 #define QCC_FN(name) QCC_CAT(qcc_##name, QCC_S)
@@ -45,14 +54,10 @@ QCC_UNARY(ceil, QCC_M(ceil)(x))
 QCC_UNARY(round, QCC_M(nearbyint)(x))
 QCC_UNARY(reciprocal, (QCC_C)1 / x)
 
-static inline QCC_C QCC_FN(sigmoid_of)(QCC_C x) {
-    QCC_C e;
-    if (x >= (QCC_C)0) {
-        return (QCC_C)1 / ((QCC_C)1 + QCC_M(exp)(-x));
-    }
-    e = QCC_M(exp)(x);
-    return e / ((QCC_C)1 + e);
-}
+/* The logistic function in double, rounded once to QCC_C (as ops.rs
+ * `sigmoid_of`: an ulp of float arithmetic would change the codes of a
+ * DynamicQuantizeLinear downstream at its rounding boundaries). */
+static inline QCC_C QCC_FN(sigmoid_of)(QCC_C x) { return (QCC_C)qcc_sigmoid_d((double)x); }
 static inline QCC_C QCC_FN(softplus_of)(QCC_C x) { return x > (QCC_C)30 ? x : QCC_M(log1p)(QCC_M(exp)(x)); }
 /* x clamped to [0, 1]; NaN stays NaN. */
 static inline QCC_C QCC_FN(unit_clamp)(QCC_C x) { return x < (QCC_C)0 ? (QCC_C)0 : (x > (QCC_C)1 ? (QCC_C)1 : x); }

@@ -19,6 +19,56 @@
 #define QCC_RFN(name) QCC_CAT(qcc_##name, QCC_S)
 /* fn(x) in the compute type: the double function for double, else the float one. */
 #define QCC_RMATH(fn, x) (sizeof(QCC_C) == sizeof(double) ? (QCC_C)fn((double)(x)) : (QCC_C)fn##f((float)(x)))
+#define QCC_RMATH_D(fn, x) fn(x)
+
+/* Defines `static C name(kind, alpha, beta, x)`: activation `kind` (codes
+ * of rnn.rs `activate`) in type C, with MATH(fn, x) its math functions. */
+#define QCC_RNN_DEFINE_ACTIVATE(name, C, MATH)                   \
+    static inline C name(int64_t kind, C alpha, C beta, C x) {  \
+        C one = (C)1, zero = (C)0, v;                           \
+        switch (kind) {                                         \
+        case 0:                                                 \
+            return x > zero ? x : zero;                         \
+        case 1:                                                 \
+            return MATH(tanh, x);                               \
+        case 2:                                                 \
+            if (x >= zero) {                                    \
+                return one / (one + MATH(exp, -x));             \
+            }                                                   \
+            v = MATH(exp, x);                                   \
+            return v / (one + v);                               \
+        case 3:                                                 \
+            return alpha * x + beta;                            \
+        case 4:                                                 \
+            return x >= zero ? x : alpha * x;                   \
+        case 5:                                                 \
+            return x >= alpha ? x : zero;                       \
+        case 6:                                                 \
+            return alpha * MATH(tanh, beta * x);                \
+        case 7:                                                 \
+            v = alpha * x + beta;                               \
+            return v < zero ? zero : (v > one ? one : v);       \
+        case 8:                                                 \
+            return x >= zero ? x : alpha * MATH(expm1, x);      \
+        case 9:                                                 \
+            return x / (one + (x < zero ? -x : x));             \
+        default:                                                \
+            return x > (C)30 ? x : MATH(log1p, MATH(exp, x));   \
+        }                                                       \
+    }
+
+/* The activations in double, for the gates of the quantized LSTM
+ * (rnn_quant.h), and function n (0 = f, 1 = g, 2 = h) of x in double, f
+ * and g clipping their input first when clip > 0. */
+QCC_RNN_DEFINE_ACTIVATE(qcc_rnn_activate_d, double, QCC_RMATH_D)
+
+static inline double qcc_rnn_apply_d(const int64_t *acts, const double *params, size_t n, double x) {
+    double clip = params[6];
+    if (n < 2 && clip > 0.0) {
+        x = x < -clip ? -clip : (x > clip ? clip : x);
+    }
+    return qcc_rnn_activate_d(acts[n], params[2 * n], params[2 * n + 1], x);
+}
 #endif
 
 #if QCC_KIND == QCC_FLOAT
@@ -47,39 +97,9 @@ static inline QCC_C QCC_RFN(rnn_dot)(const QCC_T *row, const QCC_T *vt, const QC
     return s;
 }
 
-/* Activation `kind` (codes of rnn.rs `activate`) with alpha and beta. */
-static inline QCC_C QCC_RFN(rnn_activate)(int64_t kind, QCC_C alpha, QCC_C beta, QCC_C x) {
-    QCC_C one = (QCC_C)1, zero = (QCC_C)0, v;
-    switch (kind) {
-    case 0:
-        return x > zero ? x : zero;
-    case 1:
-        return QCC_RMATH(tanh, x);
-    case 2:
-        if (x >= zero) {
-            return one / (one + QCC_RMATH(exp, -x));
-        }
-        v = QCC_RMATH(exp, x);
-        return v / (one + v);
-    case 3:
-        return alpha * x + beta;
-    case 4:
-        return x >= zero ? x : alpha * x;
-    case 5:
-        return x >= alpha ? x : zero;
-    case 6:
-        return alpha * QCC_RMATH(tanh, beta * x);
-    case 7:
-        v = alpha * x + beta;
-        return v < zero ? zero : (v > one ? one : v);
-    case 8:
-        return x >= zero ? x : alpha * QCC_RMATH(expm1, x);
-    case 9:
-        return x / (one + (x < zero ? -x : x));
-    default:
-        return x > (QCC_C)30 ? x : QCC_RMATH(log1p, QCC_RMATH(exp, x));
-    }
-}
+/* Activation `kind` (codes of rnn.rs `activate`) with alpha and beta, in
+ * QCC_C. */
+QCC_RNN_DEFINE_ACTIVATE(QCC_RFN(rnn_activate), QCC_C, QCC_RMATH)
 
 /* Function n (0 = f, 1 = g, 2 = h) of x; f and g clip their input first
  * when clip > 0. */

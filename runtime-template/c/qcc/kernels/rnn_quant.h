@@ -2,7 +2,7 @@
  * semantics of runtime/kernels/rnn_quant.rs, where dims and the layouts are
  * documented): qcc_lstm_dynamic_quant_f32_i8 and _u8 run one direction
  * with int8 or uint8 weights. They use qcc_dynamic_quantize_u8
- * (dynamic_quant.h) and qcc_lstm_gates_f32 (rnn.h), included before this
+ * (dynamic_quant.h) and qcc_rnn_apply_d (rnn.h), included before this
  * header (kernel headers come in module-name order).
  *
  * Included once per element type with the QCC_* macros of ops_num.h; only
@@ -32,6 +32,22 @@ static inline void qcc_rnn_quant_products(const uint8_t *a, size_t depth, int32_
             }
         }
     }
+}
+
+/* One LSTM unit (as rnn.rs `lstm_unit`): its gate pre-activations at
+ * pre[0], pre[hs], pre[2 * hs], pre[3 * hs] (i, o, f, c), its peepholes at
+ * p[0], p[hs], p[2 * hs] (i, o, f); updates *h and *c, computed in double
+ * and rounded once (see rnn_quant.rs). */
+static inline void qcc_lstm_unit_d(const float *pre, size_t hs, const float *p, const int64_t *acts,
+                                   const double *params, bool input_forget, float *h, float *c) {
+    double c0 = (double)*c, nc, i, f, g, o;
+    i = qcc_rnn_apply_d(acts, params, 0, (double)pre[0] + (double)p[0] * c0);
+    f = input_forget ? 1.0 - i : qcc_rnn_apply_d(acts, params, 0, (double)pre[2 * hs] + (double)p[2 * hs] * c0);
+    g = qcc_rnn_apply_d(acts, params, 1, (double)pre[3 * hs]);
+    nc = f * c0 + i * g;
+    o = qcc_rnn_apply_d(acts, params, 0, (double)pre[hs] + (double)p[hs] * nc);
+    *c = (float)nc;
+    *h = (float)(o * qcc_rnn_apply_d(acts, params, 2, nc));
 }
 
 static inline void qcc_lstm_dynamic_quant_impl(const uint8_t *xq, const float *x_scale, const uint8_t *x_zero, const void *w,
@@ -76,7 +92,9 @@ static inline void qcc_lstm_dynamic_quant_impl(const uint8_t *xq, const float *x
             for (g = 0; g < gh; g++) {
                 pre[g] = ((float)ax[g] * wm[g] + (float)ah[g] * rm[g]) + bias[g];
             }
-            qcc_lstm_gates_f32(pre, peep, acts, params, input_forget, hs, h + bi * hs, c + bi * hs);
+            for (k = 0; k < hs; k++) {
+                qcc_lstm_unit_d(pre + k, hs, peep + k, acts, params, input_forget, h + bi * hs + k, c + bi * hs + k);
+            }
             if (has_y) {
                 for (k = 0; k < hs; k++) {
                     y[off + t * y_ts + bi * hs + k] = h[bi * hs + k];

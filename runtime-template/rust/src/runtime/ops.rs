@@ -268,14 +268,20 @@ pub fn reciprocal<T: Float>(a: T) -> T {
     unary(a, |x| T::C::ONE / x)
 }
 
+/// The logistic function, computed in f64 and rounded once to `R` (like
+/// the interpreter): for float32 the correctly rounded value in all but
+/// vanishingly rare cases. float32 arithmetic would be off by an ulp now
+/// and then, and a Sigmoid feeding a DynamicQuantizeLinear turns such an
+/// ulp into a different code whenever it crosses a rounding boundary.
 #[inline(always)]
 fn sigmoid_of<R: Real>(x: R) -> R {
-    if x >= R::ZERO {
-        R::ONE / (R::ONE + (-x).exp())
+    let x = x.to_f64();
+    R::lit(if x >= 0.0 {
+        1.0 / (1.0 + Real::exp(-x))
     } else {
-        let e = x.exp();
-        e / (R::ONE + e)
-    }
+        let e = Real::exp(x);
+        e / (1.0 + e)
+    })
 }
 
 #[inline(always)]

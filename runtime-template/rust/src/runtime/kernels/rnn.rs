@@ -220,6 +220,19 @@ fn matvec_add<T: Float, U: Copy>(m: &[T], cols: usize, v: &[U], conv: impl Fn(U)
     }
 }
 
+/// One LSTM unit: from its gate pre-activations `pre` (i, o, f, c, every
+/// input and recurrence term and bias included), its peepholes `p` (i, o,
+/// f) and its cell state `c`, the new `(h, c)`.
+#[inline(always)]
+pub fn lstm_unit<C: Real>(pre: [C; 4], p: [C; 3], c: C, acts: &Acts<C>, input_forget: bool) -> (C, C) {
+    let i = acts.apply(0, pre[0] + p[0] * c);
+    let f = if input_forget { C::ONE - i } else { acts.apply(0, pre[2] + p[2] * c) };
+    let candidate = acts.apply(1, pre[3]);
+    let new_c = f * c + i * candidate;
+    let o = acts.apply(0, pre[1] + p[1] * new_c);
+    (o * acts.apply(2, new_c), new_c)
+}
+
 /// One LSTM step from the gate pre-activations `pre` (`[4·hidden]`, gate
 /// order i, o, f, c, every input and recurrence term and bias included):
 /// updates `h` and `c`. `p` holds the peepholes (i, o, f), or is empty.
@@ -229,13 +242,8 @@ pub fn lstm_gates<C: Real>(pre: &[C], p: &[C], acts: &Acts<C>, input_forget: boo
     let at = |k: usize| pre.get(k).copied().unwrap_or(C::ZERO);
     let peep = |k: usize| p.get(k).copied().unwrap_or(C::ZERO);
     for (j, (hj, cj)) in h.iter_mut().zip(c.iter_mut()).enumerate() {
-        let i = acts.apply(0, at(j) + peep(j) * *cj);
-        let f = if input_forget { C::ONE - i } else { acts.apply(0, at(2 * hs + j) + peep(2 * hs + j) * *cj) };
-        let candidate = acts.apply(1, at(3 * hs + j));
-        let new_c = f * *cj + i * candidate;
-        let o = acts.apply(0, at(hs + j) + peep(hs + j) * new_c);
-        *cj = new_c;
-        *hj = o * acts.apply(2, new_c);
+        let gates = [at(j), at(hs + j), at(2 * hs + j), at(3 * hs + j)];
+        (*hj, *cj) = lstm_unit(gates, [peep(j), peep(hs + j), peep(2 * hs + j)], *cj, acts, input_forget);
     }
 }
 

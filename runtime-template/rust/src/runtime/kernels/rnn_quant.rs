@@ -1,12 +1,16 @@
 //! onnxruntime's com.microsoft DynamicQuantizeLSTM: one direction of an
 //! LSTM with 8-bit weights whose activations are quantized at run time,
-//! with the semantics of qcc's `ops/rnn/quantized.rs` (float32 throughout).
+//! with the semantics of qcc's `ops/rnn/quantized.rs` (float32 values, the
+//! gates computed in f64).
 //! X arrives already quantized (the `dynamic_quant` kernel: codes, scale,
 //! zero point); before every step the hidden state of all batch entries is
 //! quantized the same way; each gate pre-activation is
 //! `float(Σ (x − z_x)(w − z_w)) · (s_x · s_w) + float(Σ (h − z_h)(r − z_r))
 //! · (s_h · s_r) + (Wb + Rb)` with int32 sums, then LSTM's gates
-//! (`rnn::lstm_gates`).
+//! (`rnn::lstm_unit`) in f64, the new state rounded to float32 once, as
+//! the interpreter does: the hidden state is quantized again before every
+//! step, so an ulp of float32 gate arithmetic could change its codes and
+//! grow from step to step.
 //!
 //! W is `[input, 4·hidden]` and R `[hidden, 4·hidden]` (this direction's),
 //! their scales one or one per column; X is `[seq, batch, input]`, Y
@@ -15,7 +19,7 @@
 use super::super::fixed_point::Code;
 use super::super::scalar::Float;
 use super::dynamic_quant::dynamic_quantize;
-use super::rnn::{lstm_gates, Acts};
+use super::rnn::{lstm_unit, Acts};
 
 /// `acc[g] = Σ_k (a[k] − za) · (m[k·cols + g] − zm)` (wrapping int32;
 /// qcc checks at compile time that the sums cannot overflow).
@@ -115,7 +119,7 @@ pub fn lstm_dynamic_quant<T: Float<C = f32>, W: Code>(
     for (o, v) in peep.iter_mut().zip(p) {
         *o = v.to_c();
     }
-    let acts = Acts::<f32>::new(acts, params);
+    let acts = Acts::<f64>::new(acts, params);
     let (zx, zw, zr) = (x_zero[0] as i32, zeros[0] as i32, zeros[1] as i32);
     for step in 0..seq {
         let t = if reverse != 0 { seq - 1 - step } else { step };
@@ -131,7 +135,12 @@ pub fn lstm_dynamic_quant<T: Float<C = f32>, W: Code>(
                 pre[g] = (ax[g] as f32 * wm[g] + ah[g] as f32 * rm[g]) + bias[g];
             }
             let (hb, cb) = (&mut h[bi * hs..][..hs], &mut c[bi * hs..][..hs]);
-            lstm_gates(pre, peep, &acts, input_forget != 0, hb, cb);
+            for j in 0..hs {
+                let gate = |k: usize| pre[k * hs + j] as f64;
+                let p = [peep[j] as f64, peep[hs + j] as f64, peep[2 * hs + j] as f64];
+                let (hj, cj) = lstm_unit([gate(0), gate(1), gate(2), gate(3)], p, cb[j] as f64, &acts, input_forget != 0);
+                (hb[j], cb[j]) = (hj as f32, cj as f32);
+            }
             if has_y != 0 {
                 for (o, v) in y[off + t * y_ts + bi * hs..][..hs].iter_mut().zip(hb.iter()) {
                     *o = T::from_c(*v);
