@@ -441,3 +441,77 @@ fn onnxruntime_dynamically_quantized_models_compile_and_agree_with_onnxruntime()
     }
     assert!(count >= 2, "only {count} dynamically quantized models");
 }
+
+/// A float32 tensor with `n` values from a fixed linear congruential
+/// sequence, uniform in `[-range, range)`.
+fn pseudo_random(n: usize, seed: u64, range: f32) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * range
+        })
+        .collect()
+}
+
+/// A Sigmoid feeding com.microsoft DynamicQuantizeLSTM (bidirectional,
+/// 12 steps, batch 2, input 8, hidden 16), which quantizes its input and,
+/// before every step, its hidden state at run time: the generated code
+/// must give the interpreter's float values bit for bit, or an ulp can
+/// move a code across a rounding boundary and grow from there (as it did
+/// in ddddocr's common_old.onnx). Both the Sigmoid and the LSTM gates are
+/// computed in f64 and rounded once; float32 arithmetic differs from that
+/// by an ulp on a good share of these values.
+#[test]
+fn float_operators_around_dynamic_quantization_match_the_interpreter_bit_for_bit_in_rust_and_c() {
+    use qcc_tests::model::{attr_int, attr_string, bytes, f32_info, model, node, opset, tensor_f32, tensor_i8, with};
+    let (seq, batch, input, hidden) = (12i64, 2i64, 8i64, 16i64);
+    let gates = 4 * hidden;
+    let codes = |n: i64, seed: u64| -> Vec<i8> { pseudo_random(n as usize, seed, 127.0).iter().map(|&v| v as i8).collect() };
+    let mut lstm = node(
+        "DynamicQuantizeLSTM",
+        "lstm",
+        &["s", "w", "r", "b", "", "", "", "", "w_scale", "w_zero", "r_scale", "r_zero"],
+        &["y"],
+    );
+    lstm.domain = "com.microsoft".to_string();
+    let lstm = with(with(lstm, attr_string("direction", "bidirectional")), attr_int("hidden_size", hidden));
+    let mut m = model(
+        vec![node("Sigmoid", "sigmoid", &["x"], &["s"]), lstm],
+        vec![f32_info("x", &[seq, batch, input])],
+        vec![f32_info("s", &[seq, batch, input]), f32_info("y", &[seq, 2, batch, hidden])],
+        vec![
+            tensor_i8("w", &[2, input, gates], &codes(2 * input * gates, 1)),
+            tensor_i8("r", &[2, hidden, gates], &codes(2 * hidden * gates, 2)),
+            tensor_f32("b", &[2, 2 * gates], &pseudo_random((4 * gates) as usize, 3, 0.5)),
+            tensor_f32("w_scale", &[2], &[0.011, 0.013]),
+            tensor_i8("w_zero", &[2], &[0, 0]),
+            tensor_f32("r_scale", &[2], &[0.009, 0.012]),
+            tensor_i8("r_zero", &[2], &[0, 0]),
+        ],
+    );
+    m.opset_import.push(opset("com.microsoft", 1));
+    let tmp = TempDir::new("dynamic-float");
+    let model_path = tmp.path().join("sigmoid_dynamic_lstm.onnx");
+    std::fs::write(&model_path, bytes(&m)).unwrap();
+    let x = Tensor::from_vec(&[seq as usize, batch as usize, input as usize], pseudo_random((seq * batch * input) as usize, 4, 6.0)).unwrap();
+    let x_path = tmp.path().join("x.npy");
+    npy::save_npy(&x_path, &x).unwrap();
+    let oracle = tmp.path().join("oracle");
+    qcc_ok(&["run", model_path.to_str().unwrap(), "-i", x_path.to_str().unwrap(), "-o", oracle.to_str().unwrap()]);
+    let want: Vec<Tensor> = (0..2).map(|k| npy::load_npy(&oracle.join(format!("output_{k}.npy"))).unwrap()).collect();
+    let built = build(&model_path, &[], &tmp.path().join("code"), "dynamic-float");
+    let mut failures = Vec::new();
+    for (lang, h) in [("Rust", &built.rust), ("C", &built.c)] {
+        let got = harness::run_harness(h, std::slice::from_ref(&x_path), tmp.path());
+        assert_eq!(got.len(), 2, "{lang}: the harness wrote {} outputs", got.len());
+        for ((g, w), output) in got.iter().zip(&want).zip(["s (Sigmoid)", "y (DynamicQuantizeLSTM)"]) {
+            let (a, b) = (g.to_f64_vec().unwrap(), w.to_f64_vec().unwrap());
+            let differ = a.iter().zip(&b).filter(|(p, q)| p != q).count();
+            if differ > 0 {
+                failures.push(format!("{lang}: {differ} of {} values of {output}", b.len()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "differ from the interpreter: {}", failures.join("; "));
+}

@@ -11,6 +11,7 @@ use protobuf::{EnumOrUnknown, MessageField};
 
 /// `TensorProto.DataType` codes used by the tests.
 pub const FLOAT: i32 = 1;
+pub const INT8: i32 = 3;
 pub const INT32: i32 = 6;
 pub const INT64: i32 = 7;
 pub const DOUBLE: i32 = 11;
@@ -73,6 +74,16 @@ pub fn tensor_f32_typed(name: &str, dims: &[i64], data: &[f32]) -> TensorProto {
     t.data_type = FLOAT;
     t.dims = dims.to_vec();
     t.float_data = data.to_vec();
+    t
+}
+
+/// An int8 tensor stored in `raw_data`.
+pub fn tensor_i8(name: &str, dims: &[i64], data: &[i8]) -> TensorProto {
+    let mut t = TensorProto::new();
+    t.name = name.to_string();
+    t.data_type = INT8;
+    t.dims = dims.to_vec();
+    t.raw_data = data.iter().map(|&v| v as u8).collect();
     t
 }
 
@@ -141,6 +152,12 @@ pub fn attr_float(name: &str, v: f32) -> AttributeProto {
 pub fn attr_floats(name: &str, v: &[f32]) -> AttributeProto {
     let mut a = attr(name, AttributeType::FLOATS);
     a.floats = v.to_vec();
+    a
+}
+
+pub fn attr_string(name: &str, v: &str) -> AttributeProto {
+    let mut a = attr(name, AttributeType::STRING);
+    a.s = v.as_bytes().to_vec();
     a
 }
 
