@@ -376,7 +376,35 @@ def minilm_sets(models):
 def session(path):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    model = path if isinstance(path, bytes) else str(path)
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def with_exact_logistic(path):
+    """The model at `path` with every float32 Sigmoid computed in float64 and
+    rounded once, serialized for onnxruntime. Its float32 Sigmoid is MLAS's
+    approximation (up to about 1e-7 off, 1e5 ulp on small outputs); in a
+    dynamically quantized model such an error moves a code before
+    DynamicQuantizeLinear now and then, and the difference grows through
+    every later layer. The ONNX definition is 1 / (1 + exp(-x)): this is the
+    reference qcc is held to (tests/models/README.md)."""
+    import onnx
+    from onnx import TensorProto, helper
+    m = onnx.load(str(path))
+    nodes = []
+    for n in m.graph.node:
+        if n.op_type != "Sigmoid":
+            nodes.append(n)
+            continue
+        x, y = n.input[0], n.output[0]
+        nodes += [
+            helper.make_node("Cast", [x], [y + "_f64"], to=TensorProto.DOUBLE),
+            helper.make_node("Sigmoid", [y + "_f64"], [y + "_sigmoid_f64"]),
+            helper.make_node("Cast", [y + "_sigmoid_f64"], [y], to=TensorProto.FLOAT),
+        ]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    return m.SerializeToString()
 
 
 def references(sess, data):
@@ -424,7 +452,8 @@ def main():
         save(out, name, calib, test, references(session(models / f"{name}.onnx"), test))
         if name == "ddddocr_ocr":
             # The dynamically quantized OCR model reads the same images.
-            save(out, "ddddocr_ocr_old", calib, test, references(session(models / "ddddocr_ocr_old.onnx"), test))
+            exact = session(with_exact_logistic(models / "ddddocr_ocr_old.onnx"))
+            save(out, "ddddocr_ocr_old", calib, test, references(exact, test))
 
     sents = sentences()
     half = len(sents) // 2
