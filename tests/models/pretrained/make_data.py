@@ -376,6 +376,7 @@ def minilm_sets(models):
 def session(path):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
+    opts.log_severity_level = 3  # errors only: the OCR models' declared output shapes are off
     model = path if isinstance(path, bytes) else str(path)
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
