@@ -39,7 +39,7 @@
 use qcc::tensor::Tensor;
 use qcc_tests::cli::TempDir;
 use qcc_tests::harness;
-use qcc_tests::pretrained::{quality, FLOAT_TAIL, sample_of, sqnr, tier, within, Metric, Suite, Tier, METHODS, MODELS};
+use qcc_tests::pretrained::{quality, within_but, FLOAT_TAIL, sample_of, sqnr, tier, within, Metric, Suite, Tier, METHODS, MODELS};
 use qcc_tests::workspace;
 use std::path::PathBuf;
 
@@ -105,7 +105,7 @@ fn interpreter_matches_onnxruntime(name: &str) {
     let tmp = TempDir::new(&format!("pre-{name}"));
     let s = Suite::load(name, tmp.path());
     let (outputs, _) = s.run(&[], "float");
-    match within(&outputs, &s.reference, s.spec.rtol, s.spec.atol) {
+    match within_but(&outputs, &s.reference, s.spec.rtol, s.spec.atol, s.spec.flip_share) {
         Ok(worst) => eprintln!("{name}: interpreter within tolerance on {} samples (worst {:.2} of rtol {} + atol {})", s.samples(), worst, s.spec.rtol, s.spec.atol),
         Err(msg) => panic!("{name}: the interpreter differs from onnxruntime on {} samples: {msg}", s.samples()),
     }
@@ -114,7 +114,8 @@ fn interpreter_matches_onnxruntime(name: &str) {
 fn generated_float_code_matches_onnxruntime(name: &str) {
     let tmp = TempDir::new(&format!("pre-{name}"));
     let s = Suite::load(name, tmp.path());
-    compare_harnesses(&s, &s.shape_args(), "float", &s.reference, tmp.path(), "onnxruntime", &|got, want| within(got, want, s.spec.rtol, s.spec.atol).map(drop));
+    let check = |got: &[Tensor], want: &[(String, Tensor)]| within_but(got, want, s.spec.rtol, s.spec.atol, s.spec.flip_share).map(drop);
+    compare_harnesses(&s, &s.shape_args(), "float", &s.reference, tmp.path(), "onnxruntime", &check);
 }
 
 /// Compares a harness run's outputs with the expected ones of its sample.

