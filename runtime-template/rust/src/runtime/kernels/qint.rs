@@ -346,6 +346,7 @@ pub fn int_layer_norm<T: Code>(x: &[T], gain: &[i32], bias: &[i32], y: &mut [T],
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::fixed_point::rounded_average;
 
     #[test]
     fn padded_convolution_reads_the_zero_point() {
