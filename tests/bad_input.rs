@@ -659,6 +659,63 @@ fn bad_datasets() {
 }
 
 #[test]
+fn bad_calibration_data() {
+    let case = Case::new("badcalib", &add_mul_relu(), &ab());
+    let write = |name: &str, arrays: Vec<(&str, Tensor)>| {
+        let p = case.dir.path().join(name);
+        let arrays: Vec<(String, Tensor)> = arrays.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+        npy::save_npz(&p, &arrays).unwrap();
+        p.display().to_string()
+    };
+    let calibrate = |data: &str| case.run(&["--quantize", "int8", "--calibration", data]);
+    let with = |k: usize, v: f32| {
+        let mut values = vec![0.5f32; 3 * 6];
+        values[k] = v;
+        Tensor::from_vec(&[3, 2, 3], values).unwrap()
+    };
+    // Names: an array the model does not have instead of one it needs.
+    let renamed = write("renamed.npz", vec![("a", f32_tensor(&[3, 2, 3])), ("c", f32_tensor(&[3, 2, 3]))]);
+    expect_error(&calibrate(&renamed), &[&renamed, "no array named 'b'", "it has a, c"]);
+    // Shapes and element types of the samples.
+    let shaped = write("shaped.npz", vec![("a", f32_tensor(&[3, 2, 3])), ("b", f32_tensor(&[3, 3, 2]))]);
+    expect_error(&calibrate(&shaped), &[&shaped, "input 'b'", "float32[2, 3]", "float32[3, 2]"]);
+    let ints = write("ints.npz", vec![("a", Tensor::from_vec(&[3, 2, 3], vec![1i64; 18]).unwrap()), ("b", f32_tensor(&[3, 2, 3]))]);
+    expect_error(&calibrate(&ints), &[&ints, "input 'a'", "float32[2, 3]", "int64[2, 3]"]);
+    // Sample counts that differ between the inputs.
+    let uneven = write("uneven.npz", vec![("a", f32_tensor(&[3, 2, 3])), ("b", f32_tensor(&[2, 2, 3]))]);
+    expect_error(&calibrate(&uneven), &[&uneven, "array 'b' has 2 samples", "the first array has 3"]);
+    // No samples.
+    let empty = write("empty.npz", vec![("a", f32_tensor(&[0, 2, 3])), ("b", f32_tensor(&[0, 2, 3]))]);
+    expect_error(&calibrate(&empty), &[&empty, "no samples"]);
+    // NaN and infinities, named with the input, the sample and the element.
+    let nan = write("nan.npz", vec![("a", f32_tensor(&[3, 2, 3])), ("b", with(10, f32::NAN))]);
+    expect_error(&calibrate(&nan), &[&nan, "sample 1", "input 'b'", "NaN at element 4", "must be finite"]);
+    let inf = write("inf.npz", vec![("a", with(17, f32::NEG_INFINITY)), ("b", f32_tensor(&[3, 2, 3]))]);
+    expect_error(&calibrate(&inf), &[&inf, "sample 2", "input 'a'", "an infinity at element 5"]);
+    // A directory: empty, or with a file that is not a valid array; the
+    // error names the file inside it.
+    let dir = case.dir.path().join("calib");
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_arg = dir.display().to_string();
+    expect_error(&calibrate(&dir_arg), &[&dir_arg, "no .npz or .npy files"]);
+    npy::save_npz(&dir.join("0.npz"), &[("a".to_string(), f32_tensor(&[2, 2, 3])), ("b".to_string(), f32_tensor(&[2, 2, 3]))]).unwrap();
+    std::fs::write(dir.join("1.npz"), noise(7, 300)).unwrap();
+    let broken = dir.join("1.npz").display().to_string();
+    expect_error(&calibrate(&dir_arg), &[&broken, "not a valid .npz archive"]);
+    std::fs::remove_file(dir.join("1.npz")).unwrap();
+    let mut late_values = vec![0.5f32; 2 * 6];
+    late_values[3] = f32::INFINITY;
+    let b = Tensor::from_vec(&[2, 2, 3], late_values).unwrap();
+    npy::save_npz(&dir.join("2.npz"), &[("a".to_string(), f32_tensor(&[2, 2, 3])), ("b".to_string(), b)]).unwrap();
+    let late = dir.join("2.npz").display().to_string();
+    expect_error(&calibrate(&dir_arg), &[&late, "sample 0", "input 'b'", "an infinity at element 3"]);
+    // A single-input model: a .npy that is not one.
+    let single = Case::new("badcalibnpy", &unary("Relu", "r", vec![]), &x23());
+    let npy_garbage = single.dir.write("garbage.npy", &noise(9, 100)).display().to_string();
+    expect_error(&single.run(&["--quantize", "int8", "--calibration", &npy_garbage]), &[&npy_garbage]);
+}
+
+#[test]
 fn names_with_line_breaks_stay_on_one_line() {
     let m = unary("LeakyRelu", "two\nlines", vec![attr_float("alpha", f32::NAN)]);
     let line = Case::new("newline", &m, &x23()).run(&[]);

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// The arrays of one file, in graph-input order, and their sample count.
 struct Part {
+    file: PathBuf,
     columns: Vec<Tensor>,
     samples: usize,
 }
@@ -62,6 +63,20 @@ impl Dataset {
         Err(Error::Usage(format!("no sample {i} in the dataset")))
     }
 
+    /// Checks that every sample fits the inputs of `graph` as calibration
+    /// needs them: each input's element type, its shape (the dynamic
+    /// dimensions free) and only finite values. The first misfit, in file
+    /// and sample order, is the error, naming the file, the sample, the
+    /// input and what is wrong.
+    pub fn check_samples(&self, graph: &Graph) -> Result<()> {
+        for p in &self.parts {
+            for (t, &id) in p.columns.iter().zip(&graph.inputs) {
+                check_column(t, graph, id, self.batch_rows).map_err(|e| e.in_file(&p.file))?;
+            }
+        }
+        Ok(())
+    }
+
     /// The shape of every input of `graph` in the first sample, by name.
     pub fn input_shapes(&self, graph: &Graph) -> Result<Vec<(String, Vec<usize>)>> {
         let first = self.sample(0)?;
@@ -94,11 +109,11 @@ fn read_part(path: &Path, graph: &Graph) -> Result<Part> {
         vec![npy::load_npy(path)?]
     } else {
         let mut arrays = npy::load_npz(path)?;
+        let have: Vec<String> = arrays.iter().map(|(n, _)| n.clone()).collect();
         let mut columns = Vec::new();
         for &id in &graph.inputs {
             let name = &graph.value(id).name;
             let Some(k) = arrays.iter().position(|(n, _)| n == name) else {
-                let have: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
                 return Err(Error::Usage(format!("the dataset has no array named '{name}' (it has {})", have.join(", "))));
             };
             columns.push(arrays.swap_remove(k).1);
@@ -118,7 +133,7 @@ fn read_part(path: &Path, graph: &Graph) -> Result<Part> {
     }
     match samples {
         None => Err(Error::Usage("the model has no inputs, so it takes no dataset".into())),
-        Some(samples) => Ok(Part { columns, samples }),
+        Some(samples) => Ok(Part { file: path.to_path_buf(), columns, samples }),
     }
 }
 
@@ -131,6 +146,34 @@ fn rows_are_batches(graph: &Graph, columns: &[Tensor]) -> bool {
         let Some(dims) = graph.value(id).ty.as_ref().and_then(|ty| ty.shape.dims().map(<[_]>::to_vec)) else { return false };
         dims.len() == t.rank() && matches!(dims.first(), Some(None | Some(1)))
     })
+}
+
+/// Checks column `t` (samples along axis 0) against input `id` of `graph`.
+fn check_column(t: &Tensor, graph: &Graph, id: crate::ir::ValueId, batch_rows: bool) -> Result<()> {
+    let name = &graph.value(id).name;
+    let ty = graph.ty(id)?;
+    let row: Vec<usize> = match t.shape().split_first() {
+        Some((_, rest)) if batch_rows => std::iter::once(1).chain(rest.iter().copied()).collect(),
+        Some((_, rest)) => rest.to_vec(),
+        None => return Ok(()),
+    };
+    if t.dtype() != ty.dtype || !ty.shape.admits(&row) {
+        return Err(Error::Usage(format!("input '{name}': the model takes {ty}, but each sample is {}{row:?}", t.dtype())));
+    }
+    if !t.dtype().is_float() {
+        return Ok(());
+    }
+    let values = t.to_f64_vec()?;
+    let per_sample = row.iter().product::<usize>().max(1);
+    if let Some(k) = values.iter().position(|x| !x.is_finite()) {
+        let what = if values[k].is_nan() { "NaN" } else { "an infinity" };
+        return Err(Error::Usage(format!(
+            "sample {}, input '{name}': {what} at element {}; calibration data must be finite",
+            k / per_sample,
+            k % per_sample
+        )));
+    }
+    Ok(())
 }
 
 /// Row `i` of an array with a leading sample axis; `keep_axis` keeps it as

@@ -23,10 +23,14 @@ pub struct QuantArgs {
     /// the first axis), a .npy for single-input models, or a directory of them.
     #[arg(long, value_name = "DATA")]
     calibration: Option<PathBuf>,
-    /// How activation ranges are chosen: entropy (the default: best on the
-    /// test models), minmax, percentile[=P] (P = 99.99 when not given) or
-    /// mse.
-    #[arg(long, value_name = "METHOD", default_value = "entropy")]
+    /// How activation ranges are chosen: auto (the default: per value, the
+    /// candidate range with the least expected error as its readers see
+    /// it, checked against minmax at the outputs), minmax, percentile[=P]
+    /// (P = 99.99 when not given), mse or entropy. Whatever the method,
+    /// outputs of bounded operators (Sigmoid, Tanh, Softmax, Clip, ...)
+    /// get their observed range inside the bounds, and graph outputs and
+    /// Softmax/ArgMax/TopK inputs keep their maximum.
+    #[arg(long, value_name = "METHOD", default_value = "auto")]
     calibrate: Method,
     /// One weight scale per tensor instead of per output channel.
     #[arg(long)]
@@ -117,6 +121,9 @@ pub fn summary(q: &Quantized, out: &mut dyn std::io::Write) {
     }
     if let Some(m) = q.mixed {
         let _ = writeln!(out, "  {m}");
+    }
+    if let Some(c) = q.range_check {
+        let _ = writeln!(out, "  {c}");
     }
     for (name, op, why) in &q.float_nodes {
         let _ = writeln!(out, "  float: '{name}' ({op}): {why}");

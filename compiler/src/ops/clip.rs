@@ -67,6 +67,20 @@ impl OpDef for Clip {
         Ok(vec![out])
     }
 
+    /// `[min, max]` when both bounds are known at compile time (`min > max`
+    /// gives `max` everywhere).
+    fn output_bounds(&self, inputs: &[Option<Arg>]) -> Option<(f64, f64)> {
+        let (lo, hi) = match self.attr_bounds {
+            Some(b) => b,
+            None => {
+                let bound = |i: usize| inputs.opt(i).and_then(|b| b.value).and_then(|t| t.scalar_f64().ok());
+                (bound(1), bound(2))
+            }
+        };
+        let (lo, hi) = (lo?, hi?);
+        (lo.is_finite() && hi.is_finite()).then_some((lo.min(hi), hi))
+    }
+
     /// One `clip` map; a missing bound is the type's lowest or highest
     /// value (infinities for floats), attribute bounds are constants.
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {

@@ -135,6 +135,15 @@ pub trait OpDef: Sized {
         None
     }
 
+    /// The interval that output 0 lies in whatever the input, when the
+    /// operator bounds it on both sides (Sigmoid [0, 1], Tanh [−1, 1],
+    /// Softmax [0, 1], Clip between constant bounds, ...): calibration then
+    /// never clips it statistically, since values at a bound (a gate fully
+    /// open) are meant. `inputs` carry the values of constant inputs.
+    fn output_bounds(&self, _inputs: &[Option<Arg>]) -> Option<(f64, f64)> {
+        None
+    }
+
     /// Multiply-accumulates of one evaluation; ops without a MAC-shaped
     /// inner loop (elementwise, data movement) report 0.
     fn macs(&self, _inputs: &[Option<&TensorType>], _outputs: &[&TensorType]) -> u64 {
@@ -217,6 +226,10 @@ macro_rules! ops {
 
             pub fn fold_from_types(&self, inputs: &[Option<Arg>]) -> Option<Vec<Tensor>> {
                 match self { $( Op::$variant(o) => o.fold_from_types(inputs), )+ $( Op::$ivariant(o) => o.fold_from_types(inputs), )+ Op::Unsupported(o) => o.fold_from_types(inputs) }
+            }
+
+            pub fn output_bounds(&self, inputs: &[Option<Arg>]) -> Option<(f64, f64)> {
+                match self { $( Op::$variant(o) => o.output_bounds(inputs), )+ $( Op::$ivariant(o) => o.output_bounds(inputs), )+ Op::Unsupported(o) => o.output_bounds(inputs) }
             }
 
             pub fn macs(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> u64 {

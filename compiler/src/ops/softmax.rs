@@ -64,6 +64,12 @@ impl OpDef for Softmax {
         Ok(vec![out])
     }
 
+    /// Probabilities (Softmax) and one-hot rows (Hardmax) lie in [0, 1];
+    /// LogSoftmax is unbounded below.
+    fn output_bounds(&self, _inputs: &[Option<Arg>]) -> Option<(f64, f64)> {
+        (self.kind != Kind::LogSoftmax).then_some((0.0, 1.0))
+    }
+
     fn lower(&self, cx: &mut crate::back::lower::LowerCx) -> Result<()> {
         let x = cx.input(0)?.clone();
         let axis = self.normalised_axis(x.shape.len())?;

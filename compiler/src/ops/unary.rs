@@ -147,6 +147,18 @@ impl OpDef for Unary {
         Ok(vec![out])
     }
 
+    /// The functions bounded on both sides: the sigmoids and Softsign in
+    /// [0, 1] or [−1, 1], HardSigmoid exactly `clamp(beta)` when alpha is 0.
+    fn output_bounds(&self, _inputs: &[Option<Arg>]) -> Option<(f64, f64)> {
+        match self.kind {
+            Kind::Sigmoid => Some((0.0, 1.0)),
+            Kind::HardSigmoid { alpha: 0.0, beta } => Some((beta.clamp(0.0, 1.0), beta.clamp(0.0, 1.0))),
+            Kind::HardSigmoid { .. } => Some((0.0, 1.0)),
+            Kind::Tanh | Kind::Softsign | Kind::Erf | Kind::Sin | Kind::Cos => Some((-1.0, 1.0)),
+            _ => None,
+        }
+    }
+
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         self.lower_elementwise(cx)
     }

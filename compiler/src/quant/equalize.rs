@@ -21,25 +21,47 @@ use crate::ops::unary::Kind as UnaryKind;
 use crate::ops::Op;
 use crate::tensor::Tensor;
 use crate::Result;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Sweeps over the graph until no scale moves by more than this factor.
 const CONVERGED: f64 = 1e-3;
 const MAX_SWEEPS: usize = 20;
 
-/// Equalizes every eligible pair of layers; returns the number of pairs.
-pub fn run(g: &mut Graph) -> Result<usize> {
+/// What equalization did: the pairs of layers it rescaled, and for every
+/// value between the two layers of a pair (the first's output to the
+/// second's input) the factor each of its channels (axis 1) was divided by.
+#[derive(Debug, Default)]
+pub struct Equalized {
+    pub pairs: usize,
+    pub rescaled: HashMap<ValueId, Vec<f64>>,
+}
+
+/// Equalizes every eligible pair of layers.
+pub fn run(g: &mut Graph) -> Result<Equalized> {
     let pairs = pairs(g)?;
+    let mut factors: Vec<Vec<f64>> = vec![Vec::new(); pairs.len()];
     for _ in 0..MAX_SWEEPS {
         let mut largest = 0f64;
-        for p in &pairs {
-            largest = largest.max(equalize(g, p)?);
+        for (p, total) in pairs.iter().zip(&mut factors) {
+            let s = equalize(g, p)?;
+            largest = s.iter().fold(largest, |m, s| m.max(s.ln().abs()));
+            if total.len() != s.len() {
+                *total = vec![1.0; s.len()];
+            }
+            total.iter_mut().zip(&s).for_each(|(t, s)| *t *= s);
         }
         if largest < CONVERGED {
             break;
         }
     }
-    Ok(pairs.len())
+    let mut rescaled = HashMap::new();
+    for (p, f) in pairs.iter().zip(factors) {
+        for &v in &p.between {
+            rescaled.insert(v, f.clone());
+        }
+    }
+    Ok(Equalized { pairs: pairs.len(), rescaled })
 }
 
 /// A weighted layer seen from the channels between the two layers: where
@@ -67,6 +89,8 @@ struct Pair {
     first: Layout,
     w2: ValueId,
     second: Layout,
+    /// The values from the first layer's output to the second's input.
+    between: Vec<ValueId>,
 }
 
 fn pairs(g: &Graph) -> Result<Vec<Pair>> {
@@ -74,10 +98,11 @@ fn pairs(g: &Graph) -> Result<Vec<Pair>> {
     for n in g.topo_order()? {
         let Some(first) = first_layer(g, n) else { continue };
         let Some(y) = g.node_outputs(n).first().copied().flatten() else { continue };
-        let Some((next, x)) = through_homogeneous(g, y) else { continue };
+        let Some((next, between)) = through_homogeneous(g, y) else { continue };
+        let Some(&x) = between.last() else { continue };
         let Some((w2, second)) = second_layer(g, next, x) else { continue };
         let (w1, b1) = first;
-        out.push(Pair { w1: w1.0, b1, first: w1.1, w2, second });
+        out.push(Pair { w1: w1.0, b1, first: w1.1, w2, second, between });
     }
     Ok(out)
 }
@@ -122,8 +147,10 @@ fn first_layer(g: &Graph, n: NodeId) -> Option<((ValueId, Layout), Option<ValueI
 }
 
 /// Follows `v` through single-consumer, channel-wise positively homogeneous
-/// operators to the node that reads it next, with the value it reads.
-fn through_homogeneous(g: &Graph, mut v: ValueId) -> Option<(NodeId, ValueId)> {
+/// operators to the node that reads it next, with the values on the way
+/// (`v` first, the value that node reads last).
+fn through_homogeneous(g: &Graph, mut v: ValueId) -> Option<(NodeId, Vec<ValueId>)> {
+    let mut values = vec![v];
     loop {
         if g.outputs.contains(&v) {
             return None;
@@ -141,9 +168,10 @@ fn through_homogeneous(g: &Graph, mut v: ValueId) -> Option<(NodeId, ValueId)> {
             _ => false,
         };
         if !homogeneous {
-            return Some((c, v));
+            return Some((c, values));
         }
         v = outs.first().copied().flatten()?;
+        values.push(v);
     }
 }
 
@@ -183,8 +211,9 @@ fn channel_indices(shape: &[usize], layout: Layout, c: usize, channels: usize) -
     }
 }
 
-/// One equalization step of `p`; returns the largest |ln s_c| applied.
-fn equalize(g: &mut Graph, p: &Pair) -> Result<f64> {
+/// One equalization step of `p`; returns the factor `s_c` each channel was
+/// divided by (none when the layers' channels do not match).
+fn equalize(g: &mut Graph, p: &Pair) -> Result<Vec<f64>> {
     let (t1, t2) = (constant(g, p.w1), constant(g, p.w2));
     let (mut w1, mut w2) = (t1.to_f64_vec()?, t2.to_f64_vec()?);
     let channels = match p.first {
@@ -201,9 +230,9 @@ fn equalize(g: &mut Graph, p: &Pair) -> Result<f64> {
         Layout::Column => t2.shape()[1],
     };
     if second_channels != channels {
-        return Ok(0.0);
+        return Ok(Vec::new());
     }
-    let mut largest = 0f64;
+    let mut factors = vec![1.0; channels];
     for c in 0..channels {
         let (i1, i2) = (channel_indices(t1.shape(), p.first, c, channels), channel_indices(t2.shape(), p.second, c, channels));
         let range = |w: &[f64], idx: &[usize]| idx.iter().fold(0f64, |m, &i| m.max(w[i].abs()));
@@ -212,7 +241,7 @@ fn equalize(g: &mut Graph, p: &Pair) -> Result<f64> {
             continue;
         }
         let s = (r1 / r2).sqrt();
-        largest = largest.max(s.ln().abs());
+        factors[c] = s;
         i1.iter().for_each(|&i| w1[i] /= s);
         i2.iter().for_each(|&i| w2[i] *= s);
         if let Some(b) = &mut b1 {
@@ -225,7 +254,7 @@ fn equalize(g: &mut Graph, p: &Pair) -> Result<f64> {
         let t = constant(g, v);
         set(g, v, &t, b)?;
     }
-    Ok(largest)
+    Ok(factors)
 }
 
 fn constant(g: &Graph, v: ValueId) -> Arc<Tensor> {
@@ -272,8 +301,8 @@ mod tests {
         let dw = constant(&mut g, "dw", &[4, 1, 3, 3], skewed(4, 9, 0.25));
         let fc = constant(&mut g, "fc", &[2, 4], vec![0.3, -0.7, 0.2, 0.9, -0.4, 0.1, 0.8, -0.6]);
         let pads = || ("pads", Attr::Ints(vec![1, 1, 1, 1]));
-        let h = op(&mut g, "Conv", vec![pads()], &[x, w1, b1]);
-        let h = op(&mut g, "Relu", vec![], &[h]);
+        let c1 = op(&mut g, "Conv", vec![pads()], &[x, w1, b1]);
+        let h = op(&mut g, "Relu", vec![], &[c1]);
         let h = op(&mut g, "MaxPool", vec![("kernel_shape", Attr::Ints(vec![2, 2]))], &[h]);
         let h = op(&mut g, "Conv", vec![pads(), ("group", Attr::Int(4))], &[h, dw]);
         let h = op(&mut g, "LeakyRelu", vec![], &[h]);
@@ -288,7 +317,17 @@ mod tests {
         let spread = |r: &[f64]| r.iter().cloned().fold(0f64, f64::max) / r.iter().cloned().fold(f64::INFINITY, f64::min);
         assert!(spread(&max_abs(&g, w1, 4)) > 50.0);
 
-        assert_eq!(run(&mut g).unwrap(), 2);
+        let r1_before = max_abs(&g, w1, 4);
+        let eq = run(&mut g).unwrap();
+        assert_eq!(eq.pairs, 2);
+        // Conv 1's output to the depthwise input, and the depthwise output
+        // to the Gemm's input: each channel divided by what its weights were.
+        assert_eq!(eq.rescaled.len(), 7);
+        let r1_after = max_abs(&g, w1, 4);
+        for c in 0..4 {
+            // (the weights are float32)
+            assert!((eq.rescaled[&c1][c] / (r1_before[c] / r1_after[c]) - 1.0).abs() < 1e-5, "{:?}", eq.rescaled[&c1]);
+        }
         let after = Interpreter::new(&g).unwrap().run(vec![input]).unwrap()[0].to_f64_vec().unwrap();
         assert!(before.iter().zip(&after).all(|(p, q)| (p - q).abs() < 1e-4 * p.abs().max(1.0)), "{before:?} vs {after:?}");
         // Each depthwise channel now spans what conv 1's channel and the
@@ -313,6 +352,6 @@ mod tests {
         g.inputs.push(x);
         g.outputs.extend([y, r]);
         crate::passes::infer_shapes::run(&mut g).unwrap();
-        assert_eq!(run(&mut g).unwrap(), 0);
+        assert_eq!(run(&mut g).unwrap().pairs, 0);
     }
 }

@@ -70,7 +70,7 @@ pub type Keep = HashMap<NodeId, String>;
 /// in float) reaches `min_db` at the outputs on `data`.
 pub fn search(g: &Graph, data: &Dataset, min_db: f64, rewrite: &dyn Fn(&Keep) -> Result<Quantized>) -> Result<(Quantized, Mixed)> {
     let reference = report::float_outputs(g, data, SCORED)?;
-    let score = |q: &Quantized| report::output_sqnr_against(&reference, q, data);
+    let score = |q: &Quantized| report::output_sqnr(q, &reference, data);
     let goal = min_db + MARGIN_DB;
     let all_int8 = rewrite(&Keep::new())?;
     let all_int8_db = score(&all_int8)?;

@@ -12,6 +12,7 @@ pub mod qdq;
 pub mod qoperator;
 pub mod report;
 pub mod rewrite;
+mod select;
 
 use crate::dataset::Dataset;
 use crate::ir::{Graph, ValueId};
@@ -22,48 +23,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 pub use calibrate::{Calibration, Method};
 pub use rewrite::{Equalization, Options, Quantized};
-
-/// Calibrates the prepared float `graph` on `data` with `method` and
-/// rewrites it into integer operators, with bias correction when `options`
-/// ask for it. When they ask for cross-layer equalization and it finds
-/// layers to rescale, the graph is quantized both ways and the one whose
-/// outputs have the higher SQNR against float on `data` is kept: equalizing
-/// balances the weights' channel ranges but can unbalance the activations'.
-pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<Quantized> {
-    Ok(quantize_calibrated(graph, data, method, options)?.0)
-}
-
-/// `--quantize auto`: [`quantize`], then the nodes to keep in float for an
-/// output SQNR of at least `min_db` against float (`mixed::search`).
-pub fn quantize_auto(graph: &Graph, data: &Dataset, method: Method, options: Options, min_db: f64) -> Result<Quantized> {
-    let (int8, calibration) = quantize_calibrated(graph, data, method, options)?;
-    let g = &int8.float;
-    let source = Source::Calibrated(&calibration);
-    let (q, mixed) = mixed::search(g, data, min_db, &|keep| rewrite::quantize_keeping(g, &source, options, keep))?;
-    Ok(Quantized { equalization: int8.equalization, mixed: Some(mixed), ..q })
-}
-
-/// [`quantize`], with the calibration of the graph it kept.
-fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<(Quantized, Calibration)> {
-    let plain = calibrate_and_rewrite(graph, data, method, options)?;
-    let mut equalized = graph.clone();
-    let pairs = if options.equalize { equalize::run(&mut equalized)? } else { 0 };
-    if pairs == 0 {
-        return Ok(plain);
-    }
-    let with = calibrate_and_rewrite(&equalized, data, method, options)?;
-    let sqnr = (report::output_sqnr(graph, &plain.0, data)?, report::output_sqnr(graph, &with.0, data)?);
-    let kept = sqnr.1 > sqnr.0;
-    let equalization = Some(Equalization { pairs, kept, sqnr_without: sqnr.0, sqnr_with: sqnr.1 });
-    let (q, calibration) = if kept { with } else { plain };
-    Ok((Quantized { equalization, ..q }, calibration))
-}
-
-fn calibrate_and_rewrite(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<(Quantized, Calibration)> {
-    let axes = if options.bias_correction { bias_correction::channel_axes(graph) } else { HashMap::new() };
-    let calibration = calibrate::calibrate(graph, data, method, &axes)?;
-    Ok((rewrite::quantize(graph, &Source::Calibrated(&calibration), options)?, calibration))
-}
+pub use select::{quantize, quantize_auto, RangeCheck};
 
 /// A quantization request: the calibration data (none for a model that
 /// carries its own scales in QDQ form), the method and the options.
@@ -94,6 +54,7 @@ impl Quantization {
         }
         if let Some(path) = &self.calibration {
             let data = Dataset::load(path, &g)?;
+            data.check_samples(&g)?;
             return match self.min_sqnr {
                 Some(db) => quantize_auto(&g, &data, self.method, self.options, db),
                 None => quantize(&g, &data, self.method, self.options),

@@ -85,8 +85,7 @@ pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
     Ok(Report { layers, float_nodes: q.float_nodes.clone(), flash, arena: None, samples, equalization: q.equalization })
 }
 
-/// SQNR per quantized value of `q.graph` (by its id there) against its
-/// float value in `src`, over the first `samples` samples of `data`.
+/// SQNR per quantized value of `q.graph` against its float value in `src`.
 pub fn value_sqnr(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) -> Result<HashMap<ValueId, f64>> {
     let wanted: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (s, (d, p))).collect();
     let by_dst: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (d, (s, p))).collect();
@@ -95,77 +94,91 @@ pub fn value_sqnr(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) ->
     let per_sample = (0..samples.min(data.len()))
         .into_par_iter()
         .map(|i| {
-            let mut acc: HashMap<ValueId, (f64, f64)> = HashMap::new();
+            let mut acc: HashMap<ValueId, Energy> = HashMap::new();
             let inputs = data.sample(i)?;
-            let mut floats: HashMap<ValueId, Vec<f64>> = HashMap::new();
+            let mut floats: HashMap<ValueId, Tensor> = HashMap::new();
             float_run.run_observed(inputs.clone(), &mut |v, t| {
                 if wanted.contains_key(&v) {
-                    floats.insert(v, t.to_f64_vec().unwrap_or_default());
+                    floats.insert(v, t.clone());
                 }
             })?;
             let coded = io_codes(q, inputs)?;
             int_run.run_observed(coded, &mut |v, t| {
                 let Some((s, p)) = by_dst.get(&v) else { return };
-                let (Some(f), Ok(codes)) = (floats.get(s), t.to_f64_vec()) else { return };
-                let e = acc.entry(v).or_insert((0.0, 0.0));
-                for (r, c) in f.iter().zip(codes) {
-                    let approx = p.scale as f64 * (c - p.zero as f64);
-                    e.0 += r * r;
-                    e.1 += (r - approx) * (r - approx);
+                if let Some(f) = floats.get(s) {
+                    acc.entry(v).or_default().add(f, t, Some(p));
                 }
             })?;
             Ok::<_, Error>(acc)
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut sums: HashMap<ValueId, (f64, f64)> = HashMap::new();
+    let mut sums: HashMap<ValueId, Energy> = HashMap::new();
     for sample in per_sample {
-        for (v, (s, n)) in sample {
-            let e = sums.entry(v).or_insert((0.0, 0.0));
-            e.0 += s;
-            e.1 += n;
+        for (v, e) in sample {
+            sums.entry(v).or_default().merge(e);
         }
     }
-    Ok(sums.into_iter().map(|(v, (s, n))| (v, if n == 0.0 { f64::INFINITY } else { 10.0 * (s / n).log10() })).collect())
+    Ok(sums.into_iter().map(|(v, e)| (v, e.db())).collect())
 }
 
-/// SQNR (dB) of the graph outputs of `q` against those of the float `src`
-/// over `data`: all outputs' signal energy over all their error energy.
-pub fn output_sqnr(src: &Graph, q: &Quantized, data: &Dataset) -> Result<f64> {
-    output_sqnr_against(&float_outputs(src, data, data.len())?, q, data)
+/// Signal and noise energy of an approximation.
+#[derive(Debug, Default, Clone, Copy)]
+struct Energy {
+    signal: f64,
+    noise: f64,
+}
+
+impl Energy {
+    /// Adds `reference` against `got`: codes under `p`, else reals.
+    fn add(&mut self, reference: &Tensor, got: &Tensor, p: Option<&QParams>) {
+        let (Ok(r), Ok(g)) = (reference.cast(DType::F32), got.to_f64_vec()) else { return };
+        let Ok(r) = r.array::<f32>() else { return };
+        for (&a, c) in r.iter().zip(g) {
+            let (a, b) = (a as f64, p.map_or(c, |p| p.scale as f64 * (c - p.zero as f64)));
+            self.signal += a * a;
+            self.noise += (a - b) * (a - b);
+        }
+    }
+
+    fn merge(&mut self, other: Energy) {
+        self.signal += other.signal;
+        self.noise += other.noise;
+    }
+
+    fn db(&self) -> f64 {
+        if self.noise == 0.0 { f64::INFINITY } else { 10.0 * (self.signal / self.noise).log10() }
+    }
+}
+
+/// SQNR (dB) of the graph outputs of `q` against the float `references`
+/// (the outputs of the first samples of `data`, in graph-output order):
+/// all outputs' signal energy over all their error energy.
+pub fn output_sqnr(q: &Quantized, references: &[Vec<Tensor>], data: &Dataset) -> Result<f64> {
+    let int_run = Interpreter::new(&q.graph)?;
+    let energy = (0..references.len())
+        .into_par_iter()
+        .map(|i| {
+            let got = int_run.run(io_codes(q, data.sample(i)?)?)?;
+            let mut e = Energy::default();
+            for ((r, t), v) in references[i].iter().zip(&got).zip(&q.graph.outputs) {
+                let p = q.graph.io_quant.get(v).map(|&(scale, zero)| QParams { scale, zero, dtype: t.dtype() });
+                e.add(r, t, p.as_ref());
+            }
+            Ok::<_, Error>(e)
+        })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .fold(Energy::default(), |mut a, b| {
+            a.merge(b);
+            a
+        });
+    Ok(energy.db())
 }
 
 /// The outputs of the float `src` on the first `samples` samples of `data`.
 pub fn float_outputs(src: &Graph, data: &Dataset, samples: usize) -> Result<Vec<Vec<Tensor>>> {
     let run = Interpreter::new(src)?;
     (0..samples.min(data.len())).into_par_iter().map(|i| run.run(data.sample(i)?)).collect()
-}
-
-/// [`output_sqnr`] against float outputs `reference` of the first samples
-/// of `data` (from [`float_outputs`]); sums are added in sample order, so
-/// the figure is the same on every run.
-pub fn output_sqnr_against(reference: &[Vec<Tensor>], q: &Quantized, data: &Dataset) -> Result<f64> {
-    let int_run = Interpreter::new(&q.graph)?;
-    let (signal, noise) = reference
-        .par_iter()
-        .enumerate()
-        .map(|(i, reference)| {
-            let got = int_run.run(io_codes(q, data.sample(i)?)?)?;
-            let mut sums = (0.0, 0.0);
-            for ((r, t), v) in reference.iter().zip(&got).zip(&q.graph.outputs) {
-                let (r, t) = (r.to_f64_vec()?, t.to_f64_vec()?);
-                let (scale, zero) = q.graph.io_quant.get(v).map_or((1.0, 0.0), |&(s, z)| (s as f64, z as f64));
-                for (a, c) in r.iter().zip(t) {
-                    let b = if q.graph.io_quant.contains_key(v) { scale * (c - zero) } else { c };
-                    sums.0 += a * a;
-                    sums.1 += (a - b) * (a - b);
-                }
-            }
-            Ok::<_, Error>(sums)
-        })
-        .collect::<Result<Vec<(f64, f64)>>>()?
-        .into_iter()
-        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-    Ok(if noise == 0.0 { f64::INFINITY } else { 10.0 * (signal / noise).log10() })
 }
 
 /// Float inputs quantized for a model with int8 inputs (`--io int8`).

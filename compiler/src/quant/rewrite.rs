@@ -47,23 +47,26 @@ pub struct Options {
 }
 
 /// The outcome of cross-layer equalization: the pairs of layers it
-/// rescaled and the output SQNR against float on the calibration data
-/// without and with it; `kept` when the equalized graph won.
+/// rescaled and the output SQNR against float on the first `samples`
+/// calibration samples without and with it; `kept` when the equalized
+/// graph won.
 #[derive(Debug, Clone, Copy)]
 pub struct Equalization {
     pub pairs: usize,
     pub kept: bool,
     pub sqnr_without: f64,
     pub sqnr_with: f64,
+    pub samples: usize,
 }
 
 impl std::fmt::Display for Equalization {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         write!(
             f,
-            "cross-layer equalization {} ({} pairs of layers; output SQNR on the calibration data {:.1} dB with, {:.1} dB without)",
+            "cross-layer equalization {} ({} pairs of layers; output SQNR on {} calibration samples {:.1} dB with, {:.1} dB without)",
             if self.kept { "applied" } else { "not applied" },
             self.pairs,
+            self.samples,
             self.sqnr_with,
             self.sqnr_without
         )
@@ -81,6 +84,8 @@ pub struct Quantized {
     pub equalization: Option<Equalization>,
     /// What `--quantize auto` kept in float and the SQNR it reached.
     pub mixed: Option<super::mixed::Mixed>,
+    /// Whether `--calibrate auto`'s ranges beat minmax at the outputs.
+    pub range_check: Option<super::RangeCheck>,
     /// Every quantized value: (source value, its codes in `graph`, parameters).
     pub int_values: Vec<(ValueId, ValueId, QParams)>,
     /// The float graph `graph` was rewritten from (BatchNormalization
@@ -155,7 +160,7 @@ pub fn quantize_keeping(src: &Graph, source: &Source, opts: Options, keep: &Hash
     int_values.sort_by_key(|&(s, _, _)| s);
     let mut graph = r.dst;
     passes::infer_shapes::run(&mut graph)?;
-    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, equalization: None, mixed: None, int_values, float: src.clone() })
+    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, equalization: None, mixed: None, range_check: None, int_values, float: src.clone() })
 }
 
 struct Rewriter<'a> {

@@ -1,0 +1,280 @@
+//! The observation pass: the float model runs once over the calibration
+//! samples (in parallel) and every float value it computes is counted into
+//! its [`ValueStats`]: extremes, exact zeros and a streaming histogram.
+//! The same pass collects the per-channel means bias correction needs, the
+//! statistics of the values cross-layer equalization would rescale (the
+//! observed tensor divided per channel, so the equalized model needs no
+//! pass of its own), and the float outputs of the first samples, against
+//! which candidate quantizations are scored. Every merge is exact, so the
+//! result does not depend on the order the samples finish in.
+
+use super::histogram::{Histogram, BINS};
+use crate::dataset::Dataset;
+use crate::interp::Interpreter;
+use crate::ir::{Graph, ValueId};
+use crate::tensor::{DType, Tensor};
+use crate::{progress, Error, Result};
+use rayon::prelude::*;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Tensors with fewer elements are counted straight into the shared
+/// histogram; larger ones are binned apart first, without holding the lock.
+const DIRECT: usize = 2048;
+
+/// What one value looked like over the calibration samples.
+#[derive(Debug, Clone)]
+pub struct ValueStats {
+    /// The smallest and largest finite element (∞ and −∞ before any).
+    pub lo: f64,
+    pub hi: f64,
+    /// Elements exactly 0, and the other finite ones.
+    pub zeros: u64,
+    pub nonzero: u64,
+    /// Tensors observed (one per sample).
+    pub tensors: u64,
+    /// The finite non-zero elements.
+    pub hist: Histogram,
+}
+
+impl Default for ValueStats {
+    fn default() -> ValueStats {
+        ValueStats { lo: f64::INFINITY, hi: f64::NEG_INFINITY, zeros: 0, nonzero: 0, tensors: 0, hist: Histogram::default() }
+    }
+}
+
+impl ValueStats {
+    /// Whether any finite element was seen.
+    pub fn seen(&self) -> bool {
+        self.lo <= self.hi
+    }
+
+    /// Finite elements per observed tensor.
+    pub fn per_sample(&self) -> f64 {
+        (self.zeros + self.nonzero) as f64 / self.tensors.max(1) as f64
+    }
+
+    /// Counts one tensor's elements.
+    fn observe(shared: &Mutex<ValueStats>, values: &[f32]) {
+        let scan = Scan::of(values);
+        let mut s = lock(shared);
+        s.tensors += 1;
+        if scan.finite == 0 {
+            return;
+        }
+        s.lo = s.lo.min(scan.min as f64);
+        s.hi = s.hi.max(scan.max as f64);
+        s.zeros += scan.zeros;
+        s.nonzero += scan.finite - scan.zeros;
+        if scan.finite == scan.zeros {
+            return;
+        }
+        let own = Histogram::own_exp((scan.min as f64).min(0.0), (scan.max as f64).max(0.0));
+        let (lo, hi) = (s.lo.min(0.0), s.hi.max(0.0));
+        let (exp, first) = s.hist.cover(lo, hi, own);
+        if values.len() < DIRECT {
+            s.hist.count(values);
+            return;
+        }
+        drop(s);
+        let mut counts = vec![0u32; BINS];
+        Histogram::bin(values, exp, first, &mut counts, scan.zeros, scan.finite == values.len() as u64);
+        // The window may have moved on meanwhile, only ever to a coarser
+        // grid that still holds these elements.
+        lock(shared).hist.add(&counts, exp, first);
+    }
+}
+
+/// One tensor's extremes and counts of finite and zero elements.
+struct Scan {
+    min: f32,
+    max: f32,
+    zeros: u64,
+    finite: u64,
+}
+
+impl Scan {
+    fn of(values: &[f32]) -> Scan {
+        // One branch-free sweep (min and max skip NaN); a tensor with an
+        // infinity or NaN is counted again, element by element.
+        let (mut min, mut max, mut zeros, mut nans) = (f32::INFINITY, f32::NEG_INFINITY, 0u64, 0u64);
+        for &x in values {
+            min = min.min(x);
+            max = max.max(x);
+            zeros += u64::from(x == 0.0);
+            nans += u64::from(x.is_nan());
+        }
+        if nans == 0 && min.is_finite() && max.is_finite() {
+            return Scan { min, max, zeros, finite: values.len() as u64 };
+        }
+        let finite = values.iter().filter(|x| x.is_finite());
+        let (min, max) = finite.clone().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        Scan { min, max, zeros, finite: finite.count() as u64 }
+    }
+}
+
+#[cfg(test)]
+impl ValueStats {
+    /// The statistics of the given tensors.
+    pub fn of(tensors: &[&[f32]]) -> ValueStats {
+        let shared = Mutex::new(ValueStats::default());
+        tensors.iter().for_each(|t| ValueStats::observe(&shared, t));
+        shared.into_inner().unwrap()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the pass collects besides every value's statistics.
+#[derive(Debug, Default)]
+pub struct Wanted<'a> {
+    /// Values whose per-channel means are wanted, with their channel axis.
+    pub channel_axes: HashMap<ValueId, usize>,
+    /// Values cross-layer equalization divides by a factor per channel
+    /// (axis 1), with the factors.
+    pub rescaled: Option<&'a HashMap<ValueId, Vec<f64>>>,
+    /// How many of the first samples' float outputs to keep.
+    pub references: usize,
+}
+
+/// The result of the pass.
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub samples: usize,
+    pub values: HashMap<ValueId, ValueStats>,
+    /// The statistics of the rescaled values of the equalized model.
+    pub rescaled: HashMap<ValueId, ValueStats>,
+    /// Per-channel means of the values in `Wanted::channel_axes`.
+    pub channel_means: HashMap<ValueId, Vec<f64>>,
+    /// The float outputs of the first samples, in graph-output order.
+    pub references: Vec<Vec<Tensor>>,
+}
+
+/// Per-channel sums of each sample (kept apart, added in sample order at
+/// the end), and the elements each sample adds to one channel.
+type ChannelSums = Mutex<(Vec<Option<Vec<f64>>>, u64)>;
+
+/// Runs `graph` over every sample of `data` and collects what `wanted` asks.
+pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observed> {
+    let interp = Interpreter::new(graph)?;
+    let floats: Vec<ValueId> = graph
+        .values()
+        .into_iter()
+        .filter(|&v| graph.value(v).constant.is_none() && graph.value(v).ty.as_ref().is_some_and(|t| t.dtype.is_float()))
+        .collect();
+    let values: HashMap<ValueId, Mutex<ValueStats>> = floats.iter().map(|&v| (v, Mutex::default())).collect();
+    let rescaled: HashMap<ValueId, Mutex<ValueStats>> =
+        wanted.rescaled.map(|r| r.keys().map(|&v| (v, Mutex::default())).collect()).unwrap_or_default();
+    let sums: HashMap<ValueId, ChannelSums> = wanted.channel_axes.keys().map(|&v| (v, Mutex::new((vec![None; data.len()], 0)))).collect();
+    let references: Mutex<Vec<Option<Vec<Tensor>>>> = Mutex::new(vec![None; wanted.references.min(data.len())]);
+    let bar = progress::bar(data.len() as u64, "calibrating");
+    (0..data.len()).into_par_iter().try_for_each(|i| {
+        let inputs = data.sample(i)?;
+        let outputs = interp
+            .run_observed(inputs, &mut |v, t| {
+                let Some(shared) = values.get(&v) else { return };
+                let Some(values) = as_f32(t) else { return };
+                ValueStats::observe(shared, &values);
+                if let (Some(factors), Some(shared)) = (wanted.rescaled.and_then(|r| r.get(&v)), rescaled.get(&v)) {
+                    ValueStats::observe(shared, &divided(&values, t.shape(), factors));
+                }
+                if let (Some(&axis), Some(s)) = (wanted.channel_axes.get(&v), sums.get(&v)) {
+                    if let Some((channel, count)) = channel_sums(&values, t.shape(), axis) {
+                        let mut s = lock(s);
+                        s.0[i] = Some(channel);
+                        s.1 = count;
+                    }
+                }
+            })
+            .map_err(|e| Error::Usage(format!("calibration sample {i}: {e}")))?;
+        if let Some(slot) = lock(&references).get_mut(i) {
+            *slot = Some(outputs);
+        }
+        bar.inc(1);
+        Ok::<(), Error>(())
+    })?;
+    bar.finish_and_clear();
+    let unwrap = |m: HashMap<ValueId, Mutex<ValueStats>>| m.into_iter().map(|(v, s)| (v, s.into_inner().unwrap_or_else(|p| p.into_inner()))).collect();
+    let channel_means = sums
+        .into_iter()
+        .filter_map(|(v, s)| {
+            let (per_sample, count) = s.into_inner().unwrap_or_else(|p| p.into_inner());
+            let mut total: Option<Vec<f64>> = None;
+            let mut n = 0u64;
+            for s in per_sample.into_iter().flatten() {
+                n += count;
+                match &mut total {
+                    Some(t) if t.len() == s.len() => t.iter_mut().zip(&s).for_each(|(a, b)| *a += b),
+                    Some(_) => {}
+                    None => total = Some(s),
+                }
+            }
+            total.map(|t| (v, t.into_iter().map(|x| x / n.max(1) as f64).collect()))
+        })
+        .collect();
+    let references = references.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect();
+    Ok(Observed { samples: data.len(), values: unwrap(values), rescaled: unwrap(rescaled), channel_means, references })
+}
+
+/// A float tensor's elements as float32 (borrowed when they are already).
+fn as_f32(t: &Tensor) -> Option<Cow<'_, [f32]>> {
+    match t.dtype() {
+        DType::F32 => {
+            let a = t.array::<f32>().ok()?;
+            Some(match a.as_slice() {
+                Some(s) => Cow::Borrowed(s),
+                None => Cow::Owned(a.iter().copied().collect()),
+            })
+        }
+        DType::F16 | DType::BF16 | DType::F64 => Some(Cow::Owned(t.cast(DType::F32).ok()?.into_array::<f32>().ok()?.into_iter().collect())),
+        _ => None,
+    }
+}
+
+/// `values` of `shape` with channel `c` (axis 1) divided by `factors[c]`.
+fn divided(values: &[f32], shape: &[usize], factors: &[f64]) -> Vec<f32> {
+    let inner: usize = shape.get(2..).map_or(1, |s| s.iter().product());
+    let channels = shape.get(1).copied().unwrap_or(1);
+    if channels != factors.len() {
+        return values.to_vec();
+    }
+    values.iter().enumerate().map(|(i, &x)| (x as f64 / factors[(i / inner.max(1)) % channels]) as f32).collect()
+}
+
+/// The sum of each channel (along `axis`) and the elements per channel.
+fn channel_sums(values: &[f32], shape: &[usize], axis: usize) -> Option<(Vec<f64>, u64)> {
+    let channels = *shape.get(axis)?;
+    let inner: usize = shape[axis + 1..].iter().product();
+    let mut sums = vec![0f64; channels];
+    for (k, chunk) in values.chunks(inner.max(1)).enumerate() {
+        sums[k % channels.max(1)] += chunk.iter().map(|&x| x as f64).sum::<f64>();
+    }
+    Some((sums, (values.len() / channels.max(1)) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_do_not_depend_on_the_order_of_the_tensors() {
+        let parts: Vec<Vec<f32>> = vec![vec![0.0, 0.5, -2.0, f32::NAN], vec![3.0; 5000], vec![0.0, 0.0, 1e-4]];
+        let of = |order: &[usize]| ValueStats::of(&order.iter().map(|&k| parts[k].as_slice()).collect::<Vec<_>>());
+        let (a, b) = (of(&[0, 1, 2]), of(&[2, 1, 0]));
+        for s in [&a, &b] {
+            assert_eq!((s.lo, s.hi, s.zeros, s.nonzero, s.tensors), (-2.0, 3.0, 3, 5003, 3));
+        }
+        assert_eq!(a.hist.resample(-2.0, 3.0, 5, false), b.hist.resample(-2.0, 3.0, 5, false));
+        assert!((a.hist.resample(-2.0, 3.0, 5, false)[4] - 5000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn channel_sums_add_every_axis_but_the_channel_axis() {
+        // [1, 2, 2]: channel 0 holds 1, 3; channel 1 holds 2, 6.
+        assert_eq!(channel_sums(&[1.0, 3.0, 2.0, 6.0], &[1, 2, 2], 1), Some((vec![4.0, 8.0], 2)));
+        assert_eq!(divided(&[1.0, 3.0, 2.0, 6.0], &[1, 2, 2], &[1.0, 2.0]), vec![1.0, 3.0, 1.0, 3.0]);
+    }
+}
