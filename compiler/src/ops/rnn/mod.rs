@@ -55,14 +55,14 @@ pub struct Recurrent {
 }
 
 /// Input slots.
-const X: usize = 0;
-const W: usize = 1;
-const R: usize = 2;
-const B: usize = 3;
-const SEQUENCE_LENS: usize = 4;
-const INITIAL_H: usize = 5;
-const INITIAL_C: usize = 6;
-const P: usize = 7;
+pub(super) const X: usize = 0;
+pub(super) const W: usize = 1;
+pub(super) const R: usize = 2;
+pub(super) const B: usize = 3;
+pub(super) const SEQUENCE_LENS: usize = 4;
+pub(super) const INITIAL_H: usize = 5;
+pub(super) const INITIAL_C: usize = 6;
+pub(super) const P: usize = 7;
 
 impl OpDef for Recurrent {
     fn from_onnx(node: &OnnxNode) -> Result<Self> {

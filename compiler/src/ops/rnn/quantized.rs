@@ -34,14 +34,8 @@ use crate::ops::{Arg, OpDef, Slots};
 use crate::tensor::{checked_numel, DType, Tensor};
 use crate::{bail, unsupported, Result};
 
-const X: usize = 0;
-const W: usize = 1;
-const R: usize = 2;
-const B: usize = 3;
-const SEQUENCE_LENS: usize = 4;
-const INITIAL_H: usize = 5;
-const INITIAL_C: usize = 6;
-const P: usize = 7;
+// The input slots it shares with LSTM; its weight parameters follow.
+use super::{B, INITIAL_C, INITIAL_H, P, R, SEQUENCE_LENS, W, X};
 const W_SCALE: usize = 8;
 const W_ZERO: usize = 9;
 const R_SCALE: usize = 10;
