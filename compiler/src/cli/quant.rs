@@ -112,7 +112,8 @@ impl QuantArgs {
     }
 }
 
-/// Prints what quantization left in float and the int8 I/O parameters.
+/// Prints what quantization computed in 16x8 or left in float, and the
+/// int8 I/O parameters.
 pub fn summary(q: &Quantized, out: &mut dyn std::io::Write) {
     let integer = q.graph.nodes().iter().filter(|&&n| q.graph.node(n).op_type.starts_with("Int")).count();
     let _ = writeln!(out, "quantized: {integer} integer operators, {} left in float", q.float_nodes.len());
@@ -124,6 +125,9 @@ pub fn summary(q: &Quantized, out: &mut dyn std::io::Write) {
     }
     if let Some(c) = q.range_check {
         let _ = writeln!(out, "  {c}");
+    }
+    for (name, op, why) in &q.wide_nodes {
+        let _ = writeln!(out, "  16x8: '{name}' ({op}): {why}");
     }
     for (name, op, why) in &q.float_nodes {
         let _ = writeln!(out, "  float: '{name}' ({op}): {why}");

@@ -5,8 +5,8 @@
 //! Integer arithmetic wraps; integer division truncates toward zero and
 //! division by zero gives 0. Pow keeps the base's element type.
 
-use super::int8_rule::{quantize_multiplier, Multiplier, Needs, Plan, QuantCx, Rule};
-use super::qint::{BinaryKind, IntBinary, IntRescale, ADD_SHIFT};
+use super::int8_rule::{Needs, Plan, QuantCx, Rule};
+use super::qint::{BinaryKind, IntBinary, IntRescale};
 use super::{LowerCx, util, Arg, Op, OpDef, Slots, NO_INTEGER_KERNEL};
 use crate::back::lower::Loc;
 use super::cast::cast_fn;
@@ -168,11 +168,13 @@ impl Binary {
             if c > 0.0 && c.is_finite() {
                 let factor = if self.kind == Kind::Div { 1.0 / c } else { c };
                 let (px, po) = (cx.code_params(a)?, cx.stage_params(y)?);
-                let m = quantize_multiplier(px.scale as f64 * factor / po.scale as f64).filter(|m| m.exponent <= 22);
-                let Some(m) = m else { return Ok(Plan::float("scales too far apart")) };
-                let (xq, px) = cx.as_int(a)?;
+                let probe = cx.stage(po, 0, 0);
+                let Some(fits) = IntRescale::for_scales(px.dtype, (px.scale as f64 * factor, px.zero), po.scale as f64, probe)? else {
+                    return Ok(Plan::float("scales too far apart"));
+                };
+                let (xq, _) = cx.as_int(a)?;
                 let (target, po, lo, hi) = cx.output_stage(y)?;
-                let op = IntRescale { z_in: px.zero, m, stage: cx.stage(po, lo, hi) };
+                let op = IntRescale { stage: cx.stage(po, lo, hi), ..fits };
                 return cx.emit(target, po, "IntRescale", Op::IntRescale(op), &[Some(xq)]);
             }
         }
@@ -183,25 +185,17 @@ impl Binary {
             _ => return Ok(Plan::float("division by a tensor")),
         };
         let (pa, pb, po) = (cx.code_params(a)?, cx.code_params(b)?, cx.stage_params(y)?);
-        let none = Multiplier { m: 0, exponent: 0 };
-        let (ma, mb, mo) = if kind == BinaryKind::Mul {
-            let mo = quantize_multiplier(pa.scale as f64 * pb.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 15);
-            let Some(mo) = mo else { return Ok(Plan::float("scales too far apart")) };
-            (none, none, mo)
-        } else {
-            let twice = 2.0 * pa.scale.max(pb.scale) as f64;
-            let ma = quantize_multiplier(pa.scale as f64 / twice);
-            let mb = quantize_multiplier(pb.scale as f64 / twice);
-            let shift = (1u64 << ADD_SHIFT) as f64;
-            let mo = quantize_multiplier(twice / (shift * po.scale as f64)).filter(|m| m.exponent <= 2);
-            let (Some(ma), Some(mb), Some(mo)) = (ma, mb, mo) else { return Ok(Plan::float("scales too far apart")) };
-            (ma, mb, mo)
-        };
+        if pa.dtype != po.dtype || pb.dtype != po.dtype {
+            return Ok(Plan::float("operands and output codes differ in type"));
+        }
+        let probe = cx.stage(po, 0, 0);
+        let fits = IntBinary::for_scales(kind, po.dtype, (pa.scale as f64, pa.zero), (pb.scale as f64, pb.zero), po.scale as f64, probe)?;
+        let Some(fits) = fits else { return Ok(Plan::float("scales too far apart")) };
         // Decided: now the operands become codes and a Relu or Clip is fused.
-        let (aq, pa) = cx.as_int(a)?;
-        let (bq, pb) = cx.as_int(b)?;
+        let (aq, _) = cx.as_int(a)?;
+        let (bq, _) = cx.as_int(b)?;
         let (target, po, lo, hi) = cx.output_stage(y)?;
-        let op = IntBinary { kind, za: pa.zero, zb: pb.zero, ma, mb, mo, stage: cx.stage(po, lo, hi) };
+        let op = IntBinary { stage: cx.stage(po, lo, hi), ..fits };
         cx.emit(target, po, "IntBinary", Op::IntBinary(op), &[Some(aq), Some(bq)])
     }
 

@@ -2,7 +2,7 @@
 //! other dimensions must agree. Any element type; empty inputs are allowed.
 //! <https://onnx.ai/onnx/operators/onnx__Concat.html>
 
-use super::int8_rule::{quantize_multiplier, Needs, Plan, QParams, Rule};
+use super::int8_rule::{Needs, Plan, QParams, Rule};
 use super::qint::IntRescale;
 use super::{util, Arg, Op, OpDef};
 use crate::front::onnx::OnnxNode;
@@ -105,10 +105,11 @@ impl OpDef for Concat {
             let y = cx.first_output()?;
             let po = cx.params(y)?;
             let (lo, hi) = po.code_range();
-            let rescale = |p: QParams| quantize_multiplier(p.scale as f64 / po.scale as f64).filter(|m| m.exponent <= 22);
+            let stage = cx.stage(po, lo, hi);
+            let rescale = |p: QParams| IntRescale::for_scales(p.dtype, (p.scale as f64, p.zero), po.scale as f64, stage);
             for v in cx.inputs().into_iter().flatten() {
                 let p = cx.code_params(v)?;
-                if p != po && rescale(p).is_none() {
+                if p != po && rescale(p)?.is_none() {
                     return Ok(Plan::float("scales too far apart"));
                 }
             }
@@ -119,9 +120,8 @@ impl OpDef for Concat {
                     inputs.push(Some(q));
                     continue;
                 }
-                let Some(m) = rescale(p) else { return Ok(Plan::float("scales too far apart")) };
+                let Some(op) = rescale(p)? else { return Ok(Plan::float("scales too far apart")) };
                 let out = cx.fresh(format!("{}_to_{}", cx.name(v), cx.name(y)));
-                let op = IntRescale { z_in: p.zero, m, stage: cx.stage(po, lo, hi) };
                 cx.add(&format!("_rescale_{}", inputs.len()), "IntRescale", Op::IntRescale(op), &[Some(q)], &[Some(out)])?;
                 inputs.push(Some(out));
             }

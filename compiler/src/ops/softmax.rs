@@ -10,11 +10,11 @@
 
 use super::arg_extrema::arg_extremum;
 use super::int8_rule::{Needs, Plan, QParams, QuantCx, Rule};
-use super::qint::{IntSoftmax, SOFTMAX_MAX_ROW, SOFTMAX_RECIP, SOFTMAX_TABLE_BITS};
+use super::qint::{softmax_output, softmax_table, IntSoftmax, SOFTMAX_MAX_ROW};
 use super::{util, Arg, Op, OpDef, Slots, NO_INTEGER_KERNEL};
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
-use crate::tensor::{checked_numel, DType, Num, Tensor};
+use crate::tensor::{checked_numel, Num, Tensor};
 use crate::{bail, map_float, Result};
 use ndarray::{ArrayD, ArrayViewMut1, Axis, IxDyn};
 
@@ -112,20 +112,13 @@ impl Softmax {
             return Ok(Plan::float(format!("rows of {} exceed the integer softmax's {SOFTMAX_MAX_ROW}", rows[1])));
         }
         let (xq, px) = cx.as_int(x)?;
-        let zero = if px.dtype == DType::U8 { 0 } else { -128 };
-        let po = QParams { scale: (1.0 / SOFTMAX_RECIP as f64) as f32, zero, dtype: px.dtype };
-        let table = softmax_table(px.scale as f64);
-        let t = cx.add_constant(format!("{}_exp_table", cx.name(y)), Tensor::from_vec(&[256], table)?);
-        let op = IntSoftmax { rows, y_zero: zero, recip: SOFTMAX_RECIP };
+        let (len, recip, zero) = softmax_output(px.dtype)?;
+        let po = QParams { scale: (1.0 / recip as f64) as f32, zero, dtype: px.dtype };
+        let table = softmax_table(px.dtype, px.scale as f64)?;
+        let t = cx.add_constant(format!("{}_exp_table", cx.name(y)), Tensor::from_vec(&[len], table)?);
+        let op = IntSoftmax { rows, y_zero: zero, recip };
         cx.emit(y, po, "IntSoftmax", Op::IntSoftmax(op), &[Some(xq), Some(t)])
     }
-}
-
-/// `round_half_even(2^30 · exp(−scale · d))` for `d = 0..255`: entry 0 is
-/// exactly 2^30, entries only decrease.
-fn softmax_table(scale: f64) -> Vec<i32> {
-    let one = (1u64 << SOFTMAX_TABLE_BITS) as f64;
-    (0..256).map(|d| (one * (-scale * d as f64).exp()).round_ties_even() as i32).collect()
 }
 
 impl Softmax {
@@ -205,7 +198,7 @@ mod tests {
 
     #[test]
     fn the_table_starts_at_one_and_decreases() {
-        let t = softmax_table(0.05);
+        let t = softmax_table(crate::tensor::DType::I8, 0.05).unwrap();
         assert_eq!(t[0], 1 << 30);
         assert!(t.windows(2).all(|w| w[1] <= w[0]));
         assert_eq!(t[20], ((1u64 << 30) as f64 * (-1f64).exp()).round() as i32);

@@ -1,25 +1,27 @@
-//! `--quantize auto`: integer wherever the model's outputs stay within a
-//! target SQNR of float, float where int8 costs too much.
+//! `--quantize auto`: int8 wherever the model's outputs stay within a
+//! target SQNR of float, 16x8 (int16 activations) where int8 costs too
+//! much, float where even 16x8 does.
 //!
 //! The search starts from the all-int8 model. When its output SQNR against
 //! float on the first [`SCORED`] calibration samples is below the target
 //! (plus [`MARGIN_DB`], since held-out inputs see a little less), every
 //! quantized value is ranked by the noise its own codes add: its measured
 //! noise-to-signal ratio minus the largest of the values it is computed
-//! from (so error that merely flows through is not blamed twice). Keeping
-//! a value in float means keeping the nodes that compute it (back to the
+//! from (so error that merely flows through is not blamed twice). Raising
+//! a value's precision raises the nodes that compute it (back to the
 //! quantized values they read: a fused activation or an elementwise chain
-//! comes with its producer) and the nodes that read it in float. Search
-//! in rounds: rank the current model's values, keep the top `batch` of
-//! them in float (1, 2, 4, ... doubling every round, since error that was
-//! hidden behind a worse value shows once that one is float), and
-//! measure; in the round that reaches the target, the fewest of its
-//! values that still do are found by bisection. Every step is a real
-//! quantization run through the integer oracle, so the figure printed is
-//! measured, not estimated.
+//! comes with its producer) and the nodes that read it: int8 to 16x8, and
+//! 16x8 to float when the value ranks again. Search in rounds: rank the
+//! current model's values, raise the top `batch` of them (1, 2, 4, ...
+//! doubling every round, since error that was hidden behind a worse value
+//! shows once that one is fixed), and measure; in the round that reaches
+//! the target, the fewest of its values that still do are found by
+//! bisection. Every step is a real quantization run through the integer
+//! oracle, so the figure printed is measured, not estimated.
 
 use super::report;
-use super::rewrite::Quantized;
+use super::params::QParams;
+use super::rewrite::{clamp_consumer, Choices, Precision, Quantized};
 use crate::dataset::Dataset;
 use crate::ir::{Graph, NodeId, ValueId};
 use crate::Result;
@@ -39,86 +41,116 @@ pub struct Mixed {
     pub achieved_db: f64,
     pub all_int8_db: f64,
     pub samples: usize,
-    /// Quantized values kept in float.
+    /// Quantized values raised to 16x8, and kept in float.
+    pub wide_values: usize,
     pub float_values: usize,
-    pub integer_macs: u64,
+    pub int8_macs: u64,
+    pub wide_macs: u64,
     pub float_macs: u64,
 }
 
 impl std::fmt::Display for Mixed {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let total = (self.integer_macs + self.float_macs).max(1) as f64;
+        let total = (self.int8_macs + self.wide_macs + self.float_macs).max(1) as f64;
+        let share = |m: u64| 100.0 * m as f64 / total;
         write!(
             f,
-            "auto: output SQNR {:.1} dB on {} calibration samples (target {:.1} dB; all int8 {:.1} dB); {} values kept in float; MACs {:.1} % integer, {:.1} % float",
+            "auto: output SQNR {:.1} dB on {} calibration samples (target {:.1} dB; all int8 {:.1} dB); {} values in 16x8, {} in float; MACs {:.1} % int8, {:.1} % 16x8, {:.1} % float",
             self.achieved_db,
             self.samples,
             self.target_db,
             self.all_int8_db,
+            self.wide_values,
             self.float_values,
-            100.0 * self.integer_macs as f64 / total,
-            100.0 * self.float_macs as f64 / total
+            share(self.int8_macs),
+            share(self.wide_macs),
+            share(self.float_macs)
         )
     }
 }
 
-/// Nodes to keep in float, with the reason shown in the summary and report.
-pub type Keep = HashMap<NodeId, String>;
-
-/// Searches the nodes of the prepared float graph `g` to keep in float so
-/// that `rewrite` (the quantizing rewrite of `g` keeping the given nodes
-/// in float) reaches `min_db` at the outputs on `data`.
-pub fn search(g: &Graph, data: &Dataset, min_db: f64, rewrite: &dyn Fn(&Keep) -> Result<Quantized>) -> Result<(Quantized, Mixed)> {
+/// Searches the precision of the nodes of the prepared float graph `g` so
+/// that `rewrite` (the quantizing rewrite of `g` with the given choices)
+/// reaches `min_db` at the outputs on `data`.
+pub fn search(g: &Graph, data: &Dataset, min_db: f64, rewrite: &dyn Fn(&Choices) -> Result<Quantized>) -> Result<(Quantized, Mixed)> {
     let reference = report::float_outputs(g, data, SCORED)?;
     let score = |q: &Quantized| report::output_sqnr(q, &reference, data);
     let goal = min_db + MARGIN_DB;
-    let all_int8 = rewrite(&Keep::new())?;
+    let all_int8 = rewrite(&Choices::new())?;
     let all_int8_db = score(&all_int8)?;
-    let summary = |q: &Quantized, achieved_db: f64, float_values: usize| {
-        let (integer_macs, float_macs) = macs(q)?;
-        Ok::<_, crate::Error>(Mixed { target_db: min_db, achieved_db, all_int8_db, samples: reference.len(), float_values, integer_macs, float_macs })
+    let summary = |q: &Quantized, achieved_db: f64, raised: &[Raised]| {
+        let (int8_macs, wide_macs, float_macs) = macs(q)?;
+        let wide_values = raised.iter().filter(|r| r.level == Level::Wide).count();
+        let float_values = raised.len() - wide_values;
+        Ok::<_, crate::Error>(Mixed { target_db: min_db, achieved_db, all_int8_db, samples: reference.len(), wide_values, float_values, int8_macs, wide_macs, float_macs })
     };
     if all_int8_db >= goal {
-        let mixed = summary(&all_int8, all_int8_db, 0)?;
+        let mixed = summary(&all_int8, all_int8_db, &[])?;
         return Ok((all_int8, mixed));
     }
-    // Rounds: rank what the current model's codes add, keep the next
-    // `batch` values in float, measure; the batch doubles every round.
-    let (mut kept, mut current, mut batch) = (Vec::<Ranked>::new(), all_int8, 1);
+    // Rounds: rank what the current model's codes add, raise the next
+    // `batch` values one level, measure; the batch doubles every round.
+    let (mut raised, mut current, mut batch) = (Vec::<Raised>::new(), all_int8, 1);
     loop {
-        let ranked: Vec<Ranked> = rank(g, &current, data)?.into_iter().filter(|r| !kept.iter().any(|k| k.value == r.value)).collect();
+        let ranked: Vec<Raised> = rank(g, &current, data)?
+            .into_iter()
+            .filter_map(|r| match raised.iter().find(|k| k.ranked.value == r.value).map(|k| k.level) {
+                None => Some(Raised { ranked: r, level: Level::Wide }),
+                Some(Level::Wide) => Some(Raised { ranked: r, level: Level::Float }),
+                Some(Level::Float) => None,
+            })
+            .collect();
         if ranked.is_empty() {
             let db = score(&current)?;
-            let mixed = summary(&current, db, kept.len())?;
+            let mixed = summary(&current, db, &raised)?;
             return Ok((current, mixed));
         }
         let take = batch.min(ranked.len());
-        let with = |k: usize| -> Result<(Quantized, f64)> {
-            let keep: Vec<Ranked> = kept.iter().chain(&ranked[..k]).cloned().collect();
-            let q = rewrite(&keep_all(g, &keep))?;
+        let with = |k: usize| -> Result<(Quantized, f64, Vec<Raised>)> {
+            let next = raise(&raised, &ranked[..k]);
+            let q = rewrite(&choices(g, &next))?;
             let db = score(&q)?;
-            Ok((q, db))
+            Ok((q, db, next))
         };
-        let (q, db) = with(take)?;
+        let (q, db, next) = with(take)?;
         if db >= goal {
             // The fewest of this round's values that still reach the goal.
-            let (mut lo, mut hi, mut best) = (0, take, (q, db));
+            let (mut lo, mut hi, mut best) = (0, take, (q, db, next));
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2;
-                let (qm, dbm) = with(mid)?;
+                let (qm, dbm, nm) = with(mid)?;
                 if dbm >= goal {
-                    (hi, best) = (mid, (qm, dbm));
+                    (hi, best) = (mid, (qm, dbm, nm));
                 } else {
                     lo = mid;
                 }
             }
-            kept.extend_from_slice(&ranked[..hi]);
-            let mixed = summary(&best.0, best.1, kept.len())?;
+            let mixed = summary(&best.0, best.1, &best.2)?;
             return Ok((best.0, mixed));
         }
-        kept.extend_from_slice(&ranked[..take]);
-        (current, batch) = (q, batch * 2);
+        (raised, current, batch) = (next, q, batch * 2);
     }
+}
+
+/// A precision above int8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Wide,
+    Float,
+}
+
+/// A value raised to `level`, as last ranked.
+#[derive(Debug, Clone)]
+struct Raised {
+    ranked: Ranked,
+    level: Level,
+}
+
+/// `raised` with the values of `more` at their new levels.
+fn raise(raised: &[Raised], more: &[Raised]) -> Vec<Raised> {
+    let mut next: Vec<Raised> = raised.iter().filter(|k| !more.iter().any(|m| m.ranked.value == k.ranked.value)).cloned().collect();
+    next.extend_from_slice(more);
+    next
 }
 
 /// A quantized value of `g` and the noise its own codes add.
@@ -127,6 +159,8 @@ struct Ranked {
     value: ValueId,
     /// The nodes computing it from quantized values ([`region`]).
     computes: Vec<NodeId>,
+    /// The nodes computing the quantized values it reads ([`feeders`]).
+    feeders: Vec<NodeId>,
     /// Its noise-to-signal ratio minus its inputs' (linear).
     added: f64,
     sqnr_db: f64,
@@ -137,12 +171,14 @@ struct Ranked {
 fn rank(g: &Graph, q: &Quantized, data: &Dataset) -> Result<Vec<Ranked>> {
     let by_dst = report::value_sqnr(g, q, data, SCORED)?;
     let nsr: HashMap<ValueId, f64> = q.int_values.iter().filter_map(|&(s, d, _)| by_dst.get(&d).map(|&db| (s, 10f64.powf(-db / 10.0)))).collect();
+    let params: HashMap<ValueId, QParams> = q.int_values.iter().map(|&(s, _, p)| (s, p)).collect();
     let mut ranked: Vec<Ranked> = nsr
         .iter()
         .map(|(&v, &n)| {
             let (computes, inputs) = region(g, v, &nsr);
             let upstream = inputs.iter().map(|u| nsr[u]).fold(0.0, f64::max);
-            Ranked { value: v, computes, added: n - upstream, sqnr_db: -10.0 * n.log10() }
+            let feeders = feeders(g, &inputs, &params, &nsr);
+            Ranked { value: v, computes, feeders, added: n - upstream, sqnr_db: -10.0 * n.log10() }
         })
         .filter(|r| r.added > 0.0)
         .collect();
@@ -173,23 +209,62 @@ fn region(g: &Graph, v: ValueId, quantized: &HashMap<ValueId, f64>) -> (Vec<Node
     (nodes, boundary)
 }
 
-/// The nodes that keep the values `top` in float: those computing each
-/// (see [`region`]) and those reading it.
-fn keep_all(g: &Graph, top: &[Ranked]) -> Keep {
-    let mut keep = Keep::new();
-    for r in top {
-        let why = format!("kept float by --quantize auto: the int8 codes of '{}' measured {:.1} dB", g.value(r.value).name, r.sqnr_db);
-        for n in r.computes.iter().copied().chain(g.consumers(r.value).into_iter().map(|(c, _)| c)) {
-            keep.entry(n).or_insert_with(|| why.clone());
+/// The nodes computing the quantized values `reads` (see [`region`]),
+/// followed back through data movement (a value with the parameters of
+/// the one value it is computed from) to the operators that compute them:
+/// raised with a value, they let its inputs arrive with 16-bit precision
+/// instead of converted int8 codes, whose error an operator such as
+/// Softmax amplifies.
+fn feeders(g: &Graph, reads: &[ValueId], params: &HashMap<ValueId, QParams>, quantized: &HashMap<ValueId, f64>) -> Vec<NodeId> {
+    let mut nodes = Vec::new();
+    for &read in reads {
+        let mut u = read;
+        loop {
+            let (computes, from) = region(g, u, quantized);
+            nodes.extend(computes);
+            match from[..] {
+                [x] if params.get(&u).is_some_and(|p| params.get(&x) == Some(p)) => u = x,
+                _ => break,
+            }
         }
     }
-    keep
+    nodes
 }
 
-/// MACs of the integer operators of `q` and of its float ones.
-fn macs(q: &Quantized) -> Result<(u64, u64)> {
+/// The precision of the nodes around each raised value: those computing it
+/// (see [`region`]) and those reading it; float wins over 16x8 where two
+/// values share a node.
+fn choices(g: &Graph, raised: &[Raised]) -> Choices {
+    let mut choices = Choices::new();
+    for r in raised {
+        let measured = format!("the int8 codes of '{}' measured {:.1} dB", g.value(r.ranked.value).name, r.ranked.sqnr_db);
+        let precision = match r.level {
+            Level::Wide => Precision::Wide(format!("16x8 by --quantize auto: {measured}")),
+            Level::Float => Precision::Float(format!("kept float by --quantize auto: {measured} and its 16x8 codes still added the most noise")),
+        };
+        let nodes = r.ranked.computes.iter().copied().chain(g.consumers(r.ranked.value).into_iter().map(|(c, _)| c));
+        let feeding = Precision::Wide(format!("16x8 by --quantize auto: computes an input of '{}'", g.value(r.ranked.value).name));
+        for (n, p) in nodes.map(|n| (n, &precision)).chain(r.ranked.feeders.iter().map(|&n| (n, &feeding))) {
+            // A Relu or Clip goes with its producer (as the rewrite fuses them).
+            let activation = g.node_outputs(n).first().copied().flatten().and_then(|y| clamp_consumer(g, y)).map(|(c, _)| c);
+            for m in std::iter::once(n).chain(activation) {
+                match (choices.get(&m), p) {
+                    (Some(Precision::Float(_)), _) | (Some(Precision::Wide(_)), Precision::Wide(_)) => {}
+                    _ => {
+                        choices.insert(m, p.clone());
+                    }
+                }
+            }
+        }
+    }
+    choices
+}
+
+/// MACs of the int8, 16x8 and float operators of `q`.
+fn macs(q: &Quantized) -> Result<(u64, u64, u64)> {
     let layers = report::build(q, None)?.layers;
-    let integer = layers.iter().filter(|l| l.op.starts_with("Int")).map(|l| l.macs).sum();
-    let float = layers.iter().filter(|l| !l.op.starts_with("Int")).map(|l| l.macs).sum();
-    Ok((integer, float))
+    let sum = |keep: &dyn Fn(&report::Layer) -> bool| layers.iter().filter(|l| keep(l)).map(|l| l.macs).sum::<u64>();
+    let int = |l: &report::Layer| l.op.starts_with("Int");
+    let wide = |l: &report::Layer| int(l) && l.dtype == crate::tensor::DType::I16;
+    Ok((sum(&|l| int(l) && !wide(l)), sum(&wide), sum(&|l| !int(l))))
 }

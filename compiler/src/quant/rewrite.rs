@@ -18,7 +18,7 @@ use super::params::QParams;
 use super::qdq::Given;
 use crate::ir::{Graph, Node, NodeId, TensorType, Value, ValueId};
 use crate::ops::int8_rule::{Needs, Plan, Rule};
-use crate::ops::qint::Stage;
+use crate::ops::qint::{IntConvert, Stage};
 use crate::ops::quantize::{DequantizeLinear, QuantizeLinear};
 use crate::ops::unary::Kind as UnaryKind;
 use crate::ops::{Op, Slots};
@@ -80,6 +80,8 @@ pub struct Quantized {
     pub io_params: Vec<(String, QParams)>,
     /// Nodes left in float: (node name, op type, reason).
     pub float_nodes: Vec<(String, String, String)>,
+    /// Nodes computed in 16x8: (node name, op type, reason).
+    pub wide_nodes: Vec<(String, String, String)>,
     /// What cross-layer equalization found and whether it was kept.
     pub equalization: Option<Equalization>,
     /// What `--quantize auto` kept in float and the SQNR it reached.
@@ -101,24 +103,40 @@ pub enum Source<'a> {
     Given(&'a Given),
 }
 
-/// Quantizes the prepared float graph `src` with parameters from `source`.
-pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized> {
-    quantize_keeping(src, source, opts, &HashMap::new())
+/// A node's precision other than int8, chosen by `--quantize auto`, with
+/// the reason the summary and report show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Precision {
+    /// 16x8: int16 activations (inputs and outputs), int8 weights.
+    Wide(String),
+    /// Float between DequantizeLinear and QuantizeLinear.
+    Float(String),
 }
 
-/// As [`quantize`], with the nodes of `keep` left in float for the reason
-/// given (the mixed precision of `--quantize auto`).
-pub fn quantize_keeping(src: &Graph, source: &Source, opts: Options, keep: &HashMap<NodeId, String>) -> Result<Quantized> {
+/// The nodes whose precision is not int8.
+pub type Choices = HashMap<NodeId, Precision>;
+
+/// Quantizes the prepared float graph `src` with parameters from `source`.
+pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized> {
+    quantize_choosing(src, source, opts, &Choices::new())
+}
+
+/// As [`quantize`], with the nodes of `choices` in 16x8 or float (the mixed
+/// precision of `--quantize auto`). 16x8 applies to calibrated ranges only.
+pub fn quantize_choosing(src: &Graph, source: &Source, opts: Options, choices: &Choices) -> Result<Quantized> {
     let mut r = Rewriter {
         src,
         source,
         opts,
-        keep,
+        choices,
+        wide: false,
+        converted: HashMap::new(),
         dst: Graph::new(src.name.clone()),
         float: HashMap::new(),
         int: HashMap::new(),
         consumed: HashSet::new(),
         float_nodes: Vec::new(),
+        wide_nodes: Vec::new(),
         order: Vec::new(),
     };
     let mut io_params = Vec::new();
@@ -160,37 +178,49 @@ pub fn quantize_keeping(src: &Graph, source: &Source, opts: Options, keep: &Hash
     int_values.sort_by_key(|&(s, _, _)| s);
     let mut graph = r.dst;
     passes::infer_shapes::run(&mut graph)?;
-    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, equalization: None, mixed: None, range_check: None, int_values, float: src.clone() })
+    let wide_nodes = r.wide_nodes;
+    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, wide_nodes, equalization: None, mixed: None, range_check: None, int_values, float: src.clone() })
 }
 
 struct Rewriter<'a> {
     src: &'a Graph,
     source: &'a Source<'a>,
     opts: Options,
-    /// Nodes kept in float whatever their rule, with the reason.
-    keep: &'a HashMap<NodeId, String>,
+    /// Nodes in 16x8 or kept in float whatever their rule.
+    choices: &'a Choices,
+    /// Whether the node being rewritten is 16x8: its activations' parameters
+    /// and codes are int16 (`params`, `as_int`).
+    wide: bool,
     dst: Graph,
     /// Source values available as float in `dst`.
     float: HashMap<ValueId, ValueId>,
-    /// Source values available as codes in `dst`, with their parameters.
+    /// Source values available as codes in `dst`, with their parameters:
+    /// the codes their producer computes.
     int: HashMap<ValueId, (ValueId, QParams)>,
+    /// Codes of the other width (`wide`) made for readers of another
+    /// precision than the producer (IntConvert).
+    converted: HashMap<(ValueId, bool), (ValueId, QParams)>,
     /// Activation nodes fused into the operator before them.
     consumed: HashSet<NodeId>,
     float_nodes: Vec<(String, String, String)>,
+    wide_nodes: Vec<(String, String, String)>,
     /// The source's topological order.
     order: Vec<NodeId>,
 }
 
 impl Rewriter<'_> {
-    /// Calibrated parameters of a source value (constants: their own range).
+    /// Calibrated parameters of a source value (constants: their own
+    /// range), int16 ones in a 16x8 node.
     fn params(&self, v: ValueId) -> Result<QParams> {
+        let of_range = |r: Range| if self.wide { QParams::for_range_16(r) } else { QParams::for_range(r) };
         if let Some(c) = &self.src.value(v).constant {
             let values = c.to_f64_vec()?;
             let (lo, hi) = values.iter().fold((0f64, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-            return Ok(QParams::for_range(Range { lo: lo as f32, hi: hi as f32 }));
+            return Ok(of_range(Range { lo: lo as f32, hi: hi as f32 }));
         }
         let found = match self.source {
-            Source::Calibrated(c) => c.ranges.get(&v).map(|&r| QParams::for_range(r)),
+            Source::Calibrated(c) if self.wide => c.wide_ranges.get(&v).or(c.ranges.get(&v)).map(|&r| of_range(r)),
+            Source::Calibrated(c) => c.ranges.get(&v).map(|&r| of_range(r)),
             Source::Given(given) => given.activations.get(&v).copied(),
         };
         found.ok_or_else(|| Error::Op(format!("no quantization parameters for '{}'", self.src.value(v).name)))
@@ -207,10 +237,24 @@ impl Rewriter<'_> {
 
     /// The parameters `as_int(v)` gives `v`, without quantizing it yet.
     fn code_params(&self, v: ValueId) -> Result<QParams> {
-        match self.int.get(&v) {
-            Some(&(_, p)) => Ok(p),
+        match self.codes(v) {
+            Some((_, p)) => Ok(p),
             None => self.params(v),
         }
+    }
+
+    /// The codes of `v` of the current node's width, if there are any yet.
+    fn codes(&self, v: ValueId) -> Option<(ValueId, QParams)> {
+        match self.int.get(&v) {
+            Some(&(id, p)) if self.same_width(p) => Some((id, p)),
+            _ => self.converted.get(&(v, self.wide)).copied(),
+        }
+    }
+
+    /// Whether codes with parameters `p` have the current node's width
+    /// (int16 in a 16x8 node, 8-bit otherwise).
+    fn same_width(&self, p: QParams) -> bool {
+        (p.dtype == DType::I16) == self.wide
     }
 
     /// The parameters of `y`'s value after a fusable Relu or Clip, without
@@ -289,9 +333,15 @@ impl Rewriter<'_> {
         Ok(id)
     }
 
-    /// The source value as codes in `dst` (quantized on first need).
+    /// The source value as codes of the current node's width in `dst`
+    /// (quantized, or converted from the other width, on first need).
     fn as_int(&mut self, v: ValueId) -> Result<(ValueId, QParams)> {
-        if let Some(&x) = self.int.get(&v) {
+        if let Some(x) = self.codes(v) {
+            return Ok(x);
+        }
+        if let Some(&from) = self.int.get(&v) {
+            let x = self.convert(v, from)?;
+            self.converted.insert((v, self.wide), x);
             return Ok(x);
         }
         let p = self.params(v)?;
@@ -301,15 +351,37 @@ impl Rewriter<'_> {
             self.constant(format!("{name}_q"), crate::ops::qint::codes(p.dtype, c.shape(), codes)?)
         } else {
             let f = self.as_float(v)?;
-            let scale = self.constant(format!("{name}_scale"), Tensor::scalar(p.scale));
-            let zero = self.constant(format!("{name}_zero_point"), zero_tensor(p));
-            let out = self.fresh(format!("{name}_q"));
-            let node = Node { name: format!("{name}_quantize"), op_type: "QuantizeLinear".into(), opset: 21, op: Op::QuantizeLinear(QuantizeLinear::per_tensor()) };
-            self.dst.add_node(node, &[Some(f), Some(scale), Some(zero)], &[Some(out)])?;
-            out
+            self.quantize_linear(&name, f, p)?
         };
         self.int.insert(v, (id, p));
         Ok((id, p))
+    }
+
+    /// The codes `from` of `v` as codes of the current node's width: one
+    /// IntConvert, or through float when the scales are too far apart.
+    fn convert(&mut self, v: ValueId, (q, from): (ValueId, QParams)) -> Result<(ValueId, QParams)> {
+        let to = self.params(v)?;
+        let name = self.src.value(v).name.clone();
+        let op = IntConvert::for_scales(to.dtype, (from.dtype, from.scale as f64, from.zero), (to.scale as f64, to.zero), to.code_range(), self.opts.rounding)?;
+        let Some(op) = op else {
+            let f = self.as_float(v)?;
+            let out = self.quantize_linear(&name, f, to)?;
+            return Ok((out, to));
+        };
+        let out = self.fresh(format!("{name}_{}", to.dtype));
+        let node = Node { name: format!("{name}_to_{}", to.dtype), op_type: "IntConvert".into(), opset: 21, op: Op::IntConvert(op) };
+        self.dst.add_node(node, &[Some(q)], &[Some(out)])?;
+        Ok((out, to))
+    }
+
+    /// A QuantizeLinear of the float value `f` (of source value `name`) with `p`.
+    fn quantize_linear(&mut self, name: &str, f: ValueId, p: QParams) -> Result<ValueId> {
+        let scale = self.constant(format!("{name}_scale"), Tensor::scalar(p.scale));
+        let zero = self.constant(format!("{name}_zero_point"), zero_tensor(p));
+        let out = self.fresh(format!("{name}_q"));
+        let node = Node { name: format!("{name}_quantize"), op_type: "QuantizeLinear".into(), opset: 21, op: Op::QuantizeLinear(QuantizeLinear::per_tensor()) };
+        self.dst.add_node(node, &[Some(f), Some(scale), Some(zero)], &[Some(out)])?;
+        Ok(out)
     }
 
     /// Input 0 of node `n`, which every rule reads.
@@ -331,7 +403,8 @@ impl Rewriter<'_> {
     /// whose activations have parameters; else as its operator's rule says.
     fn node(&mut self, n: NodeId) -> Result<()> {
         let ins = self.src.node_inputs(n);
-        let plan = if let Some(reason) = self.keep.get(&n) {
+        self.wide = matches!(self.source, Source::Calibrated(_)) && matches!(self.choices.get(&n), Some(Precision::Wide(_)));
+        let plan = if let Some(Precision::Float(reason)) = self.choices.get(&n) {
             Plan::Float(reason.clone())
         } else if !self.is_float_activation(ins.first().copied().flatten()) {
             Plan::Float(String::new())
@@ -341,9 +414,27 @@ impl Rewriter<'_> {
             let src = self.src;
             src.node(n).op.quantize(Rule::new(&mut cx::NodeCx { r: self, n }))?
         };
-        match plan {
-            Plan::Done => Ok(()),
+        let done = match plan {
+            Plan::Done => {
+                if let (true, Some(Precision::Wide(reason))) = (self.wide, self.choices.get(&n)) {
+                    let node = self.src.node(n);
+                    self.wide_nodes.push((node.name.clone(), node.op_type.clone(), reason.clone()));
+                }
+                Ok(())
+            }
             Plan::Float(reason) => self.keep_float(n, reason),
+        };
+        self.wide = false;
+        done
+    }
+
+    /// The precision `choices` gives node `m` is the current node's: a
+    /// fused or folded neighbour must share it.
+    fn same_precision(&self, m: NodeId) -> bool {
+        match self.choices.get(&m) {
+            Some(Precision::Float(_)) => false,
+            Some(Precision::Wide(_)) => self.wide,
+            None => !self.wide,
         }
     }
 
@@ -378,23 +469,9 @@ impl Rewriter<'_> {
     }
 
     /// The single consumer of `v` if it is a Relu or Clip that can be
-    /// fused, with its output value.
+    /// fused (of the current node's precision), with its output value.
     fn fusable_activation(&self, v: ValueId) -> Option<(NodeId, ValueId)> {
-        if self.src.outputs.contains(&v) {
-            return None;
-        }
-        let [(c, 0)] = self.src.consumers(v)[..] else { return None };
-        if self.keep.contains_key(&c) {
-            return None;
-        }
-        let node = self.src.node(c);
-        let is_clamp = match &node.op {
-            Op::Unary(u) => u.kind == UnaryKind::Relu,
-            Op::Clip(_) => self.src.node_inputs(c).iter().skip(1).flatten().all(|&b| self.src.value(b).constant.is_some()),
-            _ => false,
-        };
-        let out = self.src.node_outputs(c).first().copied().flatten()?;
-        is_clamp.then_some((c, out))
+        clamp_consumer(self.src, v).filter(|&(c, _)| self.same_precision(c))
     }
 
     /// The output of `v`'s producer: where it goes, its parameters and the
@@ -463,9 +540,27 @@ impl Rewriter<'_> {
     }
 }
 
+/// The single reader of `v` when it is a Relu, or a Clip with constant
+/// bounds, and `v` is not a graph output: an activation an integer
+/// operator computes in its output stage. Its node and output.
+pub(crate) fn clamp_consumer(g: &Graph, v: ValueId) -> Option<(NodeId, ValueId)> {
+    if g.outputs.contains(&v) {
+        return None;
+    }
+    let [(c, 0)] = g.consumers(v)[..] else { return None };
+    let is_clamp = match &g.node(c).op {
+        Op::Unary(u) => u.kind == UnaryKind::Relu,
+        Op::Clip(_) => g.node_inputs(c).iter().skip(1).flatten().all(|&b| g.value(b).constant.is_some()),
+        _ => false,
+    };
+    let out = g.node_outputs(c).first().copied().flatten()?;
+    is_clamp.then_some((c, out))
+}
+
 fn zero_tensor(p: QParams) -> Tensor {
     match p.dtype {
         DType::U8 => Tensor::scalar(p.zero as u8),
+        DType::I16 => Tensor::scalar(p.zero as i16),
         _ => Tensor::scalar(p.zero as i8),
     }
 }

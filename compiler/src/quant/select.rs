@@ -62,7 +62,7 @@ pub fn quantize_auto(graph: &Graph, data: &Dataset, method: Method, options: Opt
     let (int8, calibration) = quantize_calibrated(graph, data, method, options)?;
     let g = &int8.float;
     let source = Source::Calibrated(&calibration);
-    let (q, mixed) = super::mixed::search(g, data, min_db, &|keep| rewrite::quantize_keeping(g, &source, options, keep))?;
+    let (q, mixed) = super::mixed::search(g, data, min_db, &|keep| rewrite::quantize_choosing(g, &source, options, keep))?;
     Ok(Quantized { equalization: int8.equalization, range_check: int8.range_check, mixed: Some(mixed), ..q })
 }
 

@@ -13,7 +13,7 @@ pub(crate) mod lower;
 pub use integer::{MatMulInteger, QLinearMatMul};
 
 use super::dense::{array, compute_type, demote, promote, row_major};
-use super::int8_rule::{quantize_multiplier, transpose2, Needs, Plan, QParams, QuantCx, Rule, Weighted};
+use super::int8_rule::{transpose2, Needs, Plan, QuantCx, Rule, Weighted};
 use super::qint::IntMatMul;
 use super::{Arg, LowerCx, Op, OpDef, Slots};
 use crate::back::lower::Loc;
@@ -225,23 +225,15 @@ fn activation_product(cx: &mut dyn QuantCx) -> Result<Plan> {
     if pa.dtype != pb.dtype || pa.dtype != po.dtype {
         return Ok(Plan::float("operands and output codes differ in type"));
     }
-    let Some(m) = quantize_multiplier(pa.scale as f64 * pb.scale as f64 / po.scale as f64) else {
-        return Ok(Plan::float("scales too far apart"));
+    let k = *ash.last().unwrap_or(&0);
+    let probe = cx.stage(po, 0, 0);
+    let Some(fits) = IntMatMul::for_scales(po.dtype, (pa.scale as f64, pa.zero), (pb.scale as f64, pb.zero), k, po.scale as f64, probe)? else {
+        return Ok(Plan::float(format!("scales too far apart, or the accumulator could overflow (K = {k})")));
     };
-    let reach = |p: QParams| {
-        let (lo, hi) = p.code_range();
-        (lo - p.zero).unsigned_abs().max((hi - p.zero).unsigned_abs()) as u128
-    };
-    // u128: K < 2^64, each reach ≤ 255 and the exponent ≤ 30, so no bit is lost.
-    let k = *ash.last().unwrap_or(&0) as u128;
-    let bound = (k * reach(pa) * reach(pb)) << m.exponent.max(0);
-    if bound >= 1 << 31 {
-        return Ok(Plan::float(format!("the int32 accumulator could overflow (K = {k}, bound {bound} ≥ 2^31)")));
-    }
-    let (aq, pa) = cx.as_int(a)?;
-    let (bq, pb) = cx.as_int(b)?;
+    let (aq, _) = cx.as_int(a)?;
+    let (bq, _) = cx.as_int(b)?;
     let (target, po, lo, hi) = cx.output_stage(y)?;
-    let op = IntMatMul { za: pa.zero, zb: pb.zero, m, stage: cx.stage(po, lo, hi) };
+    let op = IntMatMul { stage: cx.stage(po, lo, hi), ..fits };
     cx.emit(target, po, "IntMatMul", Op::IntMatMul(op), &[Some(aq), Some(bq)])
 }
 

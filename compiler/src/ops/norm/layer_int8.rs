@@ -5,14 +5,10 @@
 
 use super::LayerNorm;
 use crate::ops::int8_rule::{isqrt, Plan, QuantCx};
-use crate::ops::qint::{IntLayerNorm, LAYER_NORM_FRAC_BITS, LAYER_NORM_GAIN_BITS, LAYER_NORM_MAX_ROW};
+use crate::ops::qint::{epsilon_term, layer_norm_limits, IntLayerNorm, LAYER_NORM_FRAC_BITS, LAYER_NORM_GAIN_BITS};
 use crate::ops::{Op, Slots};
 use crate::tensor::Tensor;
 use crate::Result;
-
-/// The largest `j` tried for the epsilon term `4^j · N² · ε / s_x²`
-/// (`layer_norm_factor` needs `j ≤ 30`).
-const MAX_EPS_SHIFT: u32 = 30;
 
 /// LayerNormalization (not RMSNormalization) as IntLayerNorm, when the
 /// shape is fixed, Scale and B are constants that vary only along the
@@ -29,9 +25,6 @@ pub(super) fn on_codes(ln: &LayerNorm, cx: &mut dyn QuantCx) -> Result<Plan> {
     let axis = ln.first_axis(xs.len())?;
     let (block, outer) = (&xs[axis..], xs[..axis].iter().product::<usize>());
     let len: usize = block.iter().product();
-    if len > LAYER_NORM_MAX_ROW {
-        return Ok(Plan::float(format!("rows of {len} exceed the integer layer normalization's {LAYER_NORM_MAX_ROW}")));
-    }
     // None: absent; Some(None): present but not a constant.
     let constant = |i: usize| ins.opt(i).map(|v| cx.constant(v));
     let Some(Some(gamma)) = constant(1) else { return Ok(Plan::float("Scale is not constant")) };
@@ -52,7 +45,11 @@ pub(super) fn on_codes(ln: &LayerNorm, cx: &mut dyn QuantCx) -> Result<Plan> {
     if px.dtype != po.dtype {
         return Ok(Plan::float("input and output codes differ in type"));
     }
-    let Some((eps, eps_shift)) = epsilon_term(len, ln.epsilon(), px.scale as f64) else {
+    let (max_row, span) = layer_norm_limits(px.dtype)?;
+    if len > max_row {
+        return Ok(Plan::float(format!("rows of {len} exceed the integer layer normalization's {max_row}")));
+    }
+    let Some((eps, eps_shift)) = epsilon_term(len, ln.epsilon(), px.scale as f64, span) else {
         return Ok(Plan::float(format!("the epsilon term N² · ε / s_x² (ε = {}, s_x = {}) is not below 2^62", ln.epsilon(), px.scale)));
     };
     // γ / s_out and β / s_out in Q15 int32 (output steps per unit).
@@ -113,26 +110,6 @@ fn over_block(t: &Tensor, block: &[usize]) -> Result<Option<Vec<f64>>> {
     Ok(Some(values))
 }
 
-/// The epsilon term `(round(4^j · N² · ε / s_x²), j)` for rows of `n`
-/// codes, with the largest `j ≤ 30` such that `V_max · 4^j + term < 2^62`,
-/// where `V_max = ⌈N² · 255² / 4⌉` bounds `N · Σq² − (Σq)² = N² ·
-/// var(q)` for codes spanning at most 255 (the variance of values in an
-/// interval of width w is at most w² / 4). None when even `j = 0` fails,
-/// or ε is negative or not finite.
-fn epsilon_term(n: usize, epsilon: f64, scale: f64) -> Option<(i64, u32)> {
-    if !(epsilon.is_finite() && epsilon >= 0.0 && scale > 0.0) {
-        return None;
-    }
-    let n2 = (n as u128) * (n as u128);
-    let v_max = (n2 * 255 * 255).div_ceil(4);
-    let limit = 1u128 << 62;
-    (0..=MAX_EPS_SHIFT).rev().find_map(|j| {
-        let term = (4f64.powi(j as i32) * n2 as f64 * epsilon / (scale * scale)).round_ties_even();
-        let fits = term.is_finite() && term < limit as f64 && (v_max << (2 * j)).checked_add(term as u128).is_some_and(|d| d < limit);
-        fits.then_some((term as i64, j))
-    })
-}
-
 /// A bound on `|v · G_i + B_i · 2^16| + 2^30` (the affine sum and the
 /// final rounding's addend) over every normalized value `v`, which IntLayerNorm's
 /// kernel computes in int64; below 2^62 it also bounds the rounded `y`
@@ -171,14 +148,14 @@ mod tests {
     fn the_epsilon_term_takes_the_finest_scale_that_fits() {
         // N = 32: V_max = 1024 · 65025 / 4 ≈ 0.992 · 2^24, so V_max · 4^19
         // and the term (≈ 2^40) stay below 2^62, and 4^20 would not.
-        let (term, j) = epsilon_term(32, 1e-5, 0.05).unwrap();
+        let (term, j) = epsilon_term(32, 1e-5, 0.05, 255).unwrap();
         assert_eq!(j, 19);
         assert_eq!(term, (4f64.powi(19) * 1024.0 * 1e-5 / 0.0025).round() as i64);
         // ε = 0 is fine; N = 1: V_max = 16,257 < 2^14, so j = 24.
-        assert_eq!(epsilon_term(1, 0.0, 0.1), Some((0, 24)));
+        assert_eq!(epsilon_term(1, 0.0, 0.1, 255), Some((0, 24)));
         // A term past 2^62 even at j = 0, or a negative ε: stays float.
-        assert_eq!(epsilon_term(32, 1e10, 1e-6), None);
-        assert_eq!(epsilon_term(32, -1.0, 0.1), None);
+        assert_eq!(epsilon_term(32, 1e10, 1e-6, 255), None);
+        assert_eq!(epsilon_term(32, -1.0, 0.1, 255), None);
     }
 
     #[test]
@@ -186,7 +163,7 @@ mod tests {
         // N = 2: |v| ≤ 1 · 2^16 (+3 of slack).
         assert_eq!(affine_bound(2, &[-4], &[1]), (65539 * 4 + 65536 + (1 << 30)) as u128);
         // The largest rows with int32 gains and biases still fit.
-        let worst = affine_bound(LAYER_NORM_MAX_ROW, &[i32::MIN], &[i32::MIN]);
+        let worst = affine_bound(crate::ops::qint::LAYER_NORM_MAX_ROW, &[i32::MIN], &[i32::MIN]);
         assert!(worst < 1 << 62, "{worst}");
     }
 }

@@ -177,6 +177,17 @@ pub struct IntRescale {
 }
 
 impl IntRescale {
+    /// Codes of type `from` with `(scale, zero point)` moved to scale
+    /// `s_out` and `stage`: `None` when the multiplier `s_in / s_out` is out
+    /// of range or `max|q − z_in| · 2^max(e, 0)` would not stay below 2^31
+    /// (the shifted difference is an int32).
+    pub fn for_scales(from: DType, (s_in, z_in): (f64, i32), s_out: f64, stage: Stage) -> Result<Option<IntRescale>> {
+        let (lo, hi) = code_range(from)?;
+        let x_bound = (z_in as i128 - lo as i128).max(hi as i128 - z_in as i128);
+        let m = quantize_multiplier(s_in / s_out).filter(|m| x_bound << m.exponent.max(0) < 1 << 31);
+        Ok(m.map(|m| IntRescale { z_in, m, stage }))
+    }
+
     /// The output codes of input codes `x` of type `dtype`.
     fn run(&self, x: &Tensor) -> Result<Vec<i32>> {
         Ok(per_code(&int_values(x)?, code_range(x.dtype())?, |q| self.stage.apply(q.wrapping_sub(self.z_in), self.m)))
@@ -229,14 +240,12 @@ impl IntConvert {
     /// s_out` is out of range or `max|q − z_in| · 2^max(e, 0)` would not
     /// stay below 2^31 (NUMERICS.md, "16x8").
     pub fn for_scales(to: DType, (from, s_in, z_in): (DType, f64, i32), (s_out, z_out): (f64, i32), (lo, hi): (i32, i32), rounding: Rounding) -> Result<Option<IntConvert>> {
-        let ((flo, fhi), (tlo, thi)) = (code_range(from)?, code_range(to)?);
+        let (tlo, thi) = code_range(to)?;
         if lo < tlo || hi > thi || lo > hi {
             bail!("IntConvert to {to}: clamp [{lo}, {hi}] is not within the codes [{tlo}, {thi}]");
         }
-        let x_bound = (z_in as i128 - flo as i128).max(fhi as i128 - z_in as i128);
-        let m = quantize_multiplier(s_in / s_out).filter(|m| x_bound << m.exponent.max(0) < 1 << 31);
         let stage = Stage { zero: z_out, min: lo, max: hi, rounding };
-        Ok(m.map(|m| IntConvert { to, rescale: IntRescale { z_in, m, stage } }))
+        Ok(IntRescale::for_scales(from, (s_in, z_in), s_out, stage)?.map(|rescale| IntConvert { to, rescale }))
     }
 }
 

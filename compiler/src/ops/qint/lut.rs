@@ -38,14 +38,19 @@ pub fn lut_len(d: DType) -> Result<usize> {
 /// from the interpolation's, and the chord's distance from `f`);
 /// [`lut16_error`] measures it over all 65536 codes.
 pub fn lut16_table(f: impl Fn(f64) -> f64, (s_in, z_in): (f64, i32), (s_out, z_out): (f64, i32), (lo, hi): (i32, i32)) -> Vec<i16> {
-    (0..LUT16_LEN)
-        .map(|i| {
-            let c = -32768 + ((i as i64) << LUT_SEGMENT_BITS);
-            let y = f(s_in * (c - z_in as i64) as f64) / s_out;
+    lut16_inputs()
+        .map(|c| {
+            let y = f(s_in * (c - z_in) as f64) / s_out;
             let q = if y.is_nan() { z_out as f64 } else { y.round_ties_even() + z_out as f64 };
             q.clamp(lo as f64, hi as f64) as i16
         })
         .collect()
+}
+
+/// The input codes of the int16 table's entries: `c_i = −32768 + 128 · i`
+/// for `i` in `0..LUT16_LEN` (the last, 32768, one past the codes).
+pub fn lut16_inputs() -> impl Iterator<Item = i32> {
+    (0..LUT16_LEN as i32).map(|i| -32768 + (i << LUT_SEGMENT_BITS))
 }
 
 /// The largest distance, in output steps, between the interpolated table

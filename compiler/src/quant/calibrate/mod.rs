@@ -79,11 +79,14 @@ pub struct Range {
 }
 
 /// What calibration chose: the range of every float value the model
-/// computes (graph inputs included), and the per-channel means asked
-/// for (bias correction).
+/// computes (graph inputs included) for 8-bit codes, the range for int16
+/// codes (16x8: the observed one, inside the value's bounds; with 65535
+/// steps clipping an outlier costs more than it saves), and the
+/// per-channel means asked for (bias correction).
 #[derive(Debug, Default)]
 pub struct Calibration {
     pub ranges: HashMap<ValueId, Range>,
+    pub wide_ranges: HashMap<ValueId, Range>,
     pub channel_means: HashMap<ValueId, Vec<f64>>,
 }
 
@@ -92,14 +95,16 @@ pub struct Calibration {
 /// was divided by (their statistics are `obs.rescaled`).
 pub fn calibration(graph: &Graph, obs: &Observed, method: Method, rescaled: Option<&HashMap<ValueId, Vec<f64>>>) -> Calibration {
     let roles = roles::of(graph);
-    let ranges = obs
-        .values
-        .par_iter()
-        .filter_map(|(&v, s)| {
-            let s = rescaled.and(obs.rescaled.get(&v)).unwrap_or(s);
-            s.seen().then(|| (v, choose(graph, method, s, roles.get(&v).cloned().unwrap_or_default())))
-        })
-        .collect();
+    let ranges_by = |method: Method| {
+        obs.values
+            .par_iter()
+            .filter_map(|(&v, s)| {
+                let s = rescaled.and(obs.rescaled.get(&v)).unwrap_or(s);
+                s.seen().then(|| (v, choose(graph, method, s, roles.get(&v).cloned().unwrap_or_default())))
+            })
+            .collect()
+    };
+    let (ranges, wide_ranges) = (ranges_by(method), ranges_by(Method::MinMax));
     let channel_means = obs
         .channel_means
         .iter()
@@ -111,7 +116,7 @@ pub fn calibration(graph: &Graph, obs: &Observed, method: Method, rescaled: Opti
             })
         })
         .collect();
-    Calibration { ranges, channel_means }
+    Calibration { ranges, wide_ranges, channel_means }
 }
 
 /// The range of one value: its bounds' rule, else `method`'s choice with

@@ -1,6 +1,7 @@
 //! Lookup tables: a unary activation, or a chain of elementwise steps on
 //! one activation and scalar constants, evaluated in float over every
-//! input code and stored as a 256-entry table.
+//! input code and stored as a 256-entry table (int16 codes: 513 entries
+//! interpolated, `qint::lut16_table`).
 
 use super::Rewriter;
 use crate::ir::{NodeId, ValueId};
@@ -100,7 +101,7 @@ impl Rewriter<'_> {
             return None;
         }
         let (nodes, y) = self.elementwise_region(n, &self.order)?;
-        (self.known(y) && !nodes.iter().any(|m| self.keep.contains_key(m))).then_some((nodes, y))
+        (self.known(y) && nodes.iter().all(|&m| self.same_precision(m))).then_some((nodes, y))
     }
 
     /// A unary operator as a 256-entry table; its other inputs must be
@@ -122,13 +123,25 @@ impl Rewriter<'_> {
         if po.dtype != px.dtype {
             return Ok(Plan::Float("input and output codes differ in type".into()));
         }
-        let (min, max) = px.code_range();
-        let reals: Vec<f32> = (min..=max).map(|q| px.real(q) as f32).collect();
+        let inputs = table_inputs(px)?;
+        let reals: Vec<f32> = inputs.iter().map(|&q| px.real(q) as f32).collect();
         let ys = self.eval_region(x, nodes, y, Tensor::from_vec(&[reals.len()], reals)?)?.to_f64_vec()?;
         self.consumed.extend(nodes.iter().copied());
         let table: Vec<i32> = ys.into_iter().map(|v| po.quantize(v)).collect();
         let name = self.src.value(y).name.clone();
-        let t = self.constant(format!("{name}_table"), crate::ops::qint::codes(po.dtype, &[256], table)?);
+        let t = self.constant(format!("{name}_table"), crate::ops::qint::codes(po.dtype, &[inputs.len()], table)?);
         self.emit(n, y, po, "IntLut", Op::IntLut(IntLut), &[Some(xq), Some(t)])
     }
+}
+
+/// The input codes whose outputs form the table of codes with parameters
+/// `p`: every code for 8-bit codes; for int16 the entry points of
+/// `qint::lut16_table` (one every 128 codes from −32768, and 32768 past
+/// the end), which the lookup interpolates between.
+fn table_inputs(p: crate::quant::params::QParams) -> Result<Vec<i32>> {
+    if !crate::ops::qint::is_wide(p.dtype)? {
+        let (min, max) = p.code_range();
+        return Ok((min..=max).collect());
+    }
+    Ok(crate::ops::qint::lut16_inputs().collect())
 }

@@ -30,7 +30,7 @@ fn rewrite(mut g: Graph, y: ValueId, ranges: &[(ValueId, f32, f32)]) -> Result<Q
     g.outputs.push(y);
     crate::passes::infer_shapes::run(&mut g)?;
     let ranges = ranges.iter().map(|&(v, lo, hi)| (v, Range { lo, hi })).collect();
-    quantize(&g, &Source::Calibrated(&Calibration { ranges, channel_means: HashMap::new() }), OPTIONS)
+    quantize(&g, &Source::Calibrated(&Calibration { ranges, ..Calibration::default() }), OPTIONS)
 }
 
 #[test]

@@ -9,7 +9,7 @@ use super::Rewriter;
 use crate::ir::{NodeId, ValueId};
 use crate::ops::binary::Kind as BinKind;
 use crate::ops::int8_rule::{Plan, Weighted};
-use crate::ops::qint::IntConv;
+use crate::ops::qint::{conv_constants, IntConv};
 use crate::ops::qint::IntConvTranspose;
 use crate::ops::spatial::{Axis, TraversalAxis};
 use crate::ops::Op;
@@ -43,12 +43,12 @@ impl Rewriter<'_> {
             let shift = bias_correction::shift(&wf, &qw, &sw, group, w.shape().iter().skip(2).product(), means);
             bias_f.iter_mut().zip(shift).for_each(|(b, s)| *b += s);
         }
-        let (folded, mult, exp) = channel_requant(px, &qw, &sw, &bias_f, po, ZeroPoint::Folded)?;
+        let k = conv_constants((px.scale as f64, px.zero, px.dtype), &qw, &sw, &bias_f, po.scale as f64)?;
         let name = self.src.value(target).name.clone();
         let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw)?);
-        let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], folded)?);
-        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], mult)?);
-        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], exp)?);
+        let bq = self.constant(format!("{name}_bias"), k.bias);
+        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], k.mult)?);
+        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], k.exp)?);
         let out = self.fresh(format!("{name}_q"));
         let op = IntConv { axes, group, x_zero: px.zero, stage: self.stage(po, lo, hi) };
         self.add(n, "", "IntConv", Op::IntConv(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)], &[Some(out)])?;
@@ -68,6 +68,9 @@ impl Rewriter<'_> {
 
     /// IntConvTranspose for ConvTranspose (see `Weighted`).
     pub(super) fn conv_transpose(&mut self, n: NodeId, layer: Weighted<TraversalAxis>) -> Result<Plan> {
+        if self.wide {
+            return Ok(Plan::float("no 16x8 ConvTranspose kernel"));
+        }
         let Weighted { x, w, bias, axes, group, scales } = layer;
         let y = self.first_output(n)?;
         let ws = w.shape().to_vec();
@@ -107,7 +110,7 @@ impl Rewriter<'_> {
         };
         let (xq, px) = self.as_int(x)?;
         let (target, po, lo, hi) = self.output_stage(y)?;
-        let (bq, mult, exp) = channel_requant(px, &qrows, &sw, &bias_f, po, ZeroPoint::Centred)?;
+        let (bq, mult, exp) = centred_requant(px, &qrows, &sw, &bias_f, po)?;
         let name = self.src.value(target).name.clone();
         let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(&ws, qw)?);
         let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], bq)?);
@@ -124,6 +127,9 @@ impl Rewriter<'_> {
             return None;
         }
         let [(c, _)] = self.src.consumers(y)[..] else { return None };
+        if !self.same_precision(c) {
+            return None;
+        }
         let Op::Binary(b) = &self.src.node(c).op else { return None };
         if b.kind != BinKind::Add {
             return None;
@@ -136,41 +142,24 @@ impl Rewriter<'_> {
     }
 }
 
-/// How the input zero point enters an integer convolution's accumulator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ZeroPoint {
-    /// Folded into the bias (`b_q − z_x · Σ w`); the kernel adds `q_x · w`
-    /// and reads padding as `z_x` (IntConv).
-    Folded,
-    /// Subtracted at run time: the kernel adds `(q_x − z_x) · w`
-    /// (IntConvTranspose, where the number of products varies by position).
-    Centred,
-}
-
-/// Per output channel `c` (row `c` of the weight codes `qw`, scale `sw[c]`):
-/// the int32 bias, the multiplier and the exponent of an integer
-/// convolution from `px` to `po`, once its accumulator is proven below
-/// 2^31 (NUMERICS.md): `(|bias| + max|x| · Σ|w|) · 2^max(e, 0)`, where `x`
-/// is the code (`Folded`) or the centred code (`Centred`).
-fn channel_requant(px: QParams, qw: &[i8], sw: &[f32], bias_f: &[f64], po: QParams, zero: ZeroPoint) -> Result<(Vec<i32>, Vec<i32>, Vec<i32>)> {
+/// Per output channel `c` (row `c` of the weight codes `qw`, scale `sw[c]`)
+/// of an IntConvTranspose from 8-bit codes `px` to `po`, whose kernel adds
+/// `(q_x − z_x) · w` (the number of products varies by position, so the
+/// zero point cannot fold into the bias): the int32 bias, the multiplier
+/// and the exponent, once `(|bias| + max|q_x − z_x| · Σ|w|) · 2^max(e, 0)`
+/// is proven below 2^31 (NUMERICS.md).
+fn centred_requant(px: QParams, qw: &[i8], sw: &[f32], bias_f: &[f64], po: QParams) -> Result<(Vec<i32>, Vec<i32>, Vec<i32>)> {
     let c_out = sw.len();
     let per_channel = qw.len() / c_out.max(1);
     let (x_min, x_max) = px.code_range();
-    let x_bound = match zero {
-        ZeroPoint::Folded => x_min.unsigned_abs().max(x_max.unsigned_abs()) as i64,
-        ZeroPoint::Centred => (px.zero - x_min).max(x_max - px.zero) as i64,
-    };
+    let x_bound = (px.zero - x_min).max(x_max - px.zero) as i64;
     let (mut folded, mut mult, mut exp) = (Vec::new(), Vec::new(), Vec::new());
     for c in 0..c_out {
         let s_acc = px.scale as f64 * sw[c] as f64;
         let b = (bias_f[c] / s_acc).round_ties_even();
         let row = &qw[c * per_channel..(c + 1) * per_channel];
-        let sum: i64 = row.iter().map(|&v| v as i64).sum();
         let abs: i64 = row.iter().map(|&v| (v as i64).abs()).sum();
-        let f = match zero {
-            ZeroPoint::Folded => b as i64 - px.zero as i64 * sum,
-            ZeroPoint::Centred => b as i64,
-        };
+        let f = b as i64;
         let m = quantize_multiplier(s_acc / po.scale as f64)
             .ok_or_else(|| Error::Op(format!("the requantization multiplier of output channel {c} is out of range")))?;
         let bound = (f.abs() + x_bound * abs) << m.exponent.max(0);
