@@ -12,8 +12,9 @@ pub struct QuantArgs {
     /// quantized in QDQ form (onnxruntime quantize_static, QAT exports),
     /// with the model's own scales when no calibration data is given.
     /// int8: every operator that has an integer kernel; auto: int8, with
-    /// the layers whose codes cost most kept in float until the outputs'
-    /// SQNR against float on the calibration data reaches --min-sqnr.
+    /// the layers whose codes cost most raised to 16x8 (int16 activations)
+    /// or float until the outputs' SQNR against float on the calibration
+    /// data reaches --min-sqnr.
     #[arg(long, value_enum, value_name = "PRECISION")]
     quantize: Option<Precision>,
     /// The output SQNR (dB) against float that --quantize auto keeps.

@@ -38,6 +38,8 @@ pub struct Layer {
 pub struct Report {
     pub layers: Vec<Layer>,
     pub float_nodes: Vec<(String, String, String)>,
+    /// Nodes computed in 16x8 by `--quantize auto`: (node, op, reason).
+    pub wide_nodes: Vec<(String, String, String)>,
     /// Bytes of constants (weights, biases, multipliers, tables).
     pub flash: usize,
     /// The arena of generated code, when compiled.
@@ -82,7 +84,7 @@ pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
         });
     }
     let samples = data.map_or(0, Dataset::len);
-    Ok(Report { layers, float_nodes: q.float_nodes.clone(), flash, arena: None, samples, equalization: q.equalization })
+    Ok(Report { layers, float_nodes: q.float_nodes.clone(), wide_nodes: q.wide_nodes.clone(), flash, arena: None, samples, equalization: q.equalization })
 }
 
 /// SQNR per quantized value of `q.graph` against its float value in `src`.
@@ -205,7 +207,7 @@ impl Report {
     fn totals(&self) -> Vec<String> {
         let macs: u64 = self.layers.iter().map(|l| l.macs).sum();
         let mut lines = vec![
-            format!("operators: {} ({} left in float)", self.layers.len(), self.float_nodes.len()),
+            format!("operators: {} ({} in 16x8, {} left in float)", self.layers.len(), self.wide_nodes.len(), self.float_nodes.len()),
             format!("multiply-accumulates: {macs}"),
             format!("flash (weights, biases, multipliers, tables): {} bytes", self.flash),
         ];
@@ -244,10 +246,12 @@ impl Report {
         for (k, row) in self.rows().iter().enumerate() {
             let _ = writeln!(s, "| {k} | {} |", row.iter().map(|c| c.replace('|', "\\|")).collect::<Vec<_>>().join(" | "));
         }
-        if !self.float_nodes.is_empty() {
-            s.push_str("\n## Left in float\n\n");
-            for (name, op, why) in &self.float_nodes {
-                let _ = writeln!(s, "- `{name}` ({op}): {why}");
+        for (title, nodes) in [("In 16x8 (int16 activations, int8 weights)", &self.wide_nodes), ("Left in float", &self.float_nodes)] {
+            if !nodes.is_empty() {
+                let _ = write!(s, "\n## {title}\n\n");
+                for (name, op, why) in nodes {
+                    let _ = writeln!(s, "- `{name}` ({op}): {why}");
+                }
             }
         }
         s
@@ -274,18 +278,20 @@ impl Report {
                 )
             })
             .collect();
-        let floats: Vec<String> =
-            self.float_nodes.iter().map(|(n, o, w)| format!("{{\"name\":{},\"op\":{},\"reason\":{}}}", quoted(n), quoted(o), quoted(w))).collect();
+        let listed = |nodes: &[(String, String, String)]| -> String {
+            nodes.iter().map(|(n, o, w)| format!("{{\"name\":{},\"op\":{},\"reason\":{}}}", quoted(n), quoted(o), quoted(w))).collect::<Vec<_>>().join(",")
+        };
         let equalization = self.equalization.map_or("null".to_string(), |e| {
             format!("{{\"pairs\":{},\"applied\":{},\"sqnr_with_db\":{},\"sqnr_without_db\":{}}}", e.pairs, e.kept, num(Some(e.sqnr_with)), num(Some(e.sqnr_without)))
         });
         format!(
-            "{{\"flash_bytes\":{},\"arena_bytes\":{},\"samples\":{},\"equalization\":{equalization},\"layers\":[{}],\"float_nodes\":[{}]}}\n",
+            "{{\"flash_bytes\":{},\"arena_bytes\":{},\"samples\":{},\"equalization\":{equalization},\"layers\":[{}],\"wide_nodes\":[{}],\"float_nodes\":[{}]}}\n",
             self.flash,
             self.arena.map_or("null".to_string(), |a| a.to_string()),
             self.samples,
             layers.join(","),
-            floats.join(",")
+            listed(&self.wide_nodes),
+            listed(&self.float_nodes)
         )
     }
 

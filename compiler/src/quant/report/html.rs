@@ -54,12 +54,14 @@ impl Report {
             let _ = writeln!(s, "<tr><td>{k}</td>{cells}</tr>");
         }
         s.push_str("</table>\n");
-        if !self.float_nodes.is_empty() {
-            s.push_str("<h2>Left in float</h2>\n<ul>\n");
-            for (name, op, why) in &self.float_nodes {
-                let _ = writeln!(s, "<li><code>{}</code> ({}): {}</li>", escape(name), escape(op), escape(why));
+        for (title, nodes) in [("In 16x8 (int16 activations, int8 weights)", &self.wide_nodes), ("Left in float", &self.float_nodes)] {
+            if !nodes.is_empty() {
+                let _ = writeln!(s, "<h2>{title}</h2>\n<ul>");
+                for (name, op, why) in nodes {
+                    let _ = writeln!(s, "<li><code>{}</code> ({}): {}</li>", escape(name), escape(op), escape(why));
+                }
+                s.push_str("</ul>\n");
             }
-            s.push_str("</ul>\n");
         }
         s.push_str("</body></html>\n");
         s
@@ -137,6 +139,7 @@ mod tests {
         let r = Report {
             layers: vec![layer("conv<1>", Some(35.0), 72), layer("conv2", Some(12.0), 0), layer("reshape", None, 0)],
             float_nodes: vec![("ln".into(), "LayerNormalization".into(), "no kernel".into())],
+            wide_nodes: Vec::new(),
             flash: 72,
             arena: Some(128),
             samples: 10,

@@ -153,7 +153,7 @@ fn centred_requant(px: QParams, qw: &[i8], sw: &[f32], bias_f: &[f64], po: QPara
     let per_channel = qw.len() / c_out.max(1);
     let (x_min, x_max) = px.code_range();
     let x_bound = (px.zero - x_min).max(x_max - px.zero) as i64;
-    let (mut folded, mut mult, mut exp) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut biases, mut mult, mut exp) = (Vec::new(), Vec::new(), Vec::new());
     for c in 0..c_out {
         let s_acc = px.scale as f64 * sw[c] as f64;
         let b = (bias_f[c] / s_acc).round_ties_even();
@@ -168,10 +168,10 @@ fn centred_requant(px: QParams, qw: &[i8], sw: &[f32], bias_f: &[f64], po: QPara
                 "the int32 accumulator of output channel {c} could overflow (bound {bound}); the bias or the weights are too large for the input scale"
             )));
         }
-        folded.push(f as i32);
+        biases.push(f as i32);
         mult.push(m.m);
         exp.push(m.exponent);
     }
-    Ok((folded, mult, exp))
+    Ok((biases, mult, exp))
 }
 
