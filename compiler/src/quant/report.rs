@@ -88,7 +88,11 @@ pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
 }
 
 /// SQNR per quantized value of `q.graph` against its float value in `src`.
+/// On the way of an additive attention mask into a Softmax, the masked
+/// elements (at or below `calibrate::MASKED` in float) are left out: their
+/// codes saturate by design, and what that costs shows after the Softmax.
 pub fn value_sqnr(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) -> Result<HashMap<ValueId, f64>> {
+    let mask_context = super::calibrate::mask_context(src);
     let wanted: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (s, (d, p))).collect();
     let by_dst: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (d, (s, p))).collect();
     let (float_run, int_run) = (Interpreter::new(src)?, Interpreter::new(&q.graph)?);
@@ -108,7 +112,8 @@ pub fn value_sqnr(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) ->
             int_run.run_observed(coded, &mut |v, t| {
                 let Some((s, p)) = by_dst.get(&v) else { return };
                 if let Some(f) = floats.get(s) {
-                    acc.entry(v).or_default().add(f, t, Some(p));
+                    let masked = if mask_context.contains(s) { super::calibrate::MASKED } else { f64::NEG_INFINITY };
+                    acc.entry(v).or_default().add_above(f, t, Some(p), masked);
                 }
             })?;
             Ok::<_, Error>(acc)
@@ -133,9 +138,14 @@ struct Energy {
 impl Energy {
     /// Adds `reference` against `got`: codes under `p`, else reals.
     fn add(&mut self, reference: &Tensor, got: &Tensor, p: Option<&QParams>) {
+        self.add_above(reference, got, p, f64::NEG_INFINITY);
+    }
+
+    /// [`Energy::add`] of the elements whose reference is above `floor`.
+    fn add_above(&mut self, reference: &Tensor, got: &Tensor, p: Option<&QParams>, floor: f64) {
         let (Ok(r), Ok(g)) = (reference.cast(DType::F32), got.to_f64_vec()) else { return };
         let Ok(r) = r.array::<f32>() else { return };
-        for (&a, c) in r.iter().zip(g) {
+        for (&a, c) in r.iter().zip(g).filter(|(&a, _)| !(a as f64 <= floor)) {
             let (a, b) = (a as f64, p.map_or(c, |p| p.scale as f64 * (c - p.zero as f64)));
             self.signal += a * a;
             self.noise += (a - b) * (a - b);

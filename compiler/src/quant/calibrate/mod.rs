@@ -8,12 +8,14 @@
 //! a result (a graph output, the input of Softmax, ArgMax or TopK) keeps
 //! its observed maximum. `auto` (the default) then picks each range by its
 //! expected error as the value's readers see it (`auto`); the fixed methods
-//! are in `fixed`.
+//! are in `fixed`. An additive attention mask is calibrated apart
+//! (`mask`): its masked elements saturate the scores they are added to.
 
 mod auto;
 mod entropy;
 mod fixed;
 mod histogram;
+mod mask;
 pub mod observe;
 mod roles;
 
@@ -21,6 +23,7 @@ use crate::ir::{Graph, ValueId};
 use rayon::prelude::*;
 use std::collections::HashMap;
 pub use observe::{observe, Observed, Wanted};
+pub use roles::{mask_context, MASKED};
 
 /// How a value's range is chosen from its calibration statistics.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,14 +98,14 @@ pub struct Calibration {
 /// was divided by (their statistics are `obs.rescaled`).
 pub fn calibration(graph: &Graph, obs: &Observed, method: Method, rescaled: Option<&HashMap<ValueId, Vec<f64>>>) -> Calibration {
     let roles = roles::of(graph);
+    let stats: HashMap<ValueId, &observe::ValueStats> = obs.values.iter().map(|(&v, s)| (v, rescaled.and(obs.rescaled.get(&v)).unwrap_or(s))).collect();
     let ranges_by = |method: Method| {
-        obs.values
+        let mut ranges = stats
             .par_iter()
-            .filter_map(|(&v, s)| {
-                let s = rescaled.and(obs.rescaled.get(&v)).unwrap_or(s);
-                s.seen().then(|| (v, choose(graph, method, s, roles.get(&v).cloned().unwrap_or_default())))
-            })
-            .collect()
+            .filter_map(|(&v, s)| s.seen().then(|| (v, choose(graph, method, s, roles.get(&v).cloned().unwrap_or_default()))))
+            .collect();
+        mask::saturate(graph, &stats, &mut ranges);
+        ranges
     };
     let (ranges, wide_ranges) = (ranges_by(method), ranges_by(Method::MinMax));
     let channel_means = obs

@@ -9,6 +9,7 @@
 //! result does not depend on the order the samples finish in.
 
 use super::histogram::{Histogram, BINS};
+use super::roles::{self, MASKED};
 use crate::dataset::Dataset;
 use crate::interp::Interpreter;
 use crate::ir::{Graph, ValueId};
@@ -36,11 +37,14 @@ pub struct ValueStats {
     pub tensors: u64,
     /// The finite non-zero elements.
     pub hist: Histogram,
+    /// Masked elements of an additive attention mask, set apart (counted
+    /// in none of the above; see `roles::mask_context`).
+    pub masked: u64,
 }
 
 impl Default for ValueStats {
     fn default() -> ValueStats {
-        ValueStats { lo: f64::INFINITY, hi: f64::NEG_INFINITY, zeros: 0, nonzero: 0, tensors: 0, hist: Histogram::default() }
+        ValueStats { lo: f64::INFINITY, hi: f64::NEG_INFINITY, zeros: 0, nonzero: 0, tensors: 0, hist: Histogram::default(), masked: 0 }
     }
 }
 
@@ -53,6 +57,15 @@ impl ValueStats {
     /// Finite elements per observed tensor.
     pub fn per_sample(&self) -> f64 {
         (self.zeros + self.nonzero) as f64 / self.tensors.max(1) as f64
+    }
+
+    /// Counts one tensor's elements on the way of a mask: those at or
+    /// below [`MASKED`] in `masked`, the others as `observe` does.
+    fn observe_unmasked(shared: &Mutex<ValueStats>, values: &[f32]) {
+        let kept: Vec<f32> = values.iter().copied().filter(|&x| !(f64::from(x) <= MASKED)).collect();
+        let masked = (values.len() - kept.len()) as u64;
+        ValueStats::observe(shared, if masked == 0 { values } else { &kept });
+        lock(shared).masked += masked;
     }
 
     /// Counts one tensor's elements.
@@ -166,6 +179,7 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
         .filter(|&v| graph.value(v).constant.is_none() && graph.value(v).ty.as_ref().is_some_and(|t| t.dtype.is_float()))
         .collect();
     let values: HashMap<ValueId, Mutex<ValueStats>> = floats.iter().map(|&v| (v, Mutex::default())).collect();
+    let mask_context = roles::mask_context(graph);
     let rescaled: HashMap<ValueId, Mutex<ValueStats>> =
         wanted.rescaled.map(|r| r.keys().map(|&v| (v, Mutex::default())).collect()).unwrap_or_default();
     let sums: HashMap<ValueId, ChannelSums> = wanted.channel_axes.keys().map(|&v| (v, Mutex::new((vec![None; data.len()], 0)))).collect();
@@ -177,7 +191,11 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
             .run_observed(inputs, &mut |v, t| {
                 let Some(shared) = values.get(&v) else { return };
                 let Some(values) = as_f32(t) else { return };
-                ValueStats::observe(shared, &values);
+                if mask_context.contains(&v) {
+                    ValueStats::observe_unmasked(shared, &values);
+                } else {
+                    ValueStats::observe(shared, &values);
+                }
                 if let (Some(factors), Some(shared)) = (wanted.rescaled.and_then(|r| r.get(&v)), rescaled.get(&v)) {
                     ValueStats::observe(shared, &divided(&values, t.shape(), factors));
                 }

@@ -5,13 +5,22 @@
 //! elementwise function to it alone (its error matters through that
 //! function). Readers are followed through the operators whose integer
 //! form keeps its input's parameters (data movement, pooling, Pad, Resize),
-//! since those share the value's range.
+//! since those share the value's range. It also finds additive attention
+//! masks: the values on the way of an Add into a Softmax, whose "masked"
+//! elements (at or below [`MASKED`]) calibration sets apart.
 
 use crate::ir::{Graph, NodeId, ValueId};
+use crate::ops::binary::Kind as BinaryKind;
 use crate::ops::unary::Kind as UnaryKind;
 use crate::ops::{Arg, Op};
 use crate::tensor::Tensor;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// An element at or below this, on the way of an Add into a Softmax, is a
+/// masked position of an additive attention mask (−10000 in older BERT
+/// exports, float32's lowest in newer ones), not a score: its weight after
+/// the Softmax is 0 whatever the exact value.
+pub const MASKED: f64 = -1e4;
 
 /// The facts about one float value.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +63,78 @@ pub fn of(g: &Graph) -> HashMap<ValueId, Role> {
         roles.insert(v, role);
     }
     roles
+}
+
+/// The values of `g` an additive mask passes on its way into a Softmax:
+/// each Softmax input and, where that is an Add's output, the Add's two
+/// operands, each followed back through the operators that keep their
+/// input's parameters (a Reshape or Expand of the mask shares its range).
+/// Their masked elements are set apart by calibration (`observe`).
+pub fn mask_context(g: &Graph) -> HashSet<ValueId> {
+    let mut context = HashSet::new();
+    for s in softmax_inputs(g) {
+        context.extend(back_through_kept(g, s));
+        if let Some(add) = adding(g, s) {
+            for x in g.node_inputs(add).into_iter().flatten() {
+                context.extend(back_through_kept(g, x));
+            }
+        }
+    }
+    context
+}
+
+/// The Adds that read `v` (directly or through operators keeping its
+/// parameters) and whose sum is a Softmax input there: each Add's other
+/// operand and its output. A mask read this way is added to scores.
+pub fn masked_sums(g: &Graph, v: ValueId) -> Vec<(ValueId, ValueId)> {
+    let inputs: HashSet<ValueId> = softmax_inputs(g).into_iter().flat_map(|s| back_through_kept(g, s)).collect();
+    let mut sums = Vec::new();
+    let mut frontier = vec![v];
+    while let Some(x) = frontier.pop() {
+        for (c, slot) in g.consumers(x) {
+            let op = &g.node(c).op;
+            if slot == 0 && keeps_parameters(op) {
+                frontier.extend(g.node_outputs(c).into_iter().flatten().take(1));
+            } else if matches!(op, Op::Binary(b) if b.kind == BinaryKind::Add) {
+                let (ins, out) = (g.node_inputs(c), g.node_outputs(c));
+                let (Some(Some(other)), Some(Some(sum))) = (ins.get(1 - slot.min(1)), out.first()) else { continue };
+                if inputs.contains(sum) {
+                    sums.push((*other, *sum));
+                }
+            }
+        }
+    }
+    sums
+}
+
+/// The input of every Softmax of `g`.
+fn softmax_inputs(g: &Graph) -> Vec<ValueId> {
+    g.nodes().into_iter().filter(|&n| matches!(g.node(n).op, Op::Softmax(_))).filter_map(|n| g.node_inputs(n).first().copied().flatten()).collect()
+}
+
+/// `v` and the values it is computed from through operators that keep
+/// their input's parameters (input 0 of each).
+fn back_through_kept(g: &Graph, v: ValueId) -> Vec<ValueId> {
+    let mut chain = vec![v];
+    let mut x = v;
+    while let Some((p, 0)) = g.producer(x) {
+        match g.node_inputs(p).first() {
+            Some(&Some(i)) if keeps_parameters(&g.node(p).op) => {
+                chain.push(i);
+                x = i;
+            }
+            _ => break,
+        }
+    }
+    chain
+}
+
+/// The Add node computing `v`, if any, back through operators that keep
+/// their input's parameters.
+fn adding(g: &Graph, v: ValueId) -> Option<NodeId> {
+    let last = *back_through_kept(g, v).last()?;
+    let (p, 0) = g.producer(last)? else { return None };
+    matches!(g.node(p).op, Op::Binary(ref b) if b.kind == BinaryKind::Add).then_some(p)
 }
 
 /// The bounds output 0 of `v`'s producer declares, when both are finite.
