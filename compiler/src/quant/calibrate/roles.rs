@@ -222,4 +222,25 @@ mod tests {
         let hs = g.consumers(x).into_iter().find(|&(c, _)| g.node(c).op_type == "HardSigmoid").unwrap().0;
         assert_eq!(apply(&g, hs, &[-10.0, 0.0, 1.0]), Some(vec![0.0, 0.5, f64::from(0.7_f32)]));
     }
+
+    #[test]
+    fn an_additive_mask_is_found_on_its_way_into_a_softmax() {
+        // Softmax(scores + Reshape(mask)), and an Add that feeds no Softmax.
+        let mut g = Graph::new("mask");
+        let scores = g.add_value(Value { name: "scores".into(), ty: Some(TensorType::fixed(DType::F32, &[1, 2, 4, 4])), constant: None });
+        let mask = g.add_value(Value { name: "mask".into(), ty: Some(TensorType::fixed(DType::F32, &[1, 4])), constant: None });
+        let shape = g.add_value(Value { name: "shape".into(), ty: Some(TensorType::fixed(DType::I64, &[4])), constant: Some(Tensor::from_vec(&[4], vec![1i64, 1, 1, 4]).unwrap().into()) });
+        let wide = op(&mut g, "Reshape", vec![], &[mask, shape]);
+        let sum = op(&mut g, "Add", vec![], &[scores, wide]);
+        let probs = op(&mut g, "Softmax", vec![], &[sum]);
+        let other = op(&mut g, "Mul", vec![], &[scores, scores]);
+        g.inputs.extend([scores, mask]);
+        g.outputs.extend([probs, other]);
+        crate::passes::infer_shapes::run(&mut g).unwrap();
+        let context = mask_context(&g);
+        assert_eq!(context, HashSet::from([sum, scores, wide, mask]));
+        assert_eq!(masked_sums(&g, mask), vec![(scores, sum)]);
+        assert_eq!(masked_sums(&g, wide), vec![(scores, sum)]);
+        assert!(masked_sums(&g, other).is_empty());
+    }
 }
