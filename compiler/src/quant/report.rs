@@ -157,8 +157,18 @@ impl Energy {
         self.noise += other.noise;
     }
 
+    /// Signal over noise in dB: +∞ without noise, −∞ when the ratio is
+    /// undefined (an infinite reference the codes cannot follow), never NaN,
+    /// so that rankings by it stay ordered.
     fn db(&self) -> f64 {
-        if self.noise == 0.0 { f64::INFINITY } else { 10.0 * (self.signal / self.noise).log10() }
+        let ratio = self.signal / self.noise;
+        if self.noise == 0.0 {
+            f64::INFINITY
+        } else if ratio.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            10.0 * ratio.log10()
+        }
     }
 }
 
@@ -335,4 +345,20 @@ fn quoted(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn energy_in_db_is_never_nan_and_masked_elements_can_be_left_out() {
+        assert_eq!(Energy { signal: f64::INFINITY, noise: f64::INFINITY }.db(), f64::NEG_INFINITY);
+        assert_eq!(Energy { signal: 1.0, noise: 0.0 }.db(), f64::INFINITY);
+        let reference = Tensor::from_vec(&[3], vec![1.0f32, -3.4e38, 2.0]).unwrap();
+        let got = Tensor::from_vec(&[3], vec![1.0f32, -20.0, 1.0]).unwrap();
+        let mut e = Energy::default();
+        e.add_above(&reference, &got, None, -1e4);
+        assert_eq!((e.signal, e.noise), (5.0, 1.0));
+    }
 }
