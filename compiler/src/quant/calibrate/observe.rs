@@ -191,13 +191,10 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
             .run_observed(inputs, &mut |v, t| {
                 let Some(shared) = values.get(&v) else { return };
                 let Some(values) = as_f32(t) else { return };
-                if mask_context.contains(&v) {
-                    ValueStats::observe_unmasked(shared, &values);
-                } else {
-                    ValueStats::observe(shared, &values);
-                }
+                let count = if mask_context.contains(&v) { ValueStats::observe_unmasked } else { ValueStats::observe };
+                count(shared, &values);
                 if let (Some(factors), Some(shared)) = (wanted.rescaled.and_then(|r| r.get(&v)), rescaled.get(&v)) {
-                    ValueStats::observe(shared, &divided(&values, t.shape(), factors));
+                    count(shared, &divided(&values, t.shape(), factors));
                 }
                 if let (Some(&axis), Some(s)) = (wanted.channel_axes.get(&v), sums.get(&v)) {
                     if let Some((channel, count)) = channel_sums(&values, t.shape(), axis) {
