@@ -16,14 +16,17 @@ use super::observe::ValueStats;
 use super::roles;
 use super::Range;
 use crate::ir::{Graph, ValueId};
+use crate::ops::binary::Kind as BinaryKind;
+use crate::ops::Op;
 use std::collections::HashMap;
 
 /// Gives every pure mask of `g` (a value whose calibration elements are all
-/// masked or 0, added to the scores of a Softmax) the range that saturates
+/// masked or 0, or all 0 but a product with a masked constant, added to
+/// the scores of a Softmax) the range that saturates
 /// the sums it is added to, from the ranges chosen for the scores and the
 /// sums in `ranges`.
 pub fn saturate(g: &Graph, stats: &HashMap<ValueId, &ValueStats>, ranges: &mut HashMap<ValueId, Range>) {
-    let masks: Vec<ValueId> = stats.iter().filter(|(_, s)| is_pure_mask(s)).map(|(&v, _)| v).collect();
+    let masks: Vec<ValueId> = stats.iter().filter(|(&v, s)| is_pure_mask(s) || is_unused_mask(g, v, s)).map(|(&v, _)| v).collect();
     for v in masks {
         let reach = roles::masked_sums(g, v)
             .into_iter()
@@ -43,9 +46,57 @@ fn is_pure_mask(s: &ValueStats) -> bool {
     s.masked > 0 && (!s.seen() || (s.lo == 0.0 && s.hi == 0.0))
 }
 
+/// Whether `v` was all zeros in calibration but is a product with a
+/// constant at or below [`roles::MASKED`] (`(1 − mask) · −3.4e38` when no
+/// calibration sample had padding): a mask that masks at run time.
+fn is_unused_mask(g: &Graph, v: ValueId, s: &ValueStats) -> bool {
+    let Some((p, 0)) = g.producer(v) else { return false };
+    let scales_by_masked = || {
+        matches!(&g.node(p).op, Op::Binary(b) if b.kind == BinaryKind::Mul)
+            && g.node_inputs(p).into_iter().flatten().any(|i| {
+                let c = g.value(i).constant.as_deref();
+                c.is_some_and(|c| c.len() == 1 && c.scalar_f64().is_ok_and(|x| x <= roles::MASKED))
+            })
+    };
+    s.masked == 0 && s.lo == 0.0 && s.hi == 0.0 && scales_by_masked()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::{Node, TensorType, Value};
+    use crate::tensor::{DType, Tensor};
+
+    fn node(g: &mut Graph, op_type: &str, inputs: &[ValueId]) -> ValueId {
+        let onnx = crate::ops::testing::node(op_type, 17, vec![], inputs.len(), 1);
+        let node = Node { name: op_type.into(), op_type: op_type.into(), opset: 17, op: Op::from_onnx(&onnx).unwrap() };
+        let out = g.add_value(Value { name: format!("{op_type}_out"), ty: None, constant: None });
+        g.add_node(node, &inputs.iter().map(|&v| Some(v)).collect::<Vec<_>>(), &[Some(out)]).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_mask_never_padded_in_calibration_still_saturates_the_scores() {
+        // Softmax(scores + keep · −3.4e38), `keep` 0 on every calibration sample.
+        let mut g = Graph::new("mask");
+        let scores = g.add_value(Value { name: "scores".into(), ty: Some(TensorType::fixed(DType::F32, &[1, 4, 4])), constant: None });
+        let keep = g.add_value(Value { name: "keep".into(), ty: Some(TensorType::fixed(DType::F32, &[1, 1, 4])), constant: None });
+        let lowest = g.add_value(Value { name: "lowest".into(), ty: Some(TensorType::fixed(DType::F32, &[])), constant: Some(Tensor::scalar(f32::MIN).into()) });
+        let mask = node(&mut g, "Mul", &[keep, lowest]);
+        let sum = node(&mut g, "Add", &[scores, mask]);
+        let probs = node(&mut g, "Softmax", &[sum]);
+        g.inputs.extend([scores, keep]);
+        g.outputs.push(probs);
+        crate::passes::infer_shapes::run(&mut g).unwrap();
+        let zeros = ValueStats::of(&[&[0.0; 4]]);
+        let observed = ValueStats::of(&[&[-3.0, 5.0]]);
+        let stats = HashMap::from([(mask, &zeros), (scores, &observed), (sum, &observed)]);
+        let mut ranges = HashMap::from([(scores, Range { lo: -3.0, hi: 5.0 }), (sum, Range { lo: -3.0, hi: 5.0 }), (mask, Range { lo: 0.0, hi: 0.0 })]);
+        saturate(&g, &stats, &mut ranges);
+        // R = 2 · max(5 − (−3), 5 − (−3)).
+        assert_eq!(ranges[&mask], Range { lo: -16.0, hi: 0.0 });
+        assert_eq!(ranges[&scores], Range { lo: -3.0, hi: 5.0 });
+    }
 
     #[test]
     fn only_masked_elements_and_zeros_make_a_mask() {
