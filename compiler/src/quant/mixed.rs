@@ -248,11 +248,13 @@ fn choices(g: &Graph, raised: &[Raised]) -> Choices {
             // A Relu or Clip goes with its producer (as the rewrite fuses them).
             let activation = g.node_outputs(n).first().copied().flatten().and_then(|y| clamp_consumer(g, y)).map(|(c, _)| c);
             for m in std::iter::once(n).chain(activation) {
-                match (choices.get(&m), p) {
-                    (Some(Precision::Float(_)), _) | (Some(Precision::Wide(_)), Precision::Wide(_)) => {}
-                    _ => {
-                        choices.insert(m, p.clone());
-                    }
+                // The first reason stays, unless float replaces 16x8.
+                let replaces = match choices.get(&m) {
+                    None => true,
+                    Some(old) => matches!((old, p), (Precision::Wide(_), Precision::Float(_))),
+                };
+                if replaces {
+                    choices.insert(m, p.clone());
                 }
             }
         }
