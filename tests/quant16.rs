@@ -128,7 +128,7 @@ fn conv(b: &mut Builder, r: &mut Rng, x: ValueId, (c_in, c_out, group): (usize, 
     let bias: Vec<f64> = (0..c_out).map(|_| r.real(-0.5, 0.5)).collect();
     // Input codes span ±1 real; outputs about ±(√per · 127 · s_w): the scale keeps most in range.
     let s_out = (per as f64).sqrt() * 127.0 * 0.01 / 32767.0 * 2.0;
-    let k = qint::conv_constants((1.0 / 32767.0, 0, DType::I16), &qw, &sw, &bias, s_out).unwrap();
+    let k = qint::conv_constants((1.0 / 32767.0, 0, DType::I16), &qw, &sw, &bias, s_out, qint::ZeroPoint::Folded).unwrap();
     let mut wshape = vec![c_out, c_in / group];
     wshape.extend(axes.iter().map(|a| a.kernel));
     if axes.is_empty() {
@@ -379,7 +379,7 @@ fn cases(rounding: Rounding, r: &mut Rng) -> Vec<Case> {
         let x = b.input(DType::I8, &[1, 3, 6, 6]);
         let qw = r.weights(4 * 3 * 9);
         let sw: Vec<f32> = (0..4).map(|_| 0.01).collect();
-        let k8 = qint::conv_constants((2.0 / 255.0, 0, DType::I8), &qw, &sw, &[0.1, -0.2, 0.0, 0.3], 0.3).unwrap();
+        let k8 = qint::conv_constants((2.0 / 255.0, 0, DType::I8), &qw, &sw, &[0.1, -0.2, 0.0, 0.3], 0.3, qint::ZeroPoint::Folded).unwrap();
         let w = b.constant(Tensor::from_vec(&[4, 3, 3, 3], qw).unwrap());
         let (bias, m, e) = (b.constant(k8.bias), b.constant(Tensor::from_vec(&[4], k8.mult).unwrap()), b.constant(Tensor::from_vec(&[4], k8.exp).unwrap()));
         let stage8 = Stage { zero: -10, min: -128, max: 127, rounding };

@@ -63,17 +63,32 @@ pub struct ConvConstants {
     pub fits_int32: bool,
 }
 
+/// Where a convolution's input zero point goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeroPoint {
+    /// Folded into the bias (`b_q − z_x · Σ w`): the kernel multiplies the
+    /// codes as they are (IntConv, every output sums the same products).
+    Folded,
+    /// Subtracted from each code in the kernel (`(q_x − z_x) · w`): for
+    /// IntConvTranspose, whose number of products varies by position.
+    Centred,
+}
+
 /// Per output channel `c` (row `c` of the weight codes `qw`, scale
 /// `sw[c]`) of a convolution from codes `x = (scale, zero point, type)` to
-/// output scale `s_out`: `b_q = round_half_even(b / (s_x · s_w[c]))`
-/// folded to `b_q − z_x · Σ w`, and the multiplier of `s_x · s_w[c] /
-/// s_out`, once `(|folded| + max|q_x| · Σ|w|) · 2^max(e, 0)` is proven
-/// below the accumulator's limit: 2^31 for 8-bit codes (`max|q_x|` 128 or
-/// 255), 2^62 for int16 (`max|q_x|` = 2^15; NUMERICS.md, "16x8").
-pub fn conv_constants((s_x, z_x, dtype): (f64, i32, DType), qw: &[i8], sw: &[f32], bias_f: &[f64], s_out: f64) -> Result<ConvConstants> {
+/// output scale `s_out`: `b_q = round_half_even(b / (s_x · s_w[c]))`, with
+/// the zero point folded in or not (`zero`), and the multiplier of `s_x ·
+/// s_w[c] / s_out`, once `(|b_q| + max|x| · Σ|w|) · 2^max(e, 0)` is proven
+/// below the accumulator's limit, `x` being the code (folded) or the code
+/// minus the zero point (centred): 2^31 for 8-bit codes, 2^62 for int16
+/// (NUMERICS.md, "16x8").
+pub fn conv_constants((s_x, z_x, dtype): (f64, i32, DType), qw: &[i8], sw: &[f32], bias_f: &[f64], s_out: f64, zero: ZeroPoint) -> Result<ConvConstants> {
     let wide = is_wide(dtype)?;
     let (lo, hi) = super::code_range(dtype)?;
-    let x_bound = lo.unsigned_abs().max(hi.unsigned_abs()) as i128;
+    let x_bound = match zero {
+        ZeroPoint::Folded => lo.unsigned_abs().max(hi.unsigned_abs()),
+        ZeroPoint::Centred => z_x.abs_diff(lo).max(hi.abs_diff(z_x)),
+    } as i128;
     let limit: i128 = if wide { crate::quant::fixed_point::WIDE_ACC_LIMIT } else { 1 << 31 };
     let c_out = sw.len();
     let per_channel = qw.len() / c_out.max(1);
@@ -89,7 +104,10 @@ pub fn conv_constants((s_x, z_x, dtype): (f64, i32, DType), qw: &[i8], sw: &[f32
         if !b.is_finite() || b.abs() >= limit as f64 {
             bail!("the bias of output channel {c} is too large for the input scale");
         }
-        let f = b as i128 - z_x as i128 * sum;
+        let f = match zero {
+            ZeroPoint::Folded => b as i128 - z_x as i128 * sum,
+            ZeroPoint::Centred => b as i128,
+        };
         let bound = (f.abs() + x_bound * abs) << m.exponent.max(0);
         if bound >= limit {
             bail!("the accumulator of output channel {c} could overflow (bound {bound}); the bias or the weights are too large for the input scale");

@@ -23,7 +23,7 @@ mod resize;
 mod softmax;
 
 pub use avg_pool::IntAvgPool;
-pub use conv::{conv_constants, ConvConstants, IntConv};
+pub use conv::{conv_constants, ConvConstants, IntConv, ZeroPoint};
 pub use elementwise::{add_shift, BinaryKind, IntBinary, IntConvert, IntRescale, ADD_SHIFT, ADD_SHIFT_16};
 pub use layer_norm::{epsilon_term, layer_norm_limits, IntLayerNorm, LAYER_NORM_FRAC_BITS, LAYER_NORM_GAIN_BITS, LAYER_NORM_MAX_ROW, LAYER_NORM_MAX_ROW_16};
 pub use lut::{lut16_error, lut16_inputs, lut16_table, lut_len, IntLut, LUT16_LEN};

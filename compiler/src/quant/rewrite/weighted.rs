@@ -3,13 +3,12 @@
 //! per-channel requantization with the accumulator bound.
 
 use super::super::bias_correction;
-use super::super::fixed_point::quantize_multiplier;
-use super::super::params::{quantize_weights, quantize_weights_with, QParams};
+use super::super::params::{quantize_weights, quantize_weights_with};
 use super::Rewriter;
 use crate::ir::{NodeId, ValueId};
 use crate::ops::binary::Kind as BinKind;
 use crate::ops::int8_rule::{Plan, Weighted};
-use crate::ops::qint::{conv_constants, IntConv};
+use crate::ops::qint::{conv_constants, IntConv, ZeroPoint};
 use crate::ops::qint::IntConvTranspose;
 use crate::ops::spatial::{Axis, TraversalAxis};
 use crate::ops::Op;
@@ -43,7 +42,7 @@ impl Rewriter<'_> {
             let shift = bias_correction::shift(&wf, &qw, &sw, group, w.shape().iter().skip(2).product(), means);
             bias_f.iter_mut().zip(shift).for_each(|(b, s)| *b += s);
         }
-        let k = conv_constants((px.scale as f64, px.zero, px.dtype), &qw, &sw, &bias_f, po.scale as f64)?;
+        let k = conv_constants((px.scale as f64, px.zero, px.dtype), &qw, &sw, &bias_f, po.scale as f64, ZeroPoint::Folded)?;
         let name = self.src.value(target).name.clone();
         let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw)?);
         let bq = self.constant(format!("{name}_bias"), k.bias);
@@ -110,12 +109,12 @@ impl Rewriter<'_> {
         };
         let (xq, px) = self.as_int(x)?;
         let (target, po, lo, hi) = self.output_stage(y)?;
-        let (bq, mult, exp) = centred_requant(px, &qrows, &sw, &bias_f, po)?;
+        let k = conv_constants((px.scale as f64, px.zero, px.dtype), &qrows, &sw, &bias_f, po.scale as f64, ZeroPoint::Centred)?;
         let name = self.src.value(target).name.clone();
         let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(&ws, qw)?);
-        let bq = self.constant(format!("{name}_bias"), Tensor::from_vec(&[c_out], bq)?);
-        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], mult)?);
-        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], exp)?);
+        let bq = self.constant(format!("{name}_bias"), k.bias);
+        let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], k.mult)?);
+        let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], k.exp)?);
         let op = IntConvTranspose { axes, group, x_zero: px.zero, stage: self.stage(po, lo, hi) };
         self.emit(n, target, po, "IntConvTranspose", Op::IntConvTranspose(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)])
     }
@@ -140,38 +139,5 @@ impl Rewriter<'_> {
         let out = self.src.node_outputs(c).first().copied().flatten()?;
         last_only.then(|| Some((c, out, t.reshape(&[n]).ok()?))).flatten()
     }
-}
-
-/// Per output channel `c` (row `c` of the weight codes `qw`, scale `sw[c]`)
-/// of an IntConvTranspose from 8-bit codes `px` to `po`, whose kernel adds
-/// `(q_x − z_x) · w` (the number of products varies by position, so the
-/// zero point cannot fold into the bias): the int32 bias, the multiplier
-/// and the exponent, once `(|bias| + max|q_x − z_x| · Σ|w|) · 2^max(e, 0)`
-/// is proven below 2^31 (NUMERICS.md).
-fn centred_requant(px: QParams, qw: &[i8], sw: &[f32], bias_f: &[f64], po: QParams) -> Result<(Vec<i32>, Vec<i32>, Vec<i32>)> {
-    let c_out = sw.len();
-    let per_channel = qw.len() / c_out.max(1);
-    let (x_min, x_max) = px.code_range();
-    let x_bound = (px.zero - x_min).max(x_max - px.zero) as i64;
-    let (mut biases, mut mult, mut exp) = (Vec::new(), Vec::new(), Vec::new());
-    for c in 0..c_out {
-        let s_acc = px.scale as f64 * sw[c] as f64;
-        let b = (bias_f[c] / s_acc).round_ties_even();
-        let row = &qw[c * per_channel..(c + 1) * per_channel];
-        let abs: i64 = row.iter().map(|&v| (v as i64).abs()).sum();
-        let f = b as i64;
-        let m = quantize_multiplier(s_acc / po.scale as f64)
-            .ok_or_else(|| Error::Op(format!("the requantization multiplier of output channel {c} is out of range")))?;
-        let bound = (f.abs() + x_bound * abs) << m.exponent.max(0);
-        if !b.is_finite() || bound >= 1 << 31 {
-            return Err(Error::Op(format!(
-                "the int32 accumulator of output channel {c} could overflow (bound {bound}); the bias or the weights are too large for the input scale"
-            )));
-        }
-        biases.push(f as i32);
-        mult.push(m.m);
-        exp.push(m.exponent);
-    }
-    Ok((biases, mult, exp))
 }
 
