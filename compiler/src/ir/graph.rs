@@ -267,6 +267,17 @@ impl Graph {
         }
     }
 
+    /// Exchanges the values node `n` reads at input slots `a` and `b`.
+    pub fn swap_inputs(&mut self, n: NodeId, a: usize, b: usize) {
+        let edges: Vec<_> = self.g.edges_directed(n.0, Direction::Incoming).map(|e| (e.id(), *e.weight())).collect();
+        for (edge, slot) in edges {
+            let swapped = if slot == a { b } else if slot == b { a } else { slot };
+            if let Some(w) = self.g.edge_weight_mut(edge) {
+                *w = swapped;
+            }
+        }
+    }
+
     /// Removes a node; its output values stay, without a producer.
     pub fn remove_node(&mut self, n: NodeId) {
         self.g.remove_node(n.0);

@@ -147,6 +147,12 @@ impl OpDef for Binary {
 }
 
 impl Binary {
+    /// Whether swapping the operands leaves the result: Add or Mul with
+    /// numpy broadcasting (not the axis-aligned broadcasting before opset 7).
+    pub fn commutes(&self) -> bool {
+        matches!(self.kind, Kind::Add | Kind::Mul) && self.legacy.is_none()
+    }
+
     /// Whether this is Add, Sub, Mul or Div.
     pub fn is_arithmetic(&self) -> bool {
         matches!(self.kind, Kind::Add | Kind::Sub | Kind::Mul | Kind::Div)

@@ -1,6 +1,7 @@
 //! Graph transformations. Each pass is one file with one public `run`
 //! function; `pipeline.rs` runs them in order.
 
+pub mod commute_constants;
 pub mod eliminate_dead_code;
 pub mod fold_batch_norm;
 pub mod fold_if;

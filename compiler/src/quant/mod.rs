@@ -47,6 +47,7 @@ impl Quantization {
     pub fn apply(&self, graph: &Graph, weights: &HashMap<ValueId, WeightScales>) -> Result<Quantized> {
         let mut g = graph.clone();
         crate::passes::fold_batch_norm::run(&mut g)?;
+        crate::passes::commute_constants::run(&mut g)?;
         let mut weights = weights.clone();
         if self.calibration.is_none() {
             weights.extend(qoperator::expand(&mut g)?);
