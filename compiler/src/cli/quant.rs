@@ -127,13 +127,39 @@ pub fn summary(q: &Quantized, out: &mut dyn std::io::Write) {
     if let Some(c) = q.range_check {
         let _ = writeln!(out, "  {c}");
     }
-    for (name, op, why) in &q.wide_nodes {
-        let _ = writeln!(out, "  16x8: '{name}' ({op}): {why}");
-    }
-    for (name, op, why) in &q.float_nodes {
-        let _ = writeln!(out, "  float: '{name}' ({op}): {why}");
+    for (precision, nodes) in [("16x8", &q.wide_nodes), ("float", &q.float_nodes)] {
+        for (why, named) in by_reason(nodes) {
+            match &named[..] {
+                [one] => {
+                    let _ = writeln!(out, "  {precision}: {one}: {why}");
+                }
+                _ if named.len() <= SHOWN => {
+                    let _ = writeln!(out, "  {precision}: {} nodes, {why}: {}", named.len(), named.join(", "));
+                }
+                _ => {
+                    let _ = writeln!(out, "  {precision}: {} nodes, {why}: {}, and {} more (--report lists them)", named.len(), named[..SHOWN].join(", "), named.len() - SHOWN);
+                }
+            }
+        }
     }
     for (name, p) in &q.io_params {
         let _ = writeln!(out, "  int8 '{name}': scale {:e}, zero point {}", p.scale, p.zero);
     }
+}
+
+/// How many nodes of one reason the summary names; `--report` lists all.
+const SHOWN: usize = 4;
+
+/// `(name, op type, reason)` triples grouped by reason, in order of first
+/// appearance, each node as `'name' (Op)`.
+fn by_reason(nodes: &[(String, String, String)]) -> Vec<(&str, Vec<String>)> {
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    for (name, op, why) in nodes {
+        let named = format!("'{name}' ({op})");
+        match groups.iter_mut().find(|(w, _)| w == why) {
+            Some((_, list)) => list.push(named),
+            None => groups.push((why, vec![named])),
+        }
+    }
+    groups
 }

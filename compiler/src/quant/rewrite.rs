@@ -408,6 +408,8 @@ impl Rewriter<'_> {
             Plan::Float(reason.clone())
         } else if !self.is_float_activation(ins.first().copied().flatten()) {
             Plan::Float(String::new())
+        } else if self.fed_by_float(n)? {
+            Plan::Float(FED_BY_FLOAT.into())
         } else if let Some((nodes, y)) = self.table_region(n) {
             self.lut_of(n, &nodes, y)?
         } else {
@@ -426,6 +428,30 @@ impl Rewriter<'_> {
         };
         self.wide = false;
         done
+    }
+
+    /// Whether calibrated node `n` multiplies no weights and reads only
+    /// activations computed in float by nodes before it: it then stays
+    /// float and its output is quantized where an integer operator reads
+    /// it. Quantizing before it would lose codes to no purpose: before a
+    /// lookup table (a square root of a power spectrum), a sum or a reshape
+    /// the codes cost precision and save no multiply-accumulates. Graph
+    /// inputs are quantized where they enter, as with `--io int8`.
+    fn fed_by_float(&self, n: NodeId) -> Result<bool> {
+        if !matches!(self.source, Source::Calibrated(_)) {
+            return Ok(false);
+        }
+        let ins = self.src.node_inputs(n);
+        let activations: Vec<ValueId> = ins.iter().copied().filter(|&v| self.is_float_activation(v)).flatten().collect();
+        if activations.is_empty() {
+            return Ok(false);
+        }
+        if activations.iter().any(|&v| self.int.contains_key(&v) || !self.float.contains_key(&v) || self.src.producer(v).is_none()) {
+            return Ok(false);
+        }
+        let in_types: Vec<Option<&TensorType>> = ins.iter().map(|v| v.and_then(|v| self.src.ty(v).ok())).collect();
+        let out_types: Vec<&TensorType> = self.src.node_outputs(n).into_iter().flatten().map(|v| self.src.ty(v)).collect::<Result<_>>()?;
+        Ok(self.src.node(n).op.macs(&in_types, &out_types) == 0)
     }
 
     /// The precision `choices` gives node `m` is the current node's: a
@@ -556,6 +582,9 @@ pub(crate) fn clamp_consumer(g: &Graph, v: ValueId) -> Option<(NodeId, ValueId)>
     let out = g.node_outputs(c).first().copied().flatten()?;
     is_clamp.then_some((c, out))
 }
+
+/// Why a node that [`Rewriter::fed_by_float`] keeps is float.
+const FED_BY_FLOAT: &str = "reads float values and multiplies no weights: computed in float, quantized where a layer reads it";
 
 fn zero_tensor(p: QParams) -> Tensor {
     match p.dtype {
