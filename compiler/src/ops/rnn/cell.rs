@@ -50,18 +50,14 @@ impl Cell {
     }
 }
 
-/// The weights of one direction, row-major.
+/// The recurrence weights of one direction, row-major.
 pub struct Weights<'a> {
-    /// `[gates * hidden, input]`
-    pub w: &'a [f64],
     /// `[gates * hidden, hidden]`
     pub r: &'a [f64],
-    /// `[gates * hidden]` each.
-    pub wb: &'a [f64],
+    /// `[gates * hidden]`
     pub rb: &'a [f64],
     /// `[3 * hidden]` (LSTM only).
     pub p: &'a [f64],
-    pub input: usize,
     pub hidden: usize,
 }
 
@@ -76,8 +72,9 @@ fn matvec(m: &[f64], cols: usize, v: &[f64], bias: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Advances the state `h` (and `c` for LSTM) by one input `x`.
-pub fn step(cell: Cell, wt: &Weights, acts: &[Activation], clip: Option<f64>, x: &[f64], h: &mut [f64], c: &mut [f64]) {
+/// Advances the state `h` (and `c` for LSTM) by one step whose input
+/// terms `gx = W · x + Wb` (`[gates * hidden]`) are given.
+pub fn step(cell: Cell, wt: &Weights, acts: &[Activation], clip: Option<f64>, gx: &[f64], h: &mut [f64], c: &mut [f64]) {
     let hs = wt.hidden;
     let clip_at = clip;
     let clip = |v: f64| match clip {
@@ -85,7 +82,6 @@ pub fn step(cell: Cell, wt: &Weights, acts: &[Activation], clip: Option<f64>, x:
         None => v,
     };
     let act = |k: usize, v: f64| acts.get(k).copied().unwrap_or(Activation::Tanh).apply(v);
-    let gx = matvec(wt.w, wt.input, x, wt.wb);
     let gh = matvec(wt.r, hs, h, wt.rb);
     let at = |g: &[f64], k: usize| g.get(k).copied().unwrap_or(0.0);
     match cell {

@@ -184,27 +184,22 @@ impl OpDef for Recurrent {
         for d in 0..dirs {
             let slice = |a: &ArrayD<f64>| -> Vec<f64> { a.index_axis(ndarray::Axis(0), d).iter().copied().collect() };
             let (wd, rd) = (w.index_axis(ndarray::Axis(0), d), r.index_axis(ndarray::Axis(0), d));
-            let (wv, rv): (Vec<f64>, Vec<f64>) = (wd.iter().copied().collect(), rd.iter().copied().collect());
+            let rv: Vec<f64> = rd.iter().copied().collect();
             let bv = slice(&bias);
             let pv = slice(&peepholes);
-            let weights = Weights {
-                w: &wv,
-                r: &rv,
-                wb: bv.get(..gh).unwrap_or(&[]),
-                rb: bv.get(gh..).unwrap_or(&[]),
-                p: &pv,
-                input,
-                hidden,
-            };
+            let wb = ndarray::ArrayView1::from(bv.get(..gh).unwrap_or(&[]));
+            let weights = Weights { r: &rv, rb: bv.get(gh..).unwrap_or(&[]), p: &pv, hidden };
             let acts = self.activations.get(d * per_dir..(d + 1) * per_dir).unwrap_or(&[]);
             let reverse = self.direction == Direction::Reverse || d == 1;
             for (b, &len) in lens.iter().enumerate() {
                 let mut h: Vec<f64> = init_h.slice(s![d, b, ..]).iter().copied().collect();
                 let mut c: Vec<f64> = init_c.slice(s![d, b, ..]).iter().copied().collect();
                 let steps: Box<dyn Iterator<Item = usize>> = if reverse { Box::new((0..len).rev()) } else { Box::new(0..len) };
+                // The input terms of every step at once: X_b · Wᵀ + Wb, [seq, gates · hidden].
+                let gx = x.slice(s![.., b, ..]).dot(&wd.t()) + &wb;
                 for t in steps {
-                    let xt: Vec<f64> = x.slice(s![t, b, ..]).iter().copied().collect();
-                    cell::step(self.cell, &weights, acts, self.clip, &xt, &mut h, &mut c);
+                    let gx_t: Vec<f64> = gx.row(t).to_vec();
+                    cell::step(self.cell, &weights, acts, self.clip, &gx_t, &mut h, &mut c);
                     y.slice_mut(s![t, d, b, ..]).iter_mut().zip(&h).for_each(|(o, v)| *o = *v);
                 }
                 y_h.slice_mut(s![d, b, ..]).iter_mut().zip(&h).for_each(|(o, v)| *o = *v);
