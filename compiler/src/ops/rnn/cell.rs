@@ -53,7 +53,7 @@ impl Cell {
 /// The recurrence weights of one direction, row-major.
 pub struct Weights<'a> {
     /// `[gates * hidden, hidden]`
-    pub r: &'a [f64],
+    pub r: &'a Recurrence,
     /// `[gates * hidden]`
     pub rb: &'a [f64],
     /// `[3 * hidden]` (LSTM only).
@@ -61,15 +61,48 @@ pub struct Weights<'a> {
     pub hidden: usize,
 }
 
-/// `m · v + bias` for a row-major `m` with `bias.len()` rows of `cols`.
-fn matvec(m: &[f64], cols: usize, v: &[f64], bias: &[f64]) -> Vec<f64> {
-    bias.iter()
-        .enumerate()
-        .map(|(row, b)| {
-            let coeffs = m.get(row * cols..(row + 1) * cols).unwrap_or(&[]);
-            coeffs.iter().zip(v).fold(*b, |s, (a, x)| s + a * x)
-        })
-        .collect()
+/// The recurrence matrix R, which every step reads whole: kept as f32 when
+/// the model's weights are f32 (each value exact, half the bytes a step
+/// streams), as f64 otherwise. Products and sums are f64 either way.
+pub enum Recurrence {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl Recurrence {
+    /// `values` (row-major), stored as f32 when `f32_exact` says every
+    /// value came from an f32 (or narrower) tensor.
+    pub fn new(values: impl Iterator<Item = f64>, f32_exact: bool) -> Self {
+        if f32_exact {
+            Recurrence::F32(values.map(|v| v as f32).collect())
+        } else {
+            Recurrence::F64(values.collect())
+        }
+    }
+
+    /// `R[first_row..] · v + bias` for `bias.len()` rows of `cols`.
+    fn matvec(&self, first_row: usize, cols: usize, v: &[f64], bias: &[f64]) -> Vec<f64> {
+        let row = |k: usize| (first_row + k) * cols..(first_row + k + 1) * cols;
+        match self {
+            Recurrence::F32(m) => bias.iter().enumerate().map(|(k, b)| b + dot(m.get(row(k)).unwrap_or(&[]), v)).collect(),
+            Recurrence::F64(m) => bias.iter().enumerate().map(|(k, b)| b + dot(m.get(row(k)).unwrap_or(&[]), v)).collect(),
+        }
+    }
+}
+
+/// `Σ a[k] · b[k]` in f64, in eight independent partial sums (lanes the
+/// compiler can vectorise) joined in a fixed order.
+fn dot<T: Copy + Into<f64>>(a: &[T], b: &[f64]) -> f64 {
+    const LANES: usize = 8;
+    let mut lanes = [0.0f64; LANES];
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail = ac.remainder().iter().zip(bc.remainder()).fold(0.0, |s, (&x, y)| s + x.into() * y);
+    for (x, y) in ac.zip(bc) {
+        for l in 0..LANES {
+            lanes[l] += x[l].into() * y[l];
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
 }
 
 /// Advances the state `h` (and `c` for LSTM) by one step whose input
@@ -82,7 +115,7 @@ pub fn step(cell: Cell, wt: &Weights, acts: &[Activation], clip: Option<f64>, gx
         None => v,
     };
     let act = |k: usize, v: f64| acts.get(k).copied().unwrap_or(Activation::Tanh).apply(v);
-    let gh = matvec(wt.r, hs, h, wt.rb);
+    let gh = wt.r.matvec(0, hs, h, wt.rb);
     let at = |g: &[f64], k: usize| g.get(k).copied().unwrap_or(0.0);
     match cell {
         Cell::Rnn => {
@@ -97,9 +130,8 @@ pub fn step(cell: Cell, wt: &Weights, acts: &[Activation], clip: Option<f64>, gx
                 (0..hs).map(|j| act(1, clip(at(&gx, 2 * hs + j) + r[j] * at(&gh, 2 * hs + j)))).collect()
             } else {
                 let reset: Vec<f64> = h.iter().zip(&r).map(|(a, b)| a * b).collect();
-                let r_h = wt.r.get(2 * hs * hs..).unwrap_or(&[]);
                 let rb_h = wt.rb.get(2 * hs..).unwrap_or(&[]);
-                let hr = matvec(r_h, hs, &reset, rb_h);
+                let hr = wt.r.matvec(2 * hs, hs, &reset, rb_h);
                 (0..hs).map(|j| act(1, clip(at(&gx, 2 * hs + j) + at(&hr, j)))).collect()
             };
             for (j, hj) in h.iter_mut().enumerate() {

@@ -33,7 +33,7 @@ use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{checked_numel, DType, Tensor};
 use crate::{bail, Result};
 use activation::Activation;
-use cell::{Cell, Weights};
+use cell::{Cell, Recurrence, Weights};
 use ndarray::{s, Array3, Array4, ArrayD, Ix3, IxDyn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +159,7 @@ impl OpDef for Recurrent {
             x = x.permuted_axes([1, 0, 2]).as_standard_layout().into_owned();
         }
         let (seq, batch, input) = x.dim();
+        let r_dtype = inputs.req(R)?.dtype();
         let (w, r) = (to_3d(inputs.req(W)?, "W")?, to_3d(inputs.req(R)?, "R")?);
         let (dirs, gates) = (self.dirs(), self.cell.gates());
         let hidden = self.hidden_size.unwrap_or(r.dim().2);
@@ -184,7 +185,7 @@ impl OpDef for Recurrent {
         for d in 0..dirs {
             let slice = |a: &ArrayD<f64>| -> Vec<f64> { a.index_axis(ndarray::Axis(0), d).iter().copied().collect() };
             let (wd, rd) = (w.index_axis(ndarray::Axis(0), d), r.index_axis(ndarray::Axis(0), d));
-            let rv: Vec<f64> = rd.iter().copied().collect();
+            let rv = Recurrence::new(rd.iter().copied(), r_dtype != DType::F64);
             let bv = slice(&bias);
             let pv = slice(&peepholes);
             let wb = ndarray::ArrayView1::from(bv.get(..gh).unwrap_or(&[]));
@@ -198,8 +199,9 @@ impl OpDef for Recurrent {
                 // The input terms of every step at once: X_b · Wᵀ + Wb, [seq, gates · hidden].
                 let gx = x.slice(s![.., b, ..]).dot(&wd.t()) + &wb;
                 for t in steps {
-                    let gx_t: Vec<f64> = gx.row(t).to_vec();
-                    cell::step(self.cell, &weights, acts, self.clip, &gx_t, &mut h, &mut c);
+                    let row = gx.row(t);
+                    let Some(gx_t) = row.as_slice() else { bail!("{:?}: the input terms of step {t} are not contiguous", self.cell) };
+                    cell::step(self.cell, &weights, acts, self.clip, gx_t, &mut h, &mut c);
                     y.slice_mut(s![t, d, b, ..]).iter_mut().zip(&h).for_each(|(o, v)| *o = *v);
                 }
                 y_h.slice_mut(s![d, b, ..]).iter_mut().zip(&h).for_each(|(o, v)| *o = *v);
