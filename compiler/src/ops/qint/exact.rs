@@ -8,6 +8,10 @@
 //! terms: so the blocking, the im2col layout, the split of a long sum into
 //! int32 chunks that provably cannot wrap (for int64 accumulators) and the
 //! threads here give the kernels' integers exactly, with no bound assumed.
+//! Convolutions that read several input channels per group run as an f64
+//! GEMM instead: every partial sum is an integer of at most 2^53 (see
+//! [`F64_MAX_DEPTH`]), so it is exact too, and its value modulo 2^32 is the
+//! wrapping int32 sum.
 
 use super::super::dense::row_major;
 use super::Wide;
@@ -110,6 +114,9 @@ pub fn conv<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom)
     if x.len() != g.batch * g.c_in * in_len || w.len() != g.c_out * k || bias.len() != g.c_out {
         bail!("IntConv: input, weight or bias sizes do not match the convolution's shape");
     }
+    if cg > 1 && k <= F64_MAX_DEPTH {
+        return conv_f64(x, x_zero, w, bias, g, k);
+    }
     let w: Vec<i16> = w.iter().map(|&v| v as i16).collect();
     let mut y = vec![A::ZERO; g.batch * g.c_out * out_len];
     let macs = y.len() * k;
@@ -141,6 +148,39 @@ pub fn conv<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom)
         jobs.for_each(job);
     }
     Ok(y)
+}
+
+/// Sums of at most this many terms run as an f64 GEMM: each term is a
+/// code minus the zero point (below 2^16 in magnitude) times a weight (at
+/// most 2^7), so every partial sum stays below 2^(30 + 23) = 2^53, where
+/// f64 holds integers exactly in any order of summation.
+const F64_MAX_DEPTH: usize = 1 << 30;
+
+/// [`conv`] as the float interpreter's im2col GEMM in f64 over `x − x_zero`
+/// (padding then reads 0, as the kernels' padding reads `x_zero`), plus
+/// `x_zero · Σ w` per output channel, exact for sums of `k` ≤
+/// [`F64_MAX_DEPTH`] terms.
+fn conv_f64<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom, k: usize) -> Result<Vec<A>> {
+    use crate::ops::conv::lower::{self, Channels};
+    use crate::ops::spatial::{Traversal, TraversalAxis};
+    let xs: Vec<f64> = x.iter().map(|&v| f64::from(i32::from(v) - i32::from(x_zero))).collect();
+    let ws: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
+    let zero_terms: Vec<i64> = w.chunks(k).map(|row| i64::from(x_zero) * row.iter().map(|&v| i64::from(v)).sum::<i64>()).collect();
+    let axes = (0..2)
+        .map(|i| TraversalAxis { b_dim: g.out_hw[i], a_dim: g.in_hw[i], stride: g.stride[i], dilation: g.dilation[i], offset: g.pad[i] as i64 })
+        .collect();
+    let t = Traversal::new(axes, &g.kernel)?;
+    let ch = Channels { batch: g.batch, c_in: g.c_in, c_out: g.c_out, group: g.group };
+    let sums = lower::conv(&xs, &ws, None, ch, &t)?;
+    let out_len = g.plane().1.max(1);
+    Ok(sums
+        .chunks(out_len)
+        .enumerate()
+        .flat_map(|(plane, y)| {
+            let (b, z) = (bias[plane % g.c_out], zero_terms[plane % g.c_out]);
+            y.iter().map(move |&s| b.add(A::wrap(s as i64 + z)))
+        })
+        .collect())
 }
 
 /// One input channel read by `bias.len()` output channels (depthwise, or a

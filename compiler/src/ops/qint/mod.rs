@@ -94,6 +94,9 @@ pub trait Wide: crate::quant::fixed_point::Acc + Default + Send + Sync + 'static
     fn staged(self, stage: &Stage, mul: Multiplier) -> i32;
     /// The values of an int32 (or, for i64, int64) bias tensor.
     fn values(t: &Tensor) -> Result<Vec<Self>>;
+    /// An exact sum as the accumulator: modulo 2^32 for int32 (what a
+    /// wrapping int32 sum of the same terms gives).
+    fn wrap(v: i64) -> Self;
 }
 
 impl Wide for i32 {
@@ -104,6 +107,10 @@ impl Wide for i32 {
     }
     fn values(t: &Tensor) -> Result<Vec<i32>> {
         int_values(t)
+    }
+    #[inline]
+    fn wrap(v: i64) -> i32 {
+        v as i32
     }
 }
 
@@ -118,6 +125,10 @@ impl Wide for i64 {
             DType::I64 | DType::I32 => t.to_i64_vec(),
             d => bail!("expected an int64 or int32 tensor, got {d}"),
         }
+    }
+    #[inline]
+    fn wrap(v: i64) -> i64 {
+        v
     }
 }
 
