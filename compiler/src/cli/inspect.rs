@@ -110,12 +110,11 @@ fn macs(s: &mut String, graph: &Graph) {
     let mut rows = Vec::new();
     let mut total = 0u64;
     for n in order {
-        let ins: Vec<Option<&TensorType>> = graph.node_inputs(n).iter().map(|v| v.and_then(|v| graph.value(v).ty.as_ref())).collect();
-        let outs: Vec<&TensorType> = graph.node_outputs(n).iter().flatten().filter_map(|&v| graph.value(v).ty.as_ref()).collect();
-        let m = graph.node(n).op.macs(&ins, &outs);
+        let m = graph.node_macs(n);
         if m > 0 {
             total += m;
-            let shape = outs.first().map(|t| t.shape.to_string()).unwrap_or_default();
+            let out = graph.node_outputs(n).first().copied().flatten();
+            let shape = out.and_then(|v| graph.value(v).ty.as_ref()).map(|t| t.shape.to_string()).unwrap_or_default();
             rows.push((graph.node(n).name.clone(), graph.node(n).op_type.clone(), shape, m));
         }
     }

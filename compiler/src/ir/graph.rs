@@ -164,6 +164,15 @@ impl Graph {
         slots
     }
 
+    /// Multiply-accumulates of node `n`, from its inputs' and outputs'
+    /// types (0 where the op cannot tell).
+    pub fn node_macs(&self, n: NodeId) -> u64 {
+        let ty = |v: &Option<ValueId>| v.and_then(|v| self.value(v).ty.as_ref());
+        let ins: Vec<Option<&TensorType>> = self.node_inputs(n).iter().map(ty).collect();
+        let outs: Vec<&TensorType> = self.node_outputs(n).iter().filter_map(ty).collect();
+        self.node(n).op.macs(&ins, &outs)
+    }
+
     /// The node producing `v` and the output slot, if any.
     pub fn producer(&self, v: ValueId) -> Option<(NodeId, usize)> {
         self.g.edges_directed(v.0, Direction::Incoming).next().map(|e| (NodeId(e.source()), *e.weight()))

@@ -70,14 +70,13 @@ pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
         let node = g.node(n);
         let Some(Some(out)) = g.node_outputs(n).first().copied() else { continue };
         let ty = g.ty(out)?;
-        let in_types: Vec<_> = g.node_inputs(n).iter().map(|v| v.and_then(|v| g.value(v).ty.as_ref())).collect();
         let weight_bytes = g.node_inputs(n).iter().flatten().filter_map(|&v| g.value(v).constant.as_ref()).map(|c| c.byte_size()).sum();
         layers.push(Layer {
             name: node.name.clone(),
             op: node.op_type.clone(),
             shape: ty.shape.as_fixed().unwrap_or_default(),
             dtype: ty.dtype,
-            macs: node.op.macs(&in_types, &[ty]),
+            macs: g.node_macs(n),
             weight_bytes,
             params: params.get(&out).copied(),
             sqnr_db: sqnr.get(&out).copied(),

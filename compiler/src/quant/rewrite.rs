@@ -254,7 +254,7 @@ impl Rewriter<'_> {
     /// Whether codes with parameters `p` have the current node's width
     /// (int16 in a 16x8 node, 8-bit otherwise).
     fn same_width(&self, p: QParams) -> bool {
-        (p.dtype == DType::I16) == self.wide
+        crate::ops::qint::is_wide(p.dtype).is_ok_and(|wide| wide == self.wide)
     }
 
     /// The parameters of `y`'s value after a fusable Relu or Clip, without
@@ -449,9 +449,7 @@ impl Rewriter<'_> {
         if activations.iter().any(|&v| self.int.contains_key(&v) || !self.float.contains_key(&v) || self.src.producer(v).is_none()) {
             return Ok(false);
         }
-        let in_types: Vec<Option<&TensorType>> = ins.iter().map(|v| v.and_then(|v| self.src.ty(v).ok())).collect();
-        let out_types: Vec<&TensorType> = self.src.node_outputs(n).into_iter().flatten().map(|v| self.src.ty(v)).collect::<Result<_>>()?;
-        Ok(self.src.node(n).op.macs(&in_types, &out_types) == 0)
+        Ok(self.src.node_macs(n) == 0)
     }
 
     /// The precision `choices` gives node `m` is the current node's: a
