@@ -183,6 +183,20 @@ fn conv_f64<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom,
         .collect())
 }
 
+/// [`matmul`] as an f64 GEMM, exact for `k` ≤ [`F64_MAX_DEPTH`] (codes
+/// below 2^15 in magnitude times weights of at most 2^7).
+fn matmul_f64<A: Wide>(x: &[i16], w: &[i8], bias: &[A], k: usize) -> Result<Vec<A>> {
+    use ndarray::{Array2, ArrayView2};
+    let (rows, n) = (x.len() / k, bias.len());
+    let xs: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+    let ws: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
+    let shape_err = |e: ndarray::ShapeError| crate::Error::Op(format!("IntConv: {e}"));
+    let (xa, wa) = (ArrayView2::from_shape((rows, k), &xs).map_err(shape_err)?, ArrayView2::from_shape((n, k), &ws).map_err(shape_err)?);
+    let mut sums = Array2::<f64>::zeros((rows, n));
+    crate::interp::gemm::gemm(1.0, xa, wa.t(), 0.0, sums.view_mut())?;
+    Ok(sums.rows().into_iter().flat_map(|row| row.into_iter().zip(bias).map(|(&s, &b)| b.add(A::wrap(s as i64))).collect::<Vec<_>>()).collect())
+}
+
 /// One input channel read by `bias.len()` output channels (depthwise, or a
 /// channel multiplier): the plane is padded once with `x_zero`, then every
 /// kernel tap adds a strided row with no bounds test. Sums of at most
@@ -289,6 +303,9 @@ pub fn matmul<A: Wide>(x: &[i16], w: &[i8], bias: &[A], k: usize) -> Result<Vec<
     let n = bias.len();
     if k == 0 || x.len() % k != 0 || w.len() != n * k {
         bail!("IntConv: X of {} codes and W of {} weights do not share K = {k}", x.len(), w.len());
+    }
+    if k <= F64_MAX_DEPTH {
+        return matmul_f64(x, w, bias, k);
     }
     let w: Vec<i16> = w.iter().map(|&v| v as i16).collect();
     let rows = x.len() / k;
@@ -407,6 +424,28 @@ mod tests {
                 // Large biases make the int32 sums wrap: still identical.
                 let bias: Vec<i32> = (0..g.c_out).map(|_| r.next() as i32).collect();
                 assert_eq!(conv(&x, x_zero, &w, &bias, &g).unwrap(), direct(&x, x_zero, &w, &bias, &g), "{g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn products_with_constant_weights_equal_the_direct_sums_bit_for_bit() {
+        let mut r = Rng(0x5eed);
+        for case in 0..200 {
+            let (rows, k, n) = (1 + (r.next() % 6) as usize, 1 + (r.next() % 900) as usize, 1 + (r.next() % 7) as usize);
+            let wide = case % 2 == 1;
+            let x: Vec<i16> = (0..rows * k).map(|_| if wide { r.next() as i16 } else { r.next() as i8 as i16 }).collect();
+            let w: Vec<i8> = (0..n * k).map(|_| r.next() as i8).collect();
+            let direct = |row: usize, c: usize| (0..k).map(|j| i64::from(x[row * k + j]) * i64::from(w[c * k + j])).sum::<i64>();
+            if wide {
+                let bias: Vec<i64> = (0..n).map(|_| r.next() as i64 >> 20).collect();
+                let want: Vec<i64> = (0..rows * n).map(|i| bias[i % n] + direct(i / n, i % n)).collect();
+                assert_eq!(matmul(&x, &w, &bias, k).unwrap(), want);
+            } else {
+                // Large biases make the int32 sums wrap: still identical.
+                let bias: Vec<i32> = (0..n).map(|_| r.next() as i32).collect();
+                let want: Vec<i32> = (0..rows * n).map(|i| bias[i % n].wrapping_add(direct(i / n, i % n) as i32)).collect();
+                assert_eq!(matmul(&x, &w, &bias, k).unwrap(), want);
             }
         }
     }

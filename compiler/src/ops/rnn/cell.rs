@@ -6,6 +6,10 @@
 //! LSTM's `h(C)` is not clipped.
 
 use super::activation::Activation;
+use crate::ops::dense::row_major;
+use crate::tensor::{DType, Tensor};
+use crate::Result;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cell {
@@ -53,7 +57,7 @@ impl Cell {
 /// The recurrence weights of one direction, row-major.
 pub struct Weights<'a> {
     /// `[gates * hidden, hidden]`
-    pub r: &'a Recurrence,
+    pub r: &'a Recurrence<'a>,
     /// `[gates * hidden]`
     pub rb: &'a [f64],
     /// `[3 * hidden]` (LSTM only).
@@ -61,23 +65,31 @@ pub struct Weights<'a> {
     pub hidden: usize,
 }
 
-/// The recurrence matrix R, which every step reads whole: kept as f32 when
-/// the model's weights are f32 (each value exact, half the bytes a step
-/// streams), as f64 otherwise. Products and sums are f64 either way.
-pub enum Recurrence {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
+/// One direction's recurrence matrix R, which every step reads whole, in
+/// the model's own element type (f16 and bf16 widened to f32, exactly):
+/// borrowed from the tensor when it is contiguous, with no conversion per
+/// call. Products and sums are f64 whatever the type.
+pub enum Recurrence<'a> {
+    F32(Cow<'a, [f32]>),
+    F64(Cow<'a, [f64]>),
 }
 
-impl Recurrence {
-    /// `values` (row-major), stored as f32 when `f32_exact` says every
-    /// value came from an f32 (or narrower) tensor.
-    pub fn new(values: impl Iterator<Item = f64>, f32_exact: bool) -> Self {
-        if f32_exact {
-            Recurrence::F32(values.map(|v| v as f32).collect())
-        } else {
-            Recurrence::F64(values.collect())
+impl<'a> Recurrence<'a> {
+    /// Elements `start .. start + len` of the float tensor `r`, row-major.
+    pub fn of(r: &'a Tensor, start: usize, len: usize) -> Result<Recurrence<'a>> {
+        fn part<T: Clone>(a: &ndarray::ArrayD<T>, range: std::ops::Range<usize>) -> Option<Cow<'_, [T]>> {
+            match row_major(a) {
+                Cow::Borrowed(s) => s.get(range).map(Cow::Borrowed),
+                Cow::Owned(v) => v.get(range).map(|s| Cow::Owned(s.to_vec())),
+            }
         }
+        let range = start..start.saturating_add(len);
+        let part = match r {
+            Tensor::F32(a) => part(a, range).map(Recurrence::F32),
+            Tensor::F64(a) => part(a, range).map(Recurrence::F64),
+            t => part(&t.cast(DType::F32)?.into_array::<f32>()?, range).map(|p| Recurrence::F32(Cow::Owned(p.into_owned()))),
+        };
+        part.ok_or_else(|| crate::Error::Op(format!("R holds {} elements, fewer than a direction needs", r.len())))
     }
 
     /// `R[first_row..] · v + bias` for `bias.len()` rows of `cols`.

@@ -159,13 +159,16 @@ impl OpDef for Recurrent {
             x = x.permuted_axes([1, 0, 2]).as_standard_layout().into_owned();
         }
         let (seq, batch, input) = x.dim();
-        let r_dtype = inputs.req(R)?.dtype();
-        let (w, r) = (to_3d(inputs.req(W)?, "W")?, to_3d(inputs.req(R)?, "R")?);
+        let (w, r) = (to_3d(inputs.req(W)?, "W")?, inputs.req(R)?);
+        let &[r_dirs, r_rows, r_cols] = r.shape() else { bail!("R must have rank 3, got shape {:?}", r.shape()) };
         let (dirs, gates) = (self.dirs(), self.cell.gates());
-        let hidden = self.hidden_size.unwrap_or(r.dim().2);
+        let hidden = self.hidden_size.unwrap_or(r_cols);
         let gh = hidden.checked_mul(gates).ok_or_else(|| crate::Error::Op("hidden_size is too large".into()))?;
         expect("W", &[Some(w.dim().0), Some(w.dim().1), Some(w.dim().2)], &[Some(dirs), Some(gh), Some(input)])?;
-        expect("R", &[Some(r.dim().0), Some(r.dim().1), Some(r.dim().2)], &[Some(dirs), Some(gh), Some(hidden)])?;
+        expect("R", &[Some(r_dirs), Some(r_rows), Some(r_cols)], &[Some(dirs), Some(gh), Some(hidden)])?;
+        if r.dtype() != dtype {
+            bail!("R is {} but X is {dtype}", r.dtype());
+        }
         let bias = optional(inputs.opt(B), dtype, &[dirs, 2 * gh], "B")?;
         let peepholes = optional(inputs.opt(P), dtype, &[dirs, 3 * hidden], "P")?;
         let state_shape = if self.batch_first { [batch, dirs, hidden] } else { [dirs, batch, hidden] };
@@ -184,8 +187,8 @@ impl OpDef for Recurrent {
         let per_dir = self.cell.activations();
         for d in 0..dirs {
             let slice = |a: &ArrayD<f64>| -> Vec<f64> { a.index_axis(ndarray::Axis(0), d).iter().copied().collect() };
-            let (wd, rd) = (w.index_axis(ndarray::Axis(0), d), r.index_axis(ndarray::Axis(0), d));
-            let rv = Recurrence::new(rd.iter().copied(), r_dtype != DType::F64);
+            let wd = w.index_axis(ndarray::Axis(0), d);
+            let rv = Recurrence::of(r, d * gh * hidden, gh * hidden)?;
             let bv = slice(&bias);
             let pv = slice(&peepholes);
             let wb = ndarray::ArrayView1::from(bv.get(..gh).unwrap_or(&[]));
