@@ -8,10 +8,10 @@
 //! terms: so the blocking, the im2col layout, the split of a long sum into
 //! int32 chunks that provably cannot wrap (for int64 accumulators) and the
 //! threads here give the kernels' integers exactly, with no bound assumed.
-//! Convolutions that read several input channels per group run as an f64
-//! GEMM instead: every partial sum is an integer of at most 2^53 (see
-//! [`F64_MAX_DEPTH`]), so it is exact too, and its value modulo 2^32 is the
-//! wrapping int32 sum.
+//! Convolutions that read several input channels per group, and products
+//! with constant weights, run as an f64 GEMM instead: every partial sum is
+//! an integer below 2^53 (see [`F64_MAX_DEPTH`]), so it is exact too, and
+//! its value modulo 2^32 is the wrapping int32 sum.
 
 use super::super::dense::row_major;
 use super::Wide;
