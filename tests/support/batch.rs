@@ -66,8 +66,9 @@ pub fn build_rust_crate<G: Generated>(dir: &Path, cases: &[&G]) -> Built {
     );
     std::fs::write(dir.join("src/main.rs"), main).map_err(|e| e.to_string())?;
     // Overflow checks and debug assertions stay on: generated code must not trip them.
+    // Each batch is built once, so no incremental state (gigabytes per batch) is kept.
     let manifest = "[package]\nname = \"batch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n\n\
-                    [profile.dev]\nopt-level = 1\ndebug = false\noverflow-checks = true\ndebug-assertions = true\n";
+                    [profile.dev]\nopt-level = 1\ndebug = false\nincremental = false\noverflow-checks = true\ndebug-assertions = true\n";
     std::fs::write(dir.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--quiet", "--manifest-path"])
