@@ -9,6 +9,7 @@
 //! exhaustive dispatch; adding an op is one file plus one line here.
 
 pub mod util;
+pub mod host_simd;
 #[cfg(test)]
 pub mod testing;
 

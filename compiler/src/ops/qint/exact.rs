@@ -9,31 +9,40 @@
 //! int32 chunks that provably cannot wrap (for int64 accumulators) and the
 //! threads here give the kernels' integers exactly, with no bound assumed.
 //! Convolutions that read several input channels per group, and products
-//! with constant weights, run as an f64 GEMM instead: every partial sum is
-//! an integer below 2^53 (see [`F64_MAX_DEPTH`]), so it is exact too, and
-//! its value modulo 2^32 is the wrapping int32 sum.
+//! with constant weights over many rows, run as an f64 GEMM instead: every
+//! partial sum is an integer below 2^53 (see [`F64_MAX_DEPTH`]), so it is
+//! exact too, and its value modulo 2^32 is the wrapping int32 sum.
 
 use super::super::dense::row_major;
 use super::Wide;
 use crate::{bail, Result};
 use rayon::prelude::*;
 
-/// `Σ a[k] · b[k]` wrapping in i32. Sixteen lanes per step is the shape
-/// the compiler turns into full-width `pmaddwd` (SSE2, every x86-64);
-/// release builds check overflow, so every operation is an explicit
-/// wrapping one.
-#[inline]
-pub fn dot(a: &[i16], b: &[i16]) -> i32 {
+crate::ops::host_simd::host_simd_fn! {
+    /// `Σ a[k] · b[k]` wrapping in i32, compiled for the host's vector unit
+    /// (`ops::host_simd`).
+    pub fn dot<B: IntoI32>(a: &[i16], b: &[B]) -> i32 = dot_lanes
+}
+
+/// Weights and codes that widen to i32.
+pub trait IntoI32: Copy + Into<i32> {}
+impl<T: Copy + Into<i32>> IntoI32 for T {}
+
+/// [`dot`]'s loop. Sixteen lanes per step is the shape the compiler turns
+/// into full-width `pmaddwd`; release builds check overflow, so every
+/// operation is an explicit wrapping one.
+#[inline(always)]
+fn dot_lanes<B: IntoI32>(a: &[i16], b: &[B]) -> i32 {
     let mut lanes = [0i32; 16];
     let (ac, bc) = (a.chunks_exact(16), b.chunks_exact(16));
     let tail = ac.remainder().iter().zip(bc.remainder());
     for (x, y) in ac.zip(bc) {
         for l in 0..16 {
-            lanes[l] = lanes[l].wrapping_add((x[l] as i32).wrapping_mul(y[l] as i32));
+            lanes[l] = lanes[l].wrapping_add((x[l] as i32).wrapping_mul(y[l].into()));
         }
     }
     let head = lanes.iter().fold(0i32, |s, &v| s.wrapping_add(v));
-    tail.fold(head, |s, (&x, &y)| s.wrapping_add((x as i32).wrapping_mul(y as i32)))
+    tail.fold(head, |s, (&x, &y)| s.wrapping_add((x as i32).wrapping_mul(y.into())))
 }
 
 /// Terms per int32 chunk of a sum in an int64 accumulator: each product of
@@ -45,7 +54,7 @@ pub const CHUNK: usize = 256;
 /// 2^22` (a code times a weight): one wrapping int32 dot for int32
 /// accumulators, exact int32 chunks summed in int64 otherwise.
 #[inline]
-pub fn dot_acc<A: Wide>(a: &[i16], b: &[i16]) -> A {
+pub fn dot_acc<A: Wide, B: IntoI32>(a: &[i16], b: &[B]) -> A {
     if A::BITS == 32 {
         return A::of(dot(a, b));
     }
@@ -183,11 +192,9 @@ fn conv_f64<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom,
         .collect())
 }
 
-/// [`matmul`] as an f64 GEMM, exact for `k` ≤ [`F64_MAX_DEPTH`] (codes
-/// below 2^15 in magnitude times weights of at most 2^7).
-fn matmul_f64<A: Wide>(x: &[i16], w: &[i8], bias: &[A], k: usize) -> Result<Vec<A>> {
+/// [`matmul`] as an f64 GEMM of `x` [rows, k] and `w` [n, k] transposed.
+fn matmul_f64<A: Wide>(x: &[i16], w: &[i8], bias: &[A], (rows, k, n): (usize, usize, usize)) -> Result<Vec<A>> {
     use ndarray::{Array2, ArrayView2};
-    let (rows, n) = (x.len() / k, bias.len());
     let xs: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
     let ws: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
     let shape_err = |e: ndarray::ShapeError| crate::Error::Op(format!("IntConv: {e}"));
@@ -291,36 +298,43 @@ fn im2col_gemm<A: Wide>(x: &[i16], x_zero: i16, w: &[i16], bias: &[A], y: &mut [
         }
         for (oc, (w_row, &b)) in w.chunks(k).zip(bias).enumerate() {
             for (d, patch) in y[oc * out_len + p0..oc * out_len + p1].iter_mut().zip(col.chunks(k)) {
-                *d = b.add(dot_acc::<A>(w_row, patch));
+                *d = b.add(dot_acc::<A, i16>(w_row, patch));
             }
         }
     }
 }
 
+/// Rows of `x` from which a product with constant weights runs as an f64
+/// GEMM: below, converting the weights costs more than the GEMM saves.
+const GEMM_ROWS: usize = 32;
+
 /// The accumulators [rows, n] of a matrix product with constant weights:
-/// `bias[c] + Σ_k x[r, k] · w[c, k]` (IntConv over no spatial axes).
+/// `bias[c] + Σ_k x[r, k] · w[c, k]` (IntConv over no spatial axes). With
+/// few rows, each weight row, the large operand, is read once in place as
+/// int8 against every row of `x` (which stays in the cache); with many, the
+/// product is an f64 GEMM, exact for `k` ≤ [`F64_MAX_DEPTH`].
 pub fn matmul<A: Wide>(x: &[i16], w: &[i8], bias: &[A], k: usize) -> Result<Vec<A>> {
     let n = bias.len();
     if k == 0 || x.len() % k != 0 || w.len() != n * k {
         bail!("IntConv: X of {} codes and W of {} weights do not share K = {k}", x.len(), w.len());
     }
-    if k <= F64_MAX_DEPTH {
-        return matmul_f64(x, w, bias, k);
-    }
-    let w: Vec<i16> = w.iter().map(|&v| v as i16).collect();
     let rows = x.len() / k;
-    let mut y = vec![A::ZERO; rows * n];
-    let row = |(x_row, y_row): (&[i16], &mut [A])| {
-        for ((d, w_row), &b) in y_row.iter_mut().zip(w.chunks(k)).zip(bias) {
-            *d = b.add(dot_acc::<A>(x_row, w_row));
+    if rows >= GEMM_ROWS && k <= F64_MAX_DEPTH {
+        return matmul_f64(x, w, bias, (rows, k, n));
+    }
+    // The result transposed, [n, rows]: one output channel per chunk.
+    let mut columns = vec![A::ZERO; n * rows];
+    let column = |((y_c, w_row), &b): ((&mut [A], &[i8]), &A)| {
+        for (d, x_row) in y_c.iter_mut().zip(x.chunks(k)) {
+            *d = b.add(dot_acc::<A, i8>(x_row, w_row));
         }
     };
     if rows * n * k >= PARALLEL_MACS {
-        x.par_chunks(k).zip(y.par_chunks_mut(n.max(1))).for_each(row);
+        columns.par_chunks_mut(rows.max(1)).zip(w.par_chunks(k)).zip(bias.par_iter()).for_each(column);
     } else {
-        x.chunks(k).zip(y.chunks_mut(n.max(1))).for_each(row);
+        columns.chunks_mut(rows.max(1)).zip(w.chunks(k)).zip(bias).for_each(column);
     }
-    Ok(y)
+    Ok((0..rows * n).map(|i| columns[(i % n) * rows + i / n]).collect())
 }
 
 /// The accumulators [m, n] of `a` [m, k] times `b` [k, n], both centred
@@ -432,7 +446,8 @@ mod tests {
     fn products_with_constant_weights_equal_the_direct_sums_bit_for_bit() {
         let mut r = Rng(0x5eed);
         for case in 0..200 {
-            let (rows, k, n) = (1 + (r.next() % 6) as usize, 1 + (r.next() % 900) as usize, 1 + (r.next() % 7) as usize);
+            // Rows on both sides of GEMM_ROWS: the direct loop and the f64 GEMM.
+            let (rows, k, n) = (1 + (r.next() % 40) as usize, 1 + (r.next() % 900) as usize, 1 + (r.next() % 7) as usize);
             let wide = case % 2 == 1;
             let x: Vec<i16> = (0..rows * k).map(|_| if wide { r.next() as i16 } else { r.next() as i8 as i16 }).collect();
             let w: Vec<i8> = (0..n * k).map(|_| r.next() as i8).collect();

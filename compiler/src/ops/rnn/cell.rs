@@ -102,9 +102,20 @@ impl<'a> Recurrence<'a> {
     }
 }
 
-/// `Σ a[k] · b[k]` in f64, in eight independent partial sums (lanes the
-/// compiler can vectorise) joined in a fixed order.
-fn dot<T: Copy + Into<f64>>(a: &[T], b: &[f64]) -> f64 {
+crate::ops::host_simd::host_simd_fn! {
+    /// `Σ a[k] · b[k]` in f64, compiled for the host's vector unit
+    /// (`ops::host_simd`; the same sum on every host).
+    fn dot<T: IntoF64>(a: &[T], b: &[f64]) -> f64 = dot_lanes
+}
+
+/// Weights that widen to f64.
+trait IntoF64: Copy + Into<f64> {}
+impl<T: Copy + Into<f64>> IntoF64 for T {}
+
+/// [`dot`]'s loop: eight independent partial sums (lanes the compiler
+/// can vectorise) joined in a fixed order.
+#[inline(always)]
+fn dot_lanes<T: IntoF64>(a: &[T], b: &[f64]) -> f64 {
     const LANES: usize = 8;
     let mut lanes = [0.0f64; LANES];
     let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
@@ -177,5 +188,22 @@ pub fn lstm_gates(pre: &[f64], p: &[f64], acts: &[Activation], clip: Option<f64>
         let o = act(0, clip(pre(hs + j) + p(hs + j) * new_c));
         *cj = new_c;
         *hj = o * act(2, new_c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::Rng;
+
+    #[test]
+    fn the_host_simd_dot_is_the_portable_sum_bit_for_bit() {
+        let mut r = Rng(0xd07);
+        let mut uniform = || (r.next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+        for len in [1, 7, 8, 9, 63, 512, 1031] {
+            let a: Vec<f32> = (0..len).map(|_| uniform() as f32 * 3.0).collect();
+            let b: Vec<f64> = (0..len).map(|_| uniform() * 1e3).collect();
+            assert_eq!(dot(&a, &b).to_bits(), dot_lanes(&a, &b).to_bits(), "length {len}");
+        }
     }
 }
