@@ -107,17 +107,47 @@ struct Scan {
     finite: u64,
 }
 
+crate::ops::host_simd::host_simd_fn! {
+    /// One branch-free sweep: the extremes (skipping NaN), the zeros and
+    /// the NaNs, compiled for the host's vector unit (`ops::host_simd`).
+    fn sweep(values: &[f32]) -> (f32, f32, u64, u64) = sweep_lanes
+}
+
+#[inline(always)]
+fn sweep_lanes(values: &[f32]) -> (f32, f32, u64, u64) {
+    // Eight lanes of extremes and counts (`x < min` is false for NaN, so
+    // NaN is skipped); counts join u64 every 2^20 elements per lane.
+    const LANES: usize = 8;
+    let (mut min, mut max, mut zeros, mut nans) = ([f32::INFINITY; LANES], [f32::NEG_INFINITY; LANES], 0u64, 0u64);
+    let block = values.chunks(LANES << 20);
+    for part in block {
+        let (mut z, mut n) = ([0u32; LANES], [0u32; LANES]);
+        let chunks = part.chunks_exact(LANES);
+        for (l, &x) in chunks.remainder().iter().enumerate() {
+            min[l] = if x < min[l] { x } else { min[l] };
+            max[l] = if x > max[l] { x } else { max[l] };
+            z[l] += u32::from(x == 0.0);
+            n[l] += u32::from(x.is_nan());
+        }
+        for c in chunks {
+            for l in 0..LANES {
+                let x = c[l];
+                min[l] = if x < min[l] { x } else { min[l] };
+                max[l] = if x > max[l] { x } else { max[l] };
+                z[l] += u32::from(x == 0.0);
+                n[l] += u32::from(x.is_nan());
+            }
+        }
+        zeros += z.iter().map(|&v| u64::from(v)).sum::<u64>();
+        nans += n.iter().map(|&v| u64::from(v)).sum::<u64>();
+    }
+    (min.iter().copied().fold(f32::INFINITY, f32::min), max.iter().copied().fold(f32::NEG_INFINITY, f32::max), zeros, nans)
+}
+
 impl Scan {
     fn of(values: &[f32]) -> Scan {
-        // One branch-free sweep (min and max skip NaN); a tensor with an
-        // infinity or NaN is counted again, element by element.
-        let (mut min, mut max, mut zeros, mut nans) = (f32::INFINITY, f32::NEG_INFINITY, 0u64, 0u64);
-        for &x in values {
-            min = min.min(x);
-            max = max.max(x);
-            zeros += u64::from(x == 0.0);
-            nans += u64::from(x.is_nan());
-        }
+        // A tensor with an infinity or NaN is counted again, element by element.
+        let (min, max, zeros, nans) = sweep(values);
         if nans == 0 && min.is_finite() && max.is_finite() {
             return Scan { min, max, zeros, finite: values.len() as u64 };
         }
