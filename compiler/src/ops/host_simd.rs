@@ -15,35 +15,18 @@ pub fn avx2() -> bool {
     false
 }
 
-/// Defines `fn $name<$T>($args) -> $ret` (or one without a type
-/// parameter) that runs `$body` (an
-/// `#[inline(always)]` function of the same signature), compiled with AVX2
-/// when the host has it.
+/// Defines `fn $name<$T>($args) -> $ret` (the type parameter optional)
+/// that runs `$body` (an `#[inline(always)]` function of the same
+/// signature), compiled with AVX2 when the host has it.
 macro_rules! host_simd_fn {
-    ($(#[$doc:meta])* $vis:vis fn $name:ident<$T:ident: $bound:path>($($arg:ident: $ty:ty),*) -> $ret:ty = $body:path) => {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident $(<$T:ident: $bound:path>)? ($($arg:ident: $ty:ty),*) -> $ret:ty = $body:path) => {
         $(#[$doc])*
         #[inline]
-        $vis fn $name<$T: $bound>($($arg: $ty),*) -> $ret {
+        $vis fn $name $(<$T: $bound>)? ($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             if $crate::ops::host_simd::avx2() {
                 #[target_feature(enable = "avx2")]
-                fn avx2<$T: $bound>($($arg: $ty),*) -> $ret {
-                    $body($($arg),*)
-                }
-                // SAFETY: the CPU has AVX2.
-                return unsafe { avx2($($arg),*) };
-            }
-            $body($($arg),*)
-        }
-    };
-    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $body:path) => {
-        $(#[$doc])*
-        #[inline]
-        $vis fn $name($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            if $crate::ops::host_simd::avx2() {
-                #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) -> $ret {
+                fn avx2 $(<$T: $bound>)? ($($arg: $ty),*) -> $ret {
                     $body($($arg),*)
                 }
                 // SAFETY: the CPU has AVX2.

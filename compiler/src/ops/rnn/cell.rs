@@ -94,10 +94,13 @@ impl<'a> Recurrence<'a> {
 
     /// `R[first_row..] · v + bias` for `bias.len()` rows of `cols`.
     fn matvec(&self, first_row: usize, cols: usize, v: &[f64], bias: &[f64]) -> Vec<f64> {
-        let row = |k: usize| (first_row + k) * cols..(first_row + k + 1) * cols;
+        fn rows<T: IntoF64>(m: &[T], cols: usize, v: &[f64], bias: &[f64]) -> Vec<f64> {
+            bias.iter().enumerate().map(|(k, b)| b + dot(m.get(k * cols..(k + 1) * cols).unwrap_or(&[]), v)).collect()
+        }
+        let start = first_row * cols;
         match self {
-            Recurrence::F32(m) => bias.iter().enumerate().map(|(k, b)| b + dot(m.get(row(k)).unwrap_or(&[]), v)).collect(),
-            Recurrence::F64(m) => bias.iter().enumerate().map(|(k, b)| b + dot(m.get(row(k)).unwrap_or(&[]), v)).collect(),
+            Recurrence::F32(m) => rows(m.get(start..).unwrap_or(&[]), cols, v, bias),
+            Recurrence::F64(m) => rows(m.get(start..).unwrap_or(&[]), cols, v, bias),
         }
     }
 }
