@@ -404,8 +404,19 @@ impl Tensor {
 
     /// Elements of a numeric or bool tensor as f64.
     pub fn to_f64_vec(&self) -> Result<Vec<f64>> {
-        let t = self.cast(DType::F64)?;
-        Ok(t.array::<f64>()?.iter().copied().collect())
+        Ok(match self {
+            Tensor::F64(a) => a.iter().copied().collect(),
+            Tensor::F32(a) => a.iter().map(|&v| v as f64).collect(),
+            t => t.cast(DType::F64)?.array::<f64>()?.iter().copied().collect(),
+        })
+    }
+
+    /// Elements of a numeric or bool tensor as f32 (cast as `cast` does).
+    pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        Ok(match self {
+            Tensor::F32(a) => a.iter().copied().collect(),
+            t => t.cast(DType::F32)?.array::<f32>()?.iter().copied().collect(),
+        })
     }
 
     /// The single element of a one-element tensor as i64.

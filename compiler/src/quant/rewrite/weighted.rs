@@ -12,7 +12,7 @@ use crate::ops::qint::{conv_constants, IntConv, ZeroPoint};
 use crate::ops::qint::IntConvTranspose;
 use crate::ops::spatial::{Axis, TraversalAxis};
 use crate::ops::Op;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 use crate::{Error, Result};
 
 impl Rewriter<'_> {
@@ -32,7 +32,7 @@ impl Rewriter<'_> {
         };
         let (xq, px) = self.as_int(x)?;
         let (target, po, lo, hi) = self.output_stage(y)?;
-        let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
+        let wf = w.to_f32_vec()?;
         let (qw, sw) = self.weight_codes(&wf, c_out, scales);
         let mut bias_f = match &bias {
             Some(b) => b.to_f64_vec()?,
@@ -81,7 +81,7 @@ impl Rewriter<'_> {
         // channel-major copy, whose row c holds every weight reaching output
         // channel c: the layout weight quantization and the bound expect.
         let at = |ci: usize, o: usize, k: usize| ((ci * og + o) * kvol + k, (((ci / cg) * og + o) * cg + ci % cg) * kvol + k);
-        let wf: Vec<f32> = w.cast(DType::F32)?.to_f64_vec()?.into_iter().map(|v| v as f32).collect();
+        let wf = w.to_f32_vec()?;
         let mut rows = vec![0f32; wf.len()];
         for ci in 0..c_in {
             for o in 0..og {
