@@ -5,13 +5,14 @@
 //!
 //! The kernels' accumulators wrap (int32 for 8-bit codes, int64 for int16),
 //! and a wrapping sum is exact modulo 2^32 (2^64) whatever the order of its
-//! terms: so the blocking, the im2col layout, the split of a long sum into
+//! terms: so the order of the depthwise loop, the split of a long sum into
 //! int32 chunks that provably cannot wrap (for int64 accumulators) and the
 //! threads here give the kernels' integers exactly, with no bound assumed.
-//! Convolutions that read several input channels per group, and products
-//! with constant weights over many rows, run as an f64 GEMM instead: every
-//! partial sum is an integer below 2^53 (see [`F64_MAX_DEPTH`]), so it is
-//! exact too, and its value modulo 2^32 is the wrapping int32 sum.
+//! Convolutions that read several input channels per group (or long int16
+//! depthwise windows), and products with constant weights over many rows,
+//! run as an f64 GEMM instead: every partial sum is an integer below 2^53
+//! (see [`F64_MAX_DEPTH`]), so it is exact too, and its value modulo 2^32
+//! is the wrapping int32 sum.
 
 use super::super::dense::row_major;
 use super::Wide;
@@ -90,10 +91,6 @@ pub struct ConvGeom {
     pub pad: [usize; 2],
 }
 
-/// Output positions per block of the im2col buffer: a block of patches
-/// stays in the L2 cache while every output channel of the group reads it.
-const BLOCK_BYTES: usize = 1 << 17;
-
 /// Multiply-accumulates below which a convolution runs on one thread (a
 /// thread per sample already runs in calibration and scoring).
 const PARALLEL_MACS: usize = 1 << 22;
@@ -123,20 +120,19 @@ pub fn conv<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom)
     if x.len() != g.batch * g.c_in * in_len || w.len() != g.c_out * k || bias.len() != g.c_out {
         bail!("IntConv: input, weight or bias sizes do not match the convolution's shape");
     }
-    if cg > 1 && k <= F64_MAX_DEPTH {
+    if k > F64_MAX_DEPTH {
+        crate::unsupported!("integer convolutions summing more than 2^30 products per output");
+    }
+    // Several input channels per output, or int64 sums of more taps than
+    // one int32 chunk holds: the f64 GEMM; else the depthwise loop.
+    if cg > 1 || (A::BITS == 64 && kvol > CHUNK) {
         return conv_f64(x, x_zero, w, bias, g, k);
     }
     let w: Vec<i16> = w.iter().map(|&v| v as i16).collect();
     let mut y = vec![A::ZERO; g.batch * g.c_out * out_len];
     let macs = y.len() * k;
     // Output channels `bias.len()` of one group reading `x_g`.
-    let channels = |x_g: &[i16], w_c: &[i16], b_c: &[A], y_c: &mut [A]| {
-        if cg == 1 && (A::BITS == 32 || kvol <= CHUNK) {
-            depthwise(x_g, x_zero, w_c, b_c, y_c, g);
-        } else {
-            im2col_gemm(x_g, x_zero, w_c, b_c, y_c, g, cg);
-        }
-    };
+    let channels = |x_g: &[i16], w_c: &[i16], b_c: &[A], y_c: &mut [A]| depthwise(x_g, x_zero, w_c, b_c, y_c, g);
     // One job per (image, group): its output planes are contiguous.
     let job = |(ng, y_g): (usize, &mut [A])| {
         let (n, gi) = (ng / g.group, ng % g.group);
@@ -243,62 +239,6 @@ fn depthwise<A: Wide>(x: &[i16], x_zero: i16, w: &[i16], bias: &[A], y: &mut [A]
             }
             for (d, &a) in y_c[oh * out_w..][..out_w].iter_mut().zip(&row) {
                 *d = bias[oc].add(A::of(a));
-            }
-        }
-    }
-}
-
-/// `cg` input channels read by `bias.len()` output channels: blocks of
-/// output positions are gathered into patches [position, cg · k_h · k_w]
-/// (padding read as `x_zero`), each output the dot product of a weight row
-/// and a patch.
-fn im2col_gemm<A: Wide>(x: &[i16], x_zero: i16, w: &[i16], bias: &[A], y: &mut [A], g: &ConvGeom, cg: usize) {
-    let ([in_h, in_w], [out_h, out_w]) = (g.in_hw, g.out_hw);
-    let ([k_h, k_w], [s_h, s_w], [d_h, d_w], [p_t, p_l]) = (g.kernel, g.stride, g.dilation, g.pad);
-    let (in_len, out_len) = (in_h * in_w, out_h * out_w);
-    let kvol = k_h * k_w;
-    let k = cg * kvol;
-    let block = (BLOCK_BYTES / (2 * k.max(1))).clamp(16, out_len.max(16));
-    let pointwise = kvol == 1 && s_h == 1 && s_w == 1 && p_t == 0 && p_l == 0 && in_h == out_h && in_w == out_w;
-    let mut col = vec![0i16; block.min(out_len) * k];
-    for p0 in (0..out_len).step_by(block) {
-        let p1 = (p0 + block).min(out_len);
-        let col = &mut col[..(p1 - p0) * k];
-        if pointwise {
-            // The patch of a 1x1 convolution is the input column: a
-            // transpose, eight channels (16 contiguous bytes per patch) at a time.
-            for ic0 in (0..cg).step_by(8) {
-                let rows: Vec<&[i16]> = (ic0..cg.min(ic0 + 8)).map(|ic| &x[ic * in_len + p0..ic * in_len + p1]).collect();
-                for (p, patch) in col.chunks_mut(k).enumerate() {
-                    for (d, row) in patch[ic0..ic0 + rows.len()].iter_mut().zip(&rows) {
-                        *d = row[p];
-                    }
-                }
-            }
-        } else {
-            for (p, patch) in (p0..p1).zip(col.chunks_mut(k)) {
-                let (oh, ow) = (p / out_w, p % out_w);
-                for ic in 0..cg {
-                    let plane = &x[ic * in_len..][..in_len];
-                    for kh in 0..k_h {
-                        let taps = &mut patch[(ic * k_h + kh) * k_w..][..k_w];
-                        let ih = (oh * s_h + kh * d_h).wrapping_sub(p_t);
-                        if ih >= in_h {
-                            taps.fill(x_zero);
-                            continue;
-                        }
-                        let src = &plane[ih * in_w..][..in_w];
-                        for (kw, t) in taps.iter_mut().enumerate() {
-                            let iw = (ow * s_w + kw * d_w).wrapping_sub(p_l);
-                            *t = if iw < in_w { src[iw] } else { x_zero };
-                        }
-                    }
-                }
-            }
-        }
-        for (oc, (w_row, &b)) in w.chunks(k).zip(bias).enumerate() {
-            for (d, patch) in y[oc * out_len + p0..oc * out_len + p1].iter_mut().zip(col.chunks(k)) {
-                *d = b.add(dot_acc::<A, i16>(w_row, patch));
             }
         }
     }
@@ -440,6 +380,18 @@ mod tests {
                 assert_eq!(conv(&x, x_zero, &w, &bias, &g).unwrap(), direct(&x, x_zero, &w, &bias, &g), "{g:?}");
             }
         }
+    }
+
+    #[test]
+    fn int16_depthwise_windows_longer_than_a_chunk_are_exact() {
+        // 2 channels of 17x17 taps (289 > CHUNK): the f64 GEMM, extreme codes.
+        let g = ConvGeom { batch: 1, c_in: 2, c_out: 2, group: 2, in_hw: [18, 20], out_hw: [4, 4], kernel: [17, 17], stride: [1, 1], dilation: [1, 1], pad: [1, 0] };
+        assert!(17 * 17 > CHUNK);
+        let mut r = Rng(0x1617);
+        let x: Vec<i16> = (0..2 * 18 * 20).map(|i| if i % 3 == 0 { -32768 } else { r.next() as i16 }).collect();
+        let w: Vec<i8> = (0..2 * 289).map(|i| if i % 2 == 0 { -128 } else { r.next() as i8 }).collect();
+        let bias = vec![i64::MAX >> 2, -(i64::MAX >> 3)];
+        assert_eq!(conv(&x, 32767, &w, &bias, &g).unwrap(), direct(&x, 32767, &w, &bias, &g));
     }
 
     #[test]

@@ -9,7 +9,6 @@ use crate::quant::calibrate::{Calibration, Range};
 use crate::quant::fixed_point::Rounding;
 use crate::tensor::{DType, Tensor};
 use crate::Result;
-use std::collections::HashMap;
 
 const OPTIONS: Options = Options { per_tensor: false, rounding: Rounding::Double, int8_io: false, equalize: false, bias_correction: false };
 
