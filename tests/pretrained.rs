@@ -137,7 +137,7 @@ suite! {
     silero_vad_openvino,
     silero_vad_op15,
     ppocr_cls,
-    ppocrv4_rec = "issue 11 open: all-int8 decodes 56 % of strings, 95 % of frames (99 % required); even with every layer in 16x8 the output reaches 25 dB (the 1x1 convolutions' int8 weights measure 30-38 dB); --quantize auto meets 30 dB with most MACs in float",
+    ppocrv4_rec = "issue 11 open: all-int8 decodes 56 % of strings, 95 % of frames (99 % required), limited by its 8-bit activations (tests/models/README.md); --quantize auto meets 30 dB with most MACs in float",
     ppocrv4_det,
     minilm_l6,
 }
