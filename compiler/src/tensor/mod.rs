@@ -411,11 +411,16 @@ impl Tensor {
         })
     }
 
-    /// Elements of a numeric or bool tensor as f32 (cast as `cast` does).
-    pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+    /// Elements of a numeric or bool tensor as f32 (cast as `cast` does),
+    /// borrowed when they are contiguous f32 already.
+    pub fn to_f32(&self) -> Result<std::borrow::Cow<'_, [f32]>> {
+        use std::borrow::Cow;
         Ok(match self {
-            Tensor::F32(a) => a.iter().copied().collect(),
-            t => t.cast(DType::F32)?.array::<f32>()?.iter().copied().collect(),
+            Tensor::F32(a) => match a.as_slice() {
+                Some(s) => Cow::Borrowed(s),
+                None => Cow::Owned(a.iter().copied().collect()),
+            },
+            t => Cow::Owned(t.cast(DType::F32)?.into_array::<f32>()?.into_iter().collect()),
         })
     }
 

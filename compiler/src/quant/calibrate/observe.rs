@@ -13,7 +13,7 @@ use super::roles::{self, MASKED};
 use crate::dataset::Dataset;
 use crate::interp::Interpreter;
 use crate::ir::{Graph, ValueId};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 use crate::{progress, Error, Result};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -266,17 +266,7 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
 
 /// A float tensor's elements as float32 (borrowed when they are already).
 fn as_f32(t: &Tensor) -> Option<Cow<'_, [f32]>> {
-    match t.dtype() {
-        DType::F32 => {
-            let a = t.array::<f32>().ok()?;
-            Some(match a.as_slice() {
-                Some(s) => Cow::Borrowed(s),
-                None => Cow::Owned(a.iter().copied().collect()),
-            })
-        }
-        DType::F16 | DType::BF16 | DType::F64 => Some(Cow::Owned(t.cast(DType::F32).ok()?.into_array::<f32>().ok()?.into_iter().collect())),
-        _ => None,
-    }
+    t.dtype().is_float().then(|| t.to_f32().ok()).flatten()
 }
 
 /// `values` of `shape` with channel `c` (axis 1) divided by `factors[c]`.

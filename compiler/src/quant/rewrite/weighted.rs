@@ -32,7 +32,7 @@ impl Rewriter<'_> {
         };
         let (xq, px) = self.as_int(x)?;
         let (target, po, lo, hi) = self.output_stage(y)?;
-        let wf = w.to_f32_vec()?;
+        let wf = w.to_f32()?;
         let (qw, sw) = self.weight_codes(&wf, c_out, scales);
         let mut bias_f = match &bias {
             Some(b) => b.to_f64_vec()?,
@@ -81,7 +81,7 @@ impl Rewriter<'_> {
         // channel-major copy, whose row c holds every weight reaching output
         // channel c: the layout weight quantization and the bound expect.
         let at = |ci: usize, o: usize, k: usize| ((ci * og + o) * kvol + k, (((ci / cg) * og + o) * cg + ci % cg) * kvol + k);
-        let wf = w.to_f32_vec()?;
+        let wf = w.to_f32()?;
         let mut rows = vec![0f32; wf.len()];
         for ci in 0..c_in {
             for o in 0..og {
