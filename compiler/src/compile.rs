@@ -92,6 +92,12 @@ impl Builder {
 
     /// Generates the code and writes it; returns the memory figures.
     pub fn compile(&self) -> Result<Stats> {
+        Ok(self.compile_quantized()?.0)
+    }
+
+    /// [`Builder::compile`], with the quantized model when it quantized
+    /// (for the summary of what runs in int8, 16x8 and float).
+    pub fn compile_quantized(&self) -> Result<(Stats, Option<crate::quant::Quantized>)> {
         let in_build_script = std::env::var_os("OUT_DIR").is_some() && std::env::var_os("TARGET").is_some();
         if in_build_script {
             println!("cargo:rerun-if-changed={}", self.model.display());
@@ -137,7 +143,7 @@ impl Builder {
         if let (Some(q), Some(result)) = (&self.quantization, &quantized) {
             q.write_report(result, Some(output.stats.arena)).map_err(|e| e.in_file(&self.model))?;
         }
-        Ok(output.stats)
+        Ok((output.stats, quantized))
     }
 }
 

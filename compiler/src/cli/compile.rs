@@ -63,12 +63,15 @@ pub fn compile(args: CompileArgs) -> Result<()> {
     if let Some(q) = args.quant.request()? {
         b = b.quantize(q);
     }
-    let stats = b.compile()?;
+    let (stats, quantized) = b.compile_quantized()?;
     println!("wrote {}", out.display());
     println!("  flash (weights, tables)  {:>12} bytes", group(stats.flash));
     println!("  arena                    {:>12} bytes", group(stats.arena));
     println!("  arena lower bound        {:>12} bytes", group(stats.arena_lower_bound));
     println!("  inputs and outputs       {:>12} bytes", group(stats.io));
+    if let Some(q) = &quantized {
+        super::quant::summary(q, &mut std::io::stdout());
+    }
     Ok(())
 }
 

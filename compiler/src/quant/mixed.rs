@@ -16,8 +16,11 @@
 //! doubling every round, since error that was hidden behind a worse value
 //! shows once that one is fixed), and measure; in the round that reaches
 //! the target, the fewest of its values that still do are found by
-//! bisection. Every step is a real quantization run through the integer
-//! oracle, so the figure printed is measured, not estimated.
+//! bisection. The rounds run on the first [`SEARCHED`] samples; what they
+//! find is measured on [`SCORED`], and the search goes on from there on
+//! all of them when it falls short. Every step is a real quantization run
+//! through the integer oracle, so the figure printed is measured, not
+//! estimated.
 
 use super::report;
 use super::params::QParams;
@@ -70,66 +73,91 @@ impl std::fmt::Display for Mixed {
 }
 
 /// Searches the precision of the nodes of the prepared float graph `g` so
-/// that `rewrite` (the quantizing rewrite of `g` with the given choices)
-/// reaches `min_db` at the outputs on `data`.
-pub fn search(g: &Graph, data: &Dataset, min_db: f64, rewrite: &dyn Fn(&Choices) -> Result<Quantized>) -> Result<(Quantized, Mixed)> {
+/// that `rewrite` (the quantizing rewrite of `g` with the given choices;
+/// `all_int8` is its result without any) reaches `min_db` at the outputs
+/// on `data`: first on [`SEARCHED`] samples, then checked on [`SCORED`];
+/// when the check falls short, the search goes on from there on all
+/// [`SCORED`].
+pub fn search(g: &Graph, data: &Dataset, min_db: f64, all_int8: Quantized, rewrite: &dyn Fn(&Choices) -> Result<Quantized>) -> Result<(Quantized, Mixed)> {
+    let goal = min_db + MARGIN_DB;
     let reference = report::float_outputs(g, data, SCORED)?;
     let score = |q: &Quantized| report::output_sqnr(q, &reference, data);
-    let goal = min_db + MARGIN_DB;
-    let all_int8 = rewrite(&Choices::new())?;
     let all_int8_db = score(&all_int8)?;
-    let summary = |q: &Quantized, achieved_db: f64, raised: &[Raised]| {
-        let (int8_macs, wide_macs, float_macs) = macs(q)?;
-        let wide_values = raised.iter().filter(|r| r.level == Level::Wide).count();
-        let float_values = raised.len() - wide_values;
-        Ok::<_, crate::Error>(Mixed { target_db: min_db, achieved_db, all_int8_db, samples: reference.len(), wide_values, float_values, int8_macs, wide_macs, float_macs })
+    let start = Step { raised: Vec::new(), q: all_int8, db: all_int8_db };
+    let found = if all_int8_db >= goal {
+        start
+    } else {
+        let coarse = climb(g, data, SEARCHED, goal, rewrite, start)?;
+        let checked = Step { db: score(&coarse.q)?, ..coarse };
+        if checked.db >= goal || SEARCHED >= SCORED.min(data.len()) {
+            checked
+        } else {
+            climb(g, data, SCORED, goal, rewrite, checked)?
+        }
     };
-    if all_int8_db >= goal {
-        let mixed = summary(&all_int8, all_int8_db, &[])?;
-        return Ok((all_int8, mixed));
-    }
-    // Rounds: rank what the current model's codes add, raise the next
-    // `batch` values one level, measure; the batch doubles every round.
-    let (mut raised, mut current, mut batch) = (Vec::<Raised>::new(), all_int8, 1);
-    loop {
-        let ranked: Vec<Raised> = rank(g, &current, data)?
+    let (int8_macs, wide_macs, float_macs) = macs(&found.q)?;
+    let wide_values = found.raised.iter().filter(|r| r.level == Level::Wide).count();
+    let float_values = found.raised.len() - wide_values;
+    let mixed = Mixed { target_db: min_db, achieved_db: found.db, all_int8_db, samples: reference.len(), wide_values, float_values, int8_macs, wide_macs, float_macs };
+    Ok((found.q, mixed))
+}
+
+/// Calibration samples the rounds rank and bisect on (fewer if there are
+/// fewer); what they find is measured again on [`SCORED`].
+pub const SEARCHED: usize = 8;
+
+/// A model of the search: the values raised and the output SQNR reached.
+struct Step {
+    raised: Vec<Raised>,
+    q: Quantized,
+    db: f64,
+}
+
+/// Raises values of `start` in rounds until the outputs reach `goal` on
+/// the first `samples` samples of `data`, or nothing is left to raise.
+/// Each round's candidate is measured whole (its outputs and every
+/// quantized value in one pass), so the next round ranks without running
+/// it again; the bisection only needs the outputs.
+fn climb(g: &Graph, data: &Dataset, samples: usize, goal: f64, rewrite: &dyn Fn(&Choices) -> Result<Quantized>, start: Step) -> Result<Step> {
+    let first = report::measure(g, &start.q, data, samples)?;
+    let reference = first.references;
+    let score = |q: &Quantized| report::output_sqnr(q, &reference, data);
+    let (mut current, mut values, mut batch) = (Step { db: first.output_db, ..start }, first.values, 1);
+    while current.db < goal {
+        let ranked: Vec<Raised> = rank(g, &current.q, &values)
             .into_iter()
-            .filter_map(|r| match raised.iter().find(|k| k.ranked.value == r.value).map(|k| k.level) {
+            .filter_map(|r| match current.raised.iter().find(|k| k.ranked.value == r.value).map(|k| k.level) {
                 None => Some(Raised { ranked: r, level: Level::Wide }),
                 Some(Level::Wide) => Some(Raised { ranked: r, level: Level::Float }),
                 Some(Level::Float) => None,
             })
             .collect();
         if ranked.is_empty() {
-            let db = score(&current)?;
-            let mixed = summary(&current, db, &raised)?;
-            return Ok((current, mixed));
+            break;
         }
         let take = batch.min(ranked.len());
-        let with = |k: usize| -> Result<(Quantized, f64, Vec<Raised>)> {
-            let next = raise(&raised, &ranked[..k]);
-            let q = rewrite(&choices(g, &next))?;
-            let db = score(&q)?;
-            Ok((q, db, next))
-        };
-        let (q, db, next) = with(take)?;
-        if db >= goal {
+        let next = raise(&current.raised, &ranked[..take]);
+        let q = rewrite(&choices(g, &next))?;
+        let measured = report::measure(g, &q, data, samples)?;
+        if measured.output_db >= goal {
             // The fewest of this round's values that still reach the goal.
-            let (mut lo, mut hi, mut best) = (0, take, (q, db, next));
+            let (mut lo, mut hi, mut best) = (0, take, Step { raised: next, q, db: measured.output_db });
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2;
-                let (qm, dbm, nm) = with(mid)?;
-                if dbm >= goal {
-                    (hi, best) = (mid, (qm, dbm, nm));
+                let raised = raise(&current.raised, &ranked[..mid]);
+                let q = rewrite(&choices(g, &raised))?;
+                let db = score(&q)?;
+                if db >= goal {
+                    (hi, best) = (mid, Step { raised, q, db });
                 } else {
                     lo = mid;
                 }
             }
-            let mixed = summary(&best.0, best.1, &best.2)?;
-            return Ok((best.0, mixed));
+            return Ok(best);
         }
-        (raised, current, batch) = (next, q, batch * 2);
+        (current, values, batch) = (Step { raised: next, q, db: measured.output_db }, measured.values, batch * 2);
     }
+    Ok(current)
 }
 
 /// A precision above int8.
@@ -167,9 +195,9 @@ struct Ranked {
 }
 
 /// Quantized values of `q` (from `g`) in decreasing order of added noise,
-/// those that add none left out.
-fn rank(g: &Graph, q: &Quantized, data: &Dataset) -> Result<Vec<Ranked>> {
-    let by_dst = report::value_sqnr(g, q, data, SCORED)?;
+/// those that add none left out; `by_dst` is the SQNR of each of its
+/// quantized values ([`report::measure`]).
+fn rank(g: &Graph, q: &Quantized, by_dst: &HashMap<ValueId, f64>) -> Vec<Ranked> {
     let nsr: HashMap<ValueId, f64> = q.int_values.iter().filter_map(|&(s, d, _)| by_dst.get(&d).map(|&db| (s, 10f64.powf(-db / 10.0)))).collect();
     let params: HashMap<ValueId, QParams> = q.int_values.iter().map(|&(s, _, p)| (s, p)).collect();
     let mut ranked: Vec<Ranked> = nsr
@@ -183,7 +211,7 @@ fn rank(g: &Graph, q: &Quantized, data: &Dataset) -> Result<Vec<Ranked>> {
         .filter(|r| r.added > 0.0)
         .collect();
     ranked.sort_by(|a, b| b.added.total_cmp(&a.added).then(a.value.cmp(&b.value)));
-    Ok(ranked)
+    ranked
 }
 
 /// The nodes computing `v` back to quantized values (those in `quantized`),

@@ -86,16 +86,41 @@ pub fn quantize_weights_with(w: &[f32], rows: usize, scales: &[f32]) -> (Vec<i8>
 /// `w / scale` of each row (one scale per row) rounded half to even and
 /// clamped to `[lowest, 127]`.
 fn weight_codes(w: &[f32], scales: &[f32], lowest: f64) -> Vec<i8> {
-    let per_row = w.len() / scales.len().max(1);
-    w.iter()
-        .enumerate()
-        .map(|(i, &v)| (v as f64 / scales[i / per_row.max(1)] as f64).round_ties_even().clamp(lowest, 127.0) as i8)
-        .collect()
+    let per_row = (w.len() / scales.len().max(1)).max(1);
+    let mut codes = Vec::with_capacity(w.len());
+    for (row, &s) in w.chunks(per_row).zip(scales) {
+        codes.extend(row.iter().map(|&v| round_ties_even_small((v as f64 / s as f64).clamp(lowest, 127.0)) as i8));
+    }
+    codes
+}
+
+/// `x.round_ties_even()` for |x| < 2^51 (NaN stays NaN), without a call to
+/// the C library: adding and taking away 2^52 rounds to an integer in the
+/// default (nearest, ties to even) mode.
+fn round_ties_even_small(x: f64) -> f64 {
+    const SHIFT: f64 = 4_503_599_627_370_496.0;
+    if x >= 0.0 {
+        (x + SHIFT) - SHIFT
+    } else {
+        (x - SHIFT) + SHIFT
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_rounding_is_round_ties_even() {
+        let mut x = -300.0f64;
+        while x <= 300.0 {
+            for v in [x, x + 1e-9, x - 1e-9, x + 0.5, x - 0.5] {
+                assert_eq!(round_ties_even_small(v), v.round_ties_even(), "{v}");
+            }
+            x += 0.25;
+        }
+        assert!(round_ties_even_small(f64::NAN).is_nan());
+    }
 
     #[test]
     fn zero_is_exact_and_ranges_cover() {

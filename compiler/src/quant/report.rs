@@ -86,11 +86,28 @@ pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
     Ok(Report { layers, float_nodes: q.float_nodes.clone(), wide_nodes: q.wide_nodes.clone(), flash, arena: None, samples, equalization: q.equalization })
 }
 
-/// SQNR per quantized value of `q.graph` against its float value in `src`.
-/// On the way of an additive attention mask into a Softmax, the masked
-/// elements (at or below `calibrate::MASKED` in float) are left out: their
-/// codes saturate by design, and what that costs shows after the Softmax.
+/// SQNR per quantized value of `q.graph` against its float value in `src`
+/// over the first `samples` samples of `data` (see [`measure`]).
 pub fn value_sqnr(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) -> Result<HashMap<ValueId, f64>> {
+    Ok(measure(src, q, data, samples)?.values)
+}
+
+/// What [`measure`] finds: the SQNR of each quantized value and of the
+/// outputs, and the float outputs it compared against (one per sample).
+pub struct Measured {
+    pub values: HashMap<ValueId, f64>,
+    pub output_db: f64,
+    pub references: Vec<Vec<Tensor>>,
+}
+
+/// Runs the float `src` and the quantized `q.graph` on the first `samples`
+/// samples of `data`, and measures every quantized value against its float
+/// value and the outputs against the float outputs ([`output_sqnr`]) in
+/// that one pass. On the way of an additive attention mask into a Softmax,
+/// the masked elements (at or below `calibrate::MASKED` in float) are left
+/// out of the values' figures: their codes saturate by design, and what
+/// that costs shows after the Softmax.
+pub fn measure(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) -> Result<Measured> {
     let mask_context = super::calibrate::mask_context(src);
     let wanted: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (s, (d, p))).collect();
     let by_dst: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (d, (s, p))).collect();
@@ -102,29 +119,33 @@ pub fn value_sqnr(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) ->
             let mut acc: HashMap<ValueId, Energy> = HashMap::new();
             let inputs = data.sample(i)?;
             let mut floats: HashMap<ValueId, Tensor> = HashMap::new();
-            float_run.run_observed(inputs.clone(), &mut |v, t| {
+            let reference = float_run.run_observed(inputs.clone(), &mut |v, t| {
                 if wanted.contains_key(&v) {
                     floats.insert(v, t.clone());
                 }
             })?;
             let coded = io_codes(q, inputs)?;
-            int_run.run_observed(coded, &mut |v, t| {
+            let got = int_run.run_observed(coded, &mut |v, t| {
                 let Some((s, p)) = by_dst.get(&v) else { return };
                 if let Some(f) = floats.get(s) {
                     let masked = if mask_context.contains(s) { super::calibrate::MASKED } else { f64::NEG_INFINITY };
                     acc.entry(v).or_default().add_above(f, t, Some(p), masked);
                 }
             })?;
-            Ok::<_, Error>(acc)
+            let outputs = output_energy(q, &reference, &got);
+            Ok::<_, Error>((acc, outputs, reference))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut sums: HashMap<ValueId, Energy> = HashMap::new();
-    for sample in per_sample {
+    let (mut sums, mut outputs, mut references) = (HashMap::<ValueId, Energy>::new(), Energy::default(), Vec::new());
+    for (sample, out, reference) in per_sample {
         for (v, e) in sample {
             sums.entry(v).or_default().merge(e);
         }
+        outputs.merge(out);
+        references.push(reference);
     }
-    Ok(sums.into_iter().map(|(v, e)| (v, e.db())).collect())
+    let values = sums.into_iter().map(|(v, e)| (v, e.db())).collect();
+    Ok(Measured { values, output_db: outputs.db(), references })
 }
 
 /// Signal and noise energy of an approximation.
@@ -178,15 +199,7 @@ pub fn output_sqnr(q: &Quantized, references: &[Vec<Tensor>], data: &Dataset) ->
     let int_run = Interpreter::new(&q.graph)?;
     let energy = (0..references.len())
         .into_par_iter()
-        .map(|i| {
-            let got = int_run.run(io_codes(q, data.sample(i)?)?)?;
-            let mut e = Energy::default();
-            for ((r, t), v) in references[i].iter().zip(&got).zip(&q.graph.outputs) {
-                let p = q.graph.io_quant.get(v).map(|&(scale, zero)| QParams { scale, zero, dtype: t.dtype() });
-                e.add(r, t, p.as_ref());
-            }
-            Ok::<_, Error>(e)
-        })
+        .map(|i| Ok::<_, Error>(output_energy(q, &references[i], &int_run.run(io_codes(q, data.sample(i)?)?)?)))
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .fold(Energy::default(), |mut a, b| {
@@ -194,6 +207,17 @@ pub fn output_sqnr(q: &Quantized, references: &[Vec<Tensor>], data: &Dataset) ->
             a
         });
     Ok(energy.db())
+}
+
+/// The error energy of the outputs `got` of `q.graph` (codes where the
+/// model's outputs are quantized) against the float `reference`.
+fn output_energy(q: &Quantized, reference: &[Tensor], got: &[Tensor]) -> Energy {
+    let mut e = Energy::default();
+    for ((r, t), v) in reference.iter().zip(got).zip(&q.graph.outputs) {
+        let p = q.graph.io_quant.get(v).map(|&(scale, zero)| QParams { scale, zero, dtype: t.dtype() });
+        e.add(r, t, p.as_ref());
+    }
+    e
 }
 
 /// The outputs of the float `src` on the first `samples` samples of `data`.

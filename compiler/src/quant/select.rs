@@ -60,10 +60,10 @@ pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options)
 /// output SQNR of at least `min_db` against float (`mixed::search`).
 pub fn quantize_auto(graph: &Graph, data: &Dataset, method: Method, options: Options, min_db: f64) -> Result<Quantized> {
     let (int8, calibration) = quantize_calibrated(graph, data, method, options)?;
-    let g = &int8.float;
+    let (equalization, range_check, g) = (int8.equalization, int8.range_check, int8.float.clone());
     let source = Source::Calibrated(&calibration);
-    let (q, mixed) = super::mixed::search(g, data, min_db, &|keep| rewrite::quantize_choosing(g, &source, options, keep))?;
-    Ok(Quantized { equalization: int8.equalization, range_check: int8.range_check, mixed: Some(mixed), ..q })
+    let (q, mixed) = super::mixed::search(&g, data, min_db, int8, &|keep| rewrite::quantize_choosing(&g, &source, options, keep))?;
+    Ok(Quantized { equalization, range_check, mixed: Some(mixed), ..q })
 }
 
 /// [`quantize`], with the calibration of the candidate it kept.
