@@ -12,13 +12,15 @@
 //! quantized values they read: a fused activation or an elementwise chain
 //! comes with its producer) and the nodes that read it: int8 to 16x8, and
 //! 16x8 to float when the value ranks again. Search in rounds: rank the
-//! current model's values, raise the top `batch` of them (1, 2, 4, ...
-//! doubling every round, since error that was hidden behind a worse value
-//! shows once that one is fixed), and measure; in the round that reaches
+//! current model's values, raise the top `batch` of them (1, 2, 4, ...:
+//! [`GROWTH`] times more every round, re-ranked in between, since error
+//! that was hidden behind a worse value shows once that one is fixed), and
+//! measure; in the round that reaches
 //! the target, the fewest of its values that still do are found by
 //! bisection. The rounds run on the first [`SEARCHED`] samples; what they
-//! find is measured on [`SCORED`], and the search goes on from there on
-//! all of them when it falls short. Every step is a real quantization run
+//! find is measured on [`SCORED`] (then the larger sets of the bisection
+//! that reached the target), and the search goes on from there on all of
+//! them when that falls short. Every step is a real quantization run
 //! through the integer oracle, so the figure printed is measured, not
 //! estimated.
 
@@ -76,8 +78,9 @@ impl std::fmt::Display for Mixed {
 /// that `rewrite` (the quantizing rewrite of `g` with the given choices;
 /// `all_int8` is its result without any) reaches `min_db` at the outputs
 /// on `data`: first on [`SEARCHED`] samples, then checked on [`SCORED`];
-/// when the check falls short, the search goes on from there on all
-/// [`SCORED`].
+/// when the check falls short, the larger candidates of the last round
+/// are checked, and when they do too, the search goes on from there on
+/// all [`SCORED`].
 pub fn search(g: &Graph, data: &Dataset, min_db: f64, all_int8: Quantized, rewrite: &dyn Fn(&Choices) -> Result<Quantized>) -> Result<(Quantized, Mixed)> {
     let goal = min_db + MARGIN_DB;
     let reference = report::float_outputs(g, data, SCORED)?;
@@ -88,11 +91,20 @@ pub fn search(g: &Graph, data: &Dataset, min_db: f64, all_int8: Quantized, rewri
         start
     } else {
         let coarse = climb(g, data, SEARCHED, goal, rewrite, start)?;
-        let checked = Step { db: score(&coarse.q)?, ..coarse };
+        let mut checked = Step { db: score(&coarse.best.q)?, ..coarse.best };
+        // Close to the goal on fewer samples may fall short on all: the
+        // round's larger candidates that reached it come next.
+        for raised in coarse.larger {
+            if checked.db >= goal {
+                break;
+            }
+            let q = rewrite(&choices(g, &raised))?;
+            checked = Step { db: score(&q)?, raised, q };
+        }
         if checked.db >= goal || SEARCHED >= SCORED.min(data.len()) {
             checked
         } else {
-            climb(g, data, SCORED, goal, rewrite, checked)?
+            climb(g, data, SCORED, goal, rewrite, checked)?.best
         }
     };
     let (int8_macs, wide_macs, float_macs) = macs(&found.q)?;
@@ -101,6 +113,9 @@ pub fn search(g: &Graph, data: &Dataset, min_db: f64, all_int8: Quantized, rewri
     let mixed = Mixed { target_db: min_db, achieved_db: found.db, all_int8_db, samples: reference.len(), wide_values, float_values, int8_macs, wide_macs, float_macs };
     Ok((found.q, mixed))
 }
+
+/// How many times more values each round raises than the last.
+pub const GROWTH: usize = 2;
 
 /// Calibration samples the rounds rank and bisect on (fewer if there are
 /// fewer); what they find is measured again on [`SCORED`].
@@ -113,12 +128,20 @@ struct Step {
     db: f64,
 }
 
+/// What [`climb`] found: the model with the fewest raised values that
+/// reached the goal (or the last one tried), and the larger sets of its
+/// last round that reached it too, fewest first.
+struct Climbed {
+    best: Step,
+    larger: Vec<Vec<Raised>>,
+}
+
 /// Raises values of `start` in rounds until the outputs reach `goal` on
 /// the first `samples` samples of `data`, or nothing is left to raise.
 /// Each round's candidate is measured whole (its outputs and every
 /// quantized value in one pass), so the next round ranks without running
 /// it again; the bisection only needs the outputs.
-fn climb(g: &Graph, data: &Dataset, samples: usize, goal: f64, rewrite: &dyn Fn(&Choices) -> Result<Quantized>, start: Step) -> Result<Step> {
+fn climb(g: &Graph, data: &Dataset, samples: usize, goal: f64, rewrite: &dyn Fn(&Choices) -> Result<Quantized>, start: Step) -> Result<Climbed> {
     let first = report::measure(g, &start.q, data, samples)?;
     let reference = first.references;
     let score = |q: &Quantized| report::output_sqnr(q, &reference, data);
@@ -141,23 +164,24 @@ fn climb(g: &Graph, data: &Dataset, samples: usize, goal: f64, rewrite: &dyn Fn(
         let measured = report::measure(g, &q, data, samples)?;
         if measured.output_db >= goal {
             // The fewest of this round's values that still reach the goal.
-            let (mut lo, mut hi, mut best) = (0, take, Step { raised: next, q, db: measured.output_db });
+            let (mut lo, mut hi, mut best, mut larger) = (0, take, Step { raised: next, q, db: measured.output_db }, Vec::new());
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2;
                 let raised = raise(&current.raised, &ranked[..mid]);
                 let q = rewrite(&choices(g, &raised))?;
                 let db = score(&q)?;
                 if db >= goal {
-                    (hi, best) = (mid, Step { raised, q, db });
+                    larger.insert(0, std::mem::replace(&mut best, Step { raised, q, db }).raised);
+                    hi = mid;
                 } else {
                     lo = mid;
                 }
             }
-            return Ok(best);
+            return Ok(Climbed { best, larger });
         }
-        (current, values, batch) = (Step { raised: next, q, db: measured.output_db }, measured.values, batch * 2);
+        (current, values, batch) = (Step { raised: next, q, db: measured.output_db }, measured.values, batch * GROWTH);
     }
-    Ok(current)
+    Ok(Climbed { best: current, larger: Vec::new() })
 }
 
 /// A precision above int8.

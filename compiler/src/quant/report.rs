@@ -163,8 +163,7 @@ impl Energy {
 
     /// [`Energy::add`] of the elements whose reference is above `floor`.
     fn add_above(&mut self, reference: &Tensor, got: &Tensor, p: Option<&QParams>, floor: f64) {
-        let (Ok(r), Ok(g)) = (reference.cast(DType::F32), got.to_f64_vec()) else { return };
-        let Ok(r) = r.array::<f32>() else { return };
+        let (Ok(r), Ok(g)) = (reference.to_f32(), got.to_f64_vec()) else { return };
         for (&a, c) in r.iter().zip(g).filter(|(&a, _)| !(a as f64 <= floor)) {
             let (a, b) = (a as f64, p.map_or(c, |p| p.scale as f64 * (c - p.zero as f64)));
             self.signal += a * a;
