@@ -88,7 +88,7 @@ fn int_range(d: DType) -> Option<(f64, f64)> {
 /// adding and removing 2^52 rounds to an integer half to even (the FPU's
 /// default mode); from 2^52 on every f64 is an integer.
 #[inline]
-fn round_half_even(v: f64) -> f64 {
+pub(crate) fn round_half_even(v: f64) -> f64 {
     const TWO_52: f64 = 4_503_599_627_370_496.0;
     if v.abs() < TWO_52 {
         ((v.abs() + TWO_52) - TWO_52).copysign(v)

@@ -12,12 +12,13 @@
 //! quantized values they read: a fused activation or an elementwise chain
 //! comes with its producer) and the nodes that read it: int8 to 16x8, and
 //! 16x8 to float when the value ranks again. Search in rounds: rank the
-//! current model's values, raise the top `batch` of them (1, 2, 4, ...:
-//! [`GROWTH`] times more every round, re-ranked in between, since error
-//! that was hidden behind a worse value shows once that one is fixed), and
-//! measure; in the round that reaches
-//! the target, the fewest of its values that still do are found by
-//! bisection. The rounds run on the first [`SEARCHED`] samples; what they
+//! current model's values, raise the top of them, as many as would bring
+//! the outputs to the target if their noise were the sum of the noise the
+//! values add ([`budgeted`]; at least [`GROWTH`] times the last round's
+//! count), and measure; re-ranked in between, since error that was hidden
+//! behind a worse value shows once that one is fixed. In the round that
+//! reaches the target, the fewest of its values that still do are found
+//! by bisection. The rounds run on the first [`SEARCHED`] samples; what they
 //! find is measured on [`SCORED`] (then the larger sets of the bisection
 //! that reached the target), and the search goes on from there on all of
 //! them when that falls short. Every step is a real quantization run
@@ -27,8 +28,10 @@
 use super::report;
 use super::params::QParams;
 use super::rewrite::{clamp_consumer, Choices, Precision, Quantized};
+use super::select::Scored;
 use crate::dataset::Dataset;
 use crate::ir::{Graph, NodeId, ValueId};
+use crate::tensor::Tensor;
 use crate::Result;
 use std::collections::{HashMap, HashSet};
 
@@ -76,45 +79,72 @@ impl std::fmt::Display for Mixed {
 
 /// Searches the precision of the nodes of the prepared float graph `g` so
 /// that `rewrite` (the quantizing rewrite of `g` with the given choices;
-/// `all_int8` is its result without any) reaches `min_db` at the outputs
-/// on `data`: first on [`SEARCHED`] samples, then checked on [`SCORED`];
-/// when the check falls short, the larger candidates of the last round
-/// are checked, and when they do too, the search goes on from there on
-/// all [`SCORED`].
-pub fn search(g: &Graph, data: &Dataset, min_db: f64, all_int8: Quantized, rewrite: &dyn Fn(&Choices) -> Result<Quantized>) -> Result<(Quantized, Mixed)> {
+/// `start` is its result without any, scored against the float outputs of
+/// the first [`SCORED`] samples of `data`) reaches `min_db` at the outputs:
+/// first on [`SEARCHED`] samples, then checked on [`SCORED`]; when the
+/// check falls short, the larger candidates of the last round are checked,
+/// and when they do too, the search goes on from there on all [`SCORED`].
+pub fn search(g: &Graph, data: &Dataset, min_db: f64, start: Scored, rewrite: &dyn Fn(&Choices) -> Result<Quantized>) -> Result<(Quantized, Mixed)> {
     let goal = min_db + MARGIN_DB;
-    let reference = report::float_outputs(g, data, SCORED)?;
-    let score = |q: &Quantized| report::output_sqnr(q, &reference, data);
-    let all_int8_db = score(&all_int8)?;
-    let start = Step { raised: Vec::new(), q: all_int8, db: all_int8_db };
+    let Scored { q, db: all_int8_db, references } = start;
+    let scoring = Scoring { g, data, rewrite, references: &references[..SCORED.min(references.len())] };
+    let start = Step { raised: Vec::new(), q, db: all_int8_db };
     let found = if all_int8_db >= goal {
         start
     } else {
-        let coarse = climb(g, data, SEARCHED, goal, rewrite, start)?;
-        let mut checked = Step { db: score(&coarse.best.q)?, ..coarse.best };
+        let searched = Scoring { references: &scoring.references[..SEARCHED.min(scoring.references.len())], ..scoring };
+        let coarse = climb(&searched, goal, start)?;
+        let mut checked = Step { db: scoring.score(&coarse.best.q)?, ..coarse.best };
         // Close to the goal on fewer samples may fall short on all: the
         // round's larger candidates that reached it come next.
         for raised in coarse.larger {
             if checked.db >= goal {
                 break;
             }
-            let q = rewrite(&choices(g, &raised))?;
-            checked = Step { db: score(&q)?, raised, q };
+            checked = scoring.step(raised)?;
         }
-        if checked.db >= goal || SEARCHED >= SCORED.min(data.len()) {
+        if checked.db >= goal || searched.references.len() >= scoring.references.len() {
             checked
         } else {
-            climb(g, data, SCORED, goal, rewrite, checked)?.best
+            climb(&scoring, goal, checked)?.best
         }
     };
     let (int8_macs, wide_macs, float_macs) = macs(&found.q)?;
     let wide_values = found.raised.iter().filter(|r| r.level == Level::Wide).count();
     let float_values = found.raised.len() - wide_values;
-    let mixed = Mixed { target_db: min_db, achieved_db: found.db, all_int8_db, samples: reference.len(), wide_values, float_values, int8_macs, wide_macs, float_macs };
+    let mixed = Mixed { target_db: min_db, achieved_db: found.db, all_int8_db, samples: scoring.references.len(), wide_values, float_values, int8_macs, wide_macs, float_macs };
     Ok((found.q, mixed))
 }
 
-/// How many times more values each round raises than the last.
+/// How candidates are built and measured: the float graph, the data, the
+/// quantizing rewrite, and the float outputs of the samples measured on.
+#[derive(Clone, Copy)]
+struct Scoring<'a> {
+    g: &'a Graph,
+    data: &'a Dataset,
+    rewrite: &'a dyn Fn(&Choices) -> Result<Quantized>,
+    references: &'a [Vec<Tensor>],
+}
+
+impl Scoring<'_> {
+    /// The output SQNR of `q` on the samples of `references`.
+    fn score(&self, q: &Quantized) -> Result<f64> {
+        report::output_sqnr(q, self.references, self.data)
+    }
+
+    /// The model with the values of `raised` raised, and its score.
+    fn step(&self, raised: Vec<Raised>) -> Result<Step> {
+        let q = (self.rewrite)(&choices(self.g, &raised))?;
+        Ok(Step { db: self.score(&q)?, raised, q })
+    }
+
+    /// `q` measured whole: its outputs and every quantized value.
+    fn measure(&self, q: &Quantized) -> Result<report::Measured> {
+        report::measure(self.g, q, self.data, self.references.len())
+    }
+}
+
+/// Each round raises at least this many times more values than the last.
 pub const GROWTH: usize = 2;
 
 /// Calibration samples the rounds rank and bisect on (fewer if there are
@@ -137,14 +167,13 @@ struct Climbed {
 }
 
 /// Raises values of `start` in rounds until the outputs reach `goal` on
-/// the first `samples` samples of `data`, or nothing is left to raise.
-/// Each round's candidate is measured whole (its outputs and every
-/// quantized value in one pass), so the next round ranks without running
-/// it again; the bisection only needs the outputs.
-fn climb(g: &Graph, data: &Dataset, samples: usize, goal: f64, rewrite: &dyn Fn(&Choices) -> Result<Quantized>, start: Step) -> Result<Climbed> {
-    let first = report::measure(g, &start.q, data, samples)?;
-    let reference = first.references;
-    let score = |q: &Quantized| report::output_sqnr(q, &reference, data);
+/// the samples of `scoring`, or nothing is left to raise. Each round's
+/// candidate is measured whole (its outputs and every quantized value in
+/// one pass), so the next round ranks without running it again; the
+/// bisection only needs the outputs.
+fn climb(scoring: &Scoring, goal: f64, start: Step) -> Result<Climbed> {
+    let g = scoring.g;
+    let first = scoring.measure(&start.q)?;
     let (mut current, mut values, mut batch) = (Step { db: first.output_db, ..start }, first.values, 1);
     while current.db < goal {
         let ranked: Vec<Raised> = rank(g, &current.q, &values)
@@ -158,20 +187,18 @@ fn climb(g: &Graph, data: &Dataset, samples: usize, goal: f64, rewrite: &dyn Fn(
         if ranked.is_empty() {
             break;
         }
-        let take = batch.min(ranked.len());
+        let take = batch.max(budgeted(&ranked, current.db, goal)).min(ranked.len());
         let next = raise(&current.raised, &ranked[..take]);
-        let q = rewrite(&choices(g, &next))?;
-        let measured = report::measure(g, &q, data, samples)?;
+        let q = (scoring.rewrite)(&choices(g, &next))?;
+        let measured = scoring.measure(&q)?;
         if measured.output_db >= goal {
             // The fewest of this round's values that still reach the goal.
             let (mut lo, mut hi, mut best, mut larger) = (0, take, Step { raised: next, q, db: measured.output_db }, Vec::new());
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2;
-                let raised = raise(&current.raised, &ranked[..mid]);
-                let q = rewrite(&choices(g, &raised))?;
-                let db = score(&q)?;
-                if db >= goal {
-                    larger.insert(0, std::mem::replace(&mut best, Step { raised, q, db }).raised);
+                let step = scoring.step(raise(&current.raised, &ranked[..mid]))?;
+                if step.db >= goal {
+                    larger.insert(0, std::mem::replace(&mut best, step).raised);
                     hi = mid;
                 } else {
                     lo = mid;
@@ -179,9 +206,26 @@ fn climb(g: &Graph, data: &Dataset, samples: usize, goal: f64, rewrite: &dyn Fn(
             }
             return Ok(Climbed { best, larger });
         }
-        (current, values, batch) = (Step { raised: next, q, db: measured.output_db }, measured.values, batch * GROWTH);
+        (current, values, batch) = (Step { raised: next, q, db: measured.output_db }, measured.values, take * GROWTH);
     }
     Ok(Climbed { best: current, larger: Vec::new() })
+}
+
+/// The fewest of the top `ranked` values whose raising would bring the
+/// outputs from `db` to `goal` if the output noise were the sum of the
+/// noise the values add (each with the same weight): the rest of their
+/// added noise must be at most the goal's share of the whole.
+fn budgeted(ranked: &[Raised], db: f64, goal: f64) -> usize {
+    let share = 10f64.powf((db - goal) / 10.0);
+    let total: f64 = ranked.iter().map(|r| r.ranked.added).sum();
+    let mut rest = total;
+    for (i, r) in ranked.iter().enumerate() {
+        if rest <= share * total {
+            return i;
+        }
+        rest -= r.ranked.added;
+    }
+    ranked.len()
 }
 
 /// A precision above int8.

@@ -4,6 +4,7 @@
 //! per tensor), int32 biases.
 
 use super::calibrate::Range;
+use crate::ops::quantize::round_half_even;
 use crate::tensor::DType;
 
 /// `r = scale · (q − zero)` for the codes of `dtype` (int8, uint8 or int16).
@@ -49,7 +50,7 @@ impl QParams {
     /// The code of real `r` (rounded half to even, saturated).
     pub fn quantize(&self, r: f64) -> i32 {
         let (lo, hi) = self.code_range();
-        let q = (r / self.scale as f64).round_ties_even() + self.zero as f64;
+        let q = round_half_even(r / self.scale as f64) + self.zero as f64;
         if q.is_nan() {
             self.zero
         } else {
@@ -89,38 +90,14 @@ fn weight_codes(w: &[f32], scales: &[f32], lowest: f64) -> Vec<i8> {
     let per_row = (w.len() / scales.len().max(1)).max(1);
     let mut codes = Vec::with_capacity(w.len());
     for (row, &s) in w.chunks(per_row).zip(scales) {
-        codes.extend(row.iter().map(|&v| round_ties_even_small((v as f64 / s as f64).clamp(lowest, 127.0)) as i8));
+        codes.extend(row.iter().map(|&v| round_half_even((v as f64 / s as f64).clamp(lowest, 127.0)) as i8));
     }
     codes
-}
-
-/// `x.round_ties_even()` for |x| < 2^51 (NaN stays NaN), without a call to
-/// the C library: adding and taking away 2^52 rounds to an integer in the
-/// default (nearest, ties to even) mode.
-fn round_ties_even_small(x: f64) -> f64 {
-    const SHIFT: f64 = 4_503_599_627_370_496.0;
-    if x >= 0.0 {
-        (x + SHIFT) - SHIFT
-    } else {
-        (x - SHIFT) + SHIFT
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fast_rounding_is_round_ties_even() {
-        let mut x = -300.0f64;
-        while x <= 300.0 {
-            for v in [x, x + 1e-9, x - 1e-9, x + 0.5, x - 0.5] {
-                assert_eq!(round_ties_even_small(v), v.round_ties_even(), "{v}");
-            }
-            x += 0.25;
-        }
-        assert!(round_ties_even_small(f64::NAN).is_nan());
-    }
 
     #[test]
     fn zero_is_exact_and_ranges_cover() {

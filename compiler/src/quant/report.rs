@@ -93,11 +93,10 @@ pub fn value_sqnr(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) ->
 }
 
 /// What [`measure`] finds: the SQNR of each quantized value and of the
-/// outputs, and the float outputs it compared against (one per sample).
+/// outputs.
 pub struct Measured {
     pub values: HashMap<ValueId, f64>,
     pub output_db: f64,
-    pub references: Vec<Vec<Tensor>>,
 }
 
 /// Runs the float `src` and the quantized `q.graph` on the first `samples`
@@ -133,19 +132,18 @@ pub fn measure(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) -> Re
                 }
             })?;
             let outputs = output_energy(q, &reference, &got);
-            Ok::<_, Error>((acc, outputs, reference))
+            Ok::<_, Error>((acc, outputs))
         })
         .collect::<Result<Vec<_>>>()?;
-    let (mut sums, mut outputs, mut references) = (HashMap::<ValueId, Energy>::new(), Energy::default(), Vec::new());
-    for (sample, out, reference) in per_sample {
+    let (mut sums, mut outputs) = (HashMap::<ValueId, Energy>::new(), Energy::default());
+    for (sample, out) in per_sample {
         for (v, e) in sample {
             sums.entry(v).or_default().merge(e);
         }
         outputs.merge(out);
-        references.push(reference);
     }
     let values = sums.into_iter().map(|(v, e)| (v, e.db())).collect();
-    Ok(Measured { values, output_db: outputs.db(), references })
+    Ok(Measured { values, output_db: outputs.db() })
 }
 
 /// Signal and noise energy of an approximation.
@@ -217,12 +215,6 @@ fn output_energy(q: &Quantized, reference: &[Tensor], got: &[Tensor]) -> Energy 
         e.add(r, t, p.as_ref());
     }
     e
-}
-
-/// The outputs of the float `src` on the first `samples` samples of `data`.
-pub fn float_outputs(src: &Graph, data: &Dataset, samples: usize) -> Result<Vec<Vec<Tensor>>> {
-    let run = Interpreter::new(src)?;
-    (0..samples.min(data.len())).into_par_iter().map(|i| run.run(data.sample(i)?)).collect()
 }
 
 /// Float inputs quantized for a model with int8 inputs (`--io int8`).

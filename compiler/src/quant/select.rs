@@ -13,6 +13,7 @@ use super::rewrite::{self, Equalization, Options, Quantized, Source};
 use super::{bias_correction, report};
 use crate::dataset::Dataset;
 use crate::ir::Graph;
+use crate::tensor::Tensor;
 use crate::Result;
 use std::collections::HashMap;
 
@@ -53,26 +54,46 @@ struct Candidate {
 /// the equalized graph when equalization rescales any layers. Each
 /// candidate is scored only when there is more than one.
 pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<Quantized> {
-    Ok(quantize_calibrated(graph, data, method, options)?.0)
+    Ok(quantize_calibrated(graph, data, method, options, false)?.q)
 }
 
 /// `--quantize auto`: [`quantize`], then the nodes to keep in float for an
-/// output SQNR of at least `min_db` against float (`mixed::search`).
+/// output SQNR of at least `min_db` against float (`mixed::search`),
+/// starting from the kept candidate and its score.
 pub fn quantize_auto(graph: &Graph, data: &Dataset, method: Method, options: Options, min_db: f64) -> Result<Quantized> {
-    let (int8, calibration) = quantize_calibrated(graph, data, method, options)?;
-    let (equalization, range_check, g) = (int8.equalization, int8.range_check, int8.float.clone());
-    let source = Source::Calibrated(&calibration);
-    let (q, mixed) = super::mixed::search(&g, data, min_db, int8, &|keep| rewrite::quantize_choosing(&g, &source, options, keep))?;
+    let kept = quantize_calibrated(graph, data, method, options, true)?;
+    let (equalization, range_check, g) = (kept.q.equalization, kept.q.range_check, kept.q.float.clone());
+    let source = Source::Calibrated(&kept.calibration);
+    let start = Scored { q: kept.q, db: kept.db, references: kept.references };
+    let (q, mixed) = super::mixed::search(&g, data, min_db, start, &|keep| rewrite::quantize_choosing(&g, &source, options, keep))?;
     Ok(Quantized { equalization, range_check, mixed: Some(mixed), ..q })
 }
 
-/// [`quantize`], with the calibration of the candidate it kept.
-fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<(Quantized, Calibration)> {
+/// A quantization and its output SQNR against `references`, the float
+/// outputs of the first calibration samples.
+pub struct Scored {
+    pub q: Quantized,
+    pub db: f64,
+    pub references: Vec<Vec<Tensor>>,
+}
+
+/// The candidate [`quantize_calibrated`] kept, with the float references it
+/// was scored against (none when it was not scored).
+struct Kept {
+    q: Quantized,
+    calibration: Calibration,
+    db: f64,
+    references: Vec<Vec<Tensor>>,
+}
+
+/// [`quantize`], with the calibration of the candidate it kept; `score`
+/// scores it even when there is nothing to choose from.
+fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: Options, score: bool) -> Result<Kept> {
     let mut equalized_graph = graph.clone();
     let equalized = if options.equalize { equalize::run(&mut equalized_graph)? } else { Equalized::default() };
     let channel_axes = if options.bias_correction { bias_correction::channel_axes(graph) } else { HashMap::new() };
     let rescaled = (equalized.pairs > 0).then_some(&equalized.rescaled);
-    let scored = method == Method::Auto || rescaled.is_some();
+    let scored = score || method == Method::Auto || rescaled.is_some();
     let wanted = Wanted { channel_axes, rescaled, references: if scored { SCORED } else { 0 } };
     let obs = calibrate::observe(graph, data, &wanted)?;
     let build = |g: &Graph, rescaled, m: Method| -> Result<Candidate> {
@@ -101,5 +122,5 @@ fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: O
             best = with;
         }
     }
-    Ok((Quantized { equalization, range_check, ..best.q }, best.calibration))
+    Ok(Kept { q: Quantized { equalization, range_check, ..best.q }, calibration: best.calibration, db: best.db, references: obs.references })
 }
