@@ -149,7 +149,7 @@ pub const GROWTH: usize = 2;
 
 /// Calibration samples the rounds rank and bisect on (fewer if there are
 /// fewer); what they find is measured again on [`SCORED`].
-pub const SEARCHED: usize = 8;
+pub const SEARCHED: usize = 4;
 
 /// A model of the search: the values raised and the output SQNR reached.
 struct Step {
