@@ -10,9 +10,10 @@
 //! threads here give the kernels' integers exactly, with no bound assumed.
 //! Convolutions that read several input channels per group (or long int16
 //! depthwise windows), and products with constant weights over many rows,
-//! run as an f64 GEMM instead: every partial sum is an integer below 2^53
-//! (see [`F64_MAX_DEPTH`]), so it is exact too, and its value modulo 2^32
-//! is the wrapping int32 sum.
+//! run as a float GEMM instead: every partial sum is an integer below 2^24
+//! in f32 (checked per call from the codes and the weights' row sums,
+//! [`exact_in_f32`]) or below 2^53 in f64 (see [`F64_MAX_DEPTH`]), so it
+//! is exact too, and its value modulo 2^32 is the wrapping int32 sum.
 
 use super::super::dense::row_major;
 use super::Wide;
@@ -126,7 +127,7 @@ pub fn conv<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom)
     // Several input channels per output, or int64 sums of more taps than
     // one int32 chunk holds: the f64 GEMM; else the depthwise loop.
     if cg > 1 || (A::BITS == 64 && kvol > CHUNK) {
-        return conv_f64(x, x_zero, w, bias, g, k);
+        return conv_gemm(x, x_zero, w, bias, g, k);
     }
     let w: Vec<i16> = w.iter().map(|&v| v as i16).collect();
     let mut y = vec![A::ZERO; g.batch * g.c_out * out_len];
@@ -161,15 +162,63 @@ pub fn conv<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom)
 /// f64 holds integers exactly in any order of summation.
 const F64_MAX_DEPTH: usize = 1 << 30;
 
-/// [`conv`] as the float interpreter's im2col GEMM in f64 over `x − x_zero`
+/// A float type whose GEMM sums integers exactly while every partial sum
+/// stays below `2^MANTISSA` in magnitude.
+trait ExactFloat: crate::interp::gemm::Dot + Copy {
+    const MANTISSA: i32;
+    fn from_i32(v: i32) -> Self;
+    fn integer(self) -> i64;
+}
+
+impl ExactFloat for f32 {
+    const MANTISSA: i32 = 24;
+    fn from_i32(v: i32) -> f32 {
+        v as f32
+    }
+    fn integer(self) -> i64 {
+        self as i64
+    }
+}
+
+impl ExactFloat for f64 {
+    const MANTISSA: i32 = 53;
+    fn from_i32(v: i32) -> f64 {
+        f64::from(v)
+    }
+    fn integer(self) -> i64 {
+        self as i64
+    }
+}
+
+/// Whether every partial sum of the products of terms of magnitude at
+/// most `x_max` with a `k`-weight row of `w` (in any order) stays within
+/// f32's exact integers: `x_max · max_row Σ |w|` below 2^24. Products of
+/// 8-bit codes usually do; those of 16-bit codes take f64.
+fn exact_in_f32(x_max: u32, w: &[i8], k: usize) -> bool {
+    let l1 = w.chunks(k.max(1)).map(|row| row.iter().map(|&v| u64::from(v.unsigned_abs())).sum::<u64>()).max().unwrap_or(0);
+    (u64::from(x_max) * l1) < 1 << f32::MANTISSA
+}
+
+/// [`conv`] as the float interpreter's im2col GEMM over `x − x_zero`, in
+/// f32 where [`exact_in_f32`] holds, else f64.
+fn conv_gemm<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom, k: usize) -> Result<Vec<A>> {
+    let x_max = x.iter().map(|&v| (i32::from(v) - i32::from(x_zero)).unsigned_abs()).max().unwrap_or(0);
+    if exact_in_f32(x_max, w, k) {
+        conv_float::<f32, A>(x, x_zero, w, bias, g, k)
+    } else {
+        conv_float::<f64, A>(x, x_zero, w, bias, g, k)
+    }
+}
+
+/// [`conv`] as the float interpreter's im2col GEMM in `T` over `x − x_zero`
 /// (padding then reads 0, as the kernels' padding reads `x_zero`), plus
-/// `x_zero · Σ w` per output channel, exact for sums of `k` ≤
-/// [`F64_MAX_DEPTH`] terms.
-fn conv_f64<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom, k: usize) -> Result<Vec<A>> {
+/// `x_zero · Σ w` per output channel; exact when every partial sum is
+/// below `2^T::MANTISSA` (the caller's bound).
+fn conv_float<T: ExactFloat, A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom, k: usize) -> Result<Vec<A>> {
     use crate::ops::conv::lower::{self, Channels};
     use crate::ops::spatial::{Traversal, TraversalAxis};
-    let xs: Vec<f64> = x.iter().map(|&v| f64::from(i32::from(v) - i32::from(x_zero))).collect();
-    let ws: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
+    let xs: Vec<T> = x.iter().map(|&v| T::from_i32(i32::from(v) - i32::from(x_zero))).collect();
+    let ws: Vec<T> = w.iter().map(|&v| T::from_i32(i32::from(v))).collect();
     let zero_terms: Vec<i64> = w.chunks(k).map(|row| i64::from(x_zero) * row.iter().map(|&v| i64::from(v)).sum::<i64>()).collect();
     let axes = (0..2)
         .map(|i| TraversalAxis { b_dim: g.out_hw[i], a_dim: g.in_hw[i], stride: g.stride[i], dilation: g.dilation[i], offset: g.pad[i] as i64 })
@@ -183,21 +232,32 @@ fn conv_f64<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom,
         .enumerate()
         .flat_map(|(plane, y)| {
             let (b, z) = (bias[plane % g.c_out], zero_terms[plane % g.c_out]);
-            y.iter().map(move |&s| b.add(A::wrap(s as i64 + z)))
+            y.iter().map(move |&s| b.add(A::wrap(s.integer() + z)))
         })
         .collect())
 }
 
-/// [`matmul`] as an f64 GEMM of `x` [rows, k] and `w` [n, k] transposed.
-fn matmul_f64<A: Wide>(x: &[i16], w: &[i8], bias: &[A], (rows, k, n): (usize, usize, usize)) -> Result<Vec<A>> {
+/// [`matmul`] as a GEMM of `x` [rows, k] and `w` [n, k] transposed, in f32
+/// where [`exact_in_f32`] holds, else f64.
+fn matmul_gemm<A: Wide>(x: &[i16], w: &[i8], bias: &[A], dims: (usize, usize, usize)) -> Result<Vec<A>> {
+    let x_max = x.iter().map(|&v| i32::from(v).unsigned_abs()).max().unwrap_or(0);
+    if exact_in_f32(x_max, w, dims.1) {
+        matmul_float::<f32, A>(x, w, bias, dims)
+    } else {
+        matmul_float::<f64, A>(x, w, bias, dims)
+    }
+}
+
+/// [`matmul`] as a GEMM in `T`, exact under the caller's bound.
+fn matmul_float<T: ExactFloat, A: Wide>(x: &[i16], w: &[i8], bias: &[A], (rows, k, n): (usize, usize, usize)) -> Result<Vec<A>> {
     use ndarray::{Array2, ArrayView2};
-    let xs: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
-    let ws: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
+    let xs: Vec<T> = x.iter().map(|&v| T::from_i32(i32::from(v))).collect();
+    let ws: Vec<T> = w.iter().map(|&v| T::from_i32(i32::from(v))).collect();
     let shape_err = |e: ndarray::ShapeError| crate::Error::Op(format!("IntConv: {e}"));
     let (xa, wa) = (ArrayView2::from_shape((rows, k), &xs).map_err(shape_err)?, ArrayView2::from_shape((n, k), &ws).map_err(shape_err)?);
-    let mut sums = Array2::<f64>::zeros((rows, n));
-    crate::interp::gemm::gemm(1.0, xa, wa.t(), 0.0, sums.view_mut())?;
-    Ok(sums.rows().into_iter().flat_map(|row| row.into_iter().zip(bias).map(|(&s, &b)| b.add(A::wrap(s as i64))).collect::<Vec<_>>()).collect())
+    let mut sums = Array2::<T>::from_elem((rows, n), T::zero());
+    crate::interp::gemm::gemm(T::one(), xa, wa.t(), T::zero(), sums.view_mut())?;
+    Ok(sums.rows().into_iter().flat_map(|row| row.into_iter().zip(bias).map(|(&s, &b)| b.add(A::wrap(s.integer()))).collect::<Vec<_>>()).collect())
 }
 
 /// One input channel read by `bias.len()` output channels (depthwise, or a
@@ -260,7 +320,7 @@ pub fn matmul<A: Wide>(x: &[i16], w: &[i8], bias: &[A], k: usize) -> Result<Vec<
     }
     let rows = x.len() / k;
     if rows >= GEMM_ROWS && k <= F64_MAX_DEPTH {
-        return matmul_f64(x, w, bias, (rows, k, n));
+        return matmul_gemm(x, w, bias, (rows, k, n));
     }
     // The result transposed, [n, rows]: one output channel per chunk.
     let mut columns = vec![A::ZERO; n * rows];
@@ -392,6 +452,20 @@ mod tests {
         let w: Vec<i8> = (0..2 * 289).map(|i| if i % 2 == 0 { -128 } else { r.next() as i8 }).collect();
         let bias = vec![i64::MAX >> 2, -(i64::MAX >> 3)];
         assert_eq!(conv(&x, 32767, &w, &bias, &g).unwrap(), direct(&x, 32767, &w, &bias, &g));
+    }
+
+    #[test]
+    fn f32_sums_only_below_its_exact_integers() {
+        let w = vec![-127i8; 128];
+        // 1032 · 127 · 128 < 2^24 ≤ 1033 · 127 · 128.
+        assert!(exact_in_f32(1032, &w, 128));
+        assert!(!exact_in_f32(1033, &w, 128));
+        // Odd products: sums past 2^24 would lose their low bits in f32.
+        for x_max in [1032i16, 1033, 32767] {
+            let x: Vec<i16> = (0..GEMM_ROWS * 128).map(|i| x_max - (i % 7) as i16).collect();
+            let want: Vec<i64> = x.chunks(128).map(|row| row.iter().map(|&v| -127 * i64::from(v)).sum()).collect();
+            assert_eq!(matmul(&x, &w, &[0i64], 128).unwrap(), want, "{x_max}");
+        }
     }
 
     #[test]
