@@ -201,7 +201,10 @@ pub trait QuantCx {
 /// The transpose of a 2-D tensor, as float32: weights [K, N] as rows [N, K].
 pub fn transpose2(t: &Tensor) -> Result<Tensor> {
     let [r, c] = t.shape()[..] else { return Err(Error::Op(format!("expected a matrix, got shape {:?}", t.shape()))) };
-    let v = t.to_f64_vec()?;
-    let out: Vec<f32> = (0..c * r).map(|i| v[(i % r) * c + i / r] as f32).collect();
+    let v = t.to_f32()?;
+    let mut out: Vec<f32> = Vec::with_capacity(c * r);
+    for j in 0..c {
+        out.extend(v.iter().skip(j).step_by(c.max(1)).take(r));
+    }
     Tensor::from_vec(&[c, r], out)
 }
