@@ -193,7 +193,7 @@ impl OpDef for Gemm {
                 return Ok(Plan::float("transA"));
             }
             let bt = if self.trans_b { b.cast(DType::F32)? } else { transpose2(&b)? };
-            let w = scaled(&bt, self.alpha)?;
+            let w = if self.alpha == 1.0 { bt } else { scaled(&bt, self.alpha)? };
             let [n_out, ..] = w.shape()[..] else { return Ok(Plan::float("B is not a matrix")) };
             let bias = match cx.input_constant(2) {
                 None if ins.opt(2).is_some() => return Ok(Plan::float("C is not constant")),
@@ -213,7 +213,7 @@ impl OpDef for Gemm {
 
 /// `t · factor`, as float32.
 fn scaled(t: &Tensor, factor: f64) -> Result<Tensor> {
-    let v: Vec<f32> = t.to_f64_vec()?.into_iter().map(|x| (x * factor) as f32).collect();
+    let v: Vec<f32> = t.to_f32()?.iter().map(|&x| (f64::from(x) * factor) as f32).collect();
     Tensor::from_vec(t.shape(), v)
 }
 
