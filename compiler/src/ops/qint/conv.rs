@@ -158,12 +158,17 @@ impl IntConv {
         let muls: Vec<Multiplier> = mult.iter().zip(&exp).map(|(&m, &e)| Multiplier { m, exponent: e }).collect();
         let stage = &self.stage;
         // Channel-major planes, or rows of `c_out` for a matrix product.
-        let y = if self.axes.is_empty() {
-            acc.chunks(c_out.max(1)).flat_map(|row| row.iter().zip(&muls).map(|(&a, &m)| a.staged(stage, m))).collect()
+        let mut y = Vec::with_capacity(acc.len());
+        if self.axes.is_empty() {
+            for row in acc.chunks(c_out.max(1)) {
+                y.extend(row.iter().zip(&muls).map(|(&a, &m)| a.staged(stage, m)));
+            }
         } else {
             let plane: usize = out[2..].iter().product();
-            acc.chunks(plane.max(1)).zip(muls.iter().cycle()).flat_map(|(p, &m)| p.iter().map(move |&a| a.staged(stage, m))).collect()
-        };
+            for (p, &m) in acc.chunks(plane.max(1)).zip(muls.iter().cycle()) {
+                y.extend(p.iter().map(|&a| a.staged(stage, m)));
+            }
+        }
         Ok(vec![codes(x.dtype(), &out, y)?])
     }
 

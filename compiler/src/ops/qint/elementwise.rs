@@ -137,11 +137,8 @@ impl OpDef for IntBinary {
         }
         let av = ArrayD::from_shape_vec(IxDyn(a.shape()), ta).map_err(|e| crate::Error::Op(e.to_string()))?;
         let bv = ArrayD::from_shape_vec(IxDyn(b.shape()), tb).map_err(|e| crate::Error::Op(e.to_string()))?;
-        let (Some(ab), Some(bb)) = (av.broadcast(IxDyn(&shape)), bv.broadcast(IxDyn(&shape))) else {
-            bail!("cannot broadcast {:?} and {:?}", a.shape(), b.shape())
-        };
-        let y: Vec<i32> = ab.iter().zip(bb.iter()).map(|(&x, &y)| self.code(x, y)).collect();
-        Ok(vec![codes(a.dtype(), &shape, y)?])
+        let y = crate::ops::util::zip2(&av, &bv, |x, y| self.code(x, y))?;
+        Ok(vec![codes(a.dtype(), &shape, crate::ops::dense::row_major(&y).into_owned())?])
     }
 
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {

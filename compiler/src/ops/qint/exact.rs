@@ -125,9 +125,9 @@ pub fn conv<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom)
         crate::unsupported!("integer convolutions summing more than 2^30 products per output");
     }
     // Several input channels per output, or int64 sums of more taps than
-    // one int32 chunk holds: the f64 GEMM; else the depthwise loop.
+    // one int32 chunk holds: a float GEMM ([`exact_gemm`]); else the depthwise loop.
     if cg > 1 || (A::BITS == 64 && kvol > CHUNK) {
-        return conv_gemm(x, x_zero, w, bias, g, k);
+        return exact_gemm(x, x_zero, w, k, || conv_float::<f32, A>(x, x_zero, w, bias, g, k), || conv_float::<f64, A>(x, x_zero, w, bias, g, k));
     }
     let w: Vec<i16> = w.iter().map(|&v| v as i16).collect();
     let mut y = vec![A::ZERO; g.batch * g.c_out * out_len];
@@ -164,19 +164,20 @@ const F64_MAX_DEPTH: usize = 1 << 30;
 
 /// A float type whose GEMM sums integers exactly while every partial sum
 /// stays below `2^MANTISSA` in magnitude.
-trait ExactFloat: crate::interp::gemm::Dot + Copy {
+trait ExactFloat: crate::interp::gemm::Dot + Copy + Into<f64> {
     const MANTISSA: i32;
     fn from_i32(v: i32) -> Self;
-    fn integer(self) -> i64;
+    /// The integer an exact sum holds.
+    fn integer(self) -> i64 {
+        let v: f64 = self.into();
+        v as i64
+    }
 }
 
 impl ExactFloat for f32 {
     const MANTISSA: i32 = 24;
     fn from_i32(v: i32) -> f32 {
         v as f32
-    }
-    fn integer(self) -> i64 {
-        self as i64
     }
 }
 
@@ -185,28 +186,27 @@ impl ExactFloat for f64 {
     fn from_i32(v: i32) -> f64 {
         f64::from(v)
     }
-    fn integer(self) -> i64 {
-        self as i64
-    }
 }
 
 /// Whether every partial sum of the products of terms of magnitude at
 /// most `x_max` with a `k`-weight row of `w` (in any order) stays within
 /// f32's exact integers: `x_max · max_row Σ |w|` below 2^24. Products of
-/// 8-bit codes usually do; those of 16-bit codes take f64.
+/// 8-bit codes usually do; those of 16-bit codes take f64. Summing the
+/// weights costs what converting them for the GEMM does, once per call.
 fn exact_in_f32(x_max: u32, w: &[i8], k: usize) -> bool {
     let l1 = w.chunks(k.max(1)).map(|row| row.iter().map(|&v| u64::from(v.unsigned_abs())).sum::<u64>()).max().unwrap_or(0);
     (u64::from(x_max) * l1) < 1 << f32::MANTISSA
 }
 
-/// [`conv`] as the float interpreter's im2col GEMM over `x − x_zero`, in
-/// f32 where [`exact_in_f32`] holds, else f64.
-fn conv_gemm<A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[A], g: &ConvGeom, k: usize) -> Result<Vec<A>> {
+/// The result of a float GEMM of the codes `x − x_zero` by the weight rows
+/// of length `k` in `w`: `in_f32` where [`exact_in_f32`] holds, else
+/// `in_f64` (exact up to [`F64_MAX_DEPTH`] terms).
+fn exact_gemm<R>(x: &[i16], x_zero: i16, w: &[i8], k: usize, in_f32: impl FnOnce() -> R, in_f64: impl FnOnce() -> R) -> R {
     let x_max = x.iter().map(|&v| (i32::from(v) - i32::from(x_zero)).unsigned_abs()).max().unwrap_or(0);
     if exact_in_f32(x_max, w, k) {
-        conv_float::<f32, A>(x, x_zero, w, bias, g, k)
+        in_f32()
     } else {
-        conv_float::<f64, A>(x, x_zero, w, bias, g, k)
+        in_f64()
     }
 }
 
@@ -227,25 +227,12 @@ fn conv_float<T: ExactFloat, A: Wide>(x: &[i16], x_zero: i16, w: &[i8], bias: &[
     let ch = Channels { batch: g.batch, c_in: g.c_in, c_out: g.c_out, group: g.group };
     let sums = lower::conv(&xs, &ws, None, ch, &t)?;
     let out_len = g.plane().1.max(1);
-    Ok(sums
-        .chunks(out_len)
-        .enumerate()
-        .flat_map(|(plane, y)| {
-            let (b, z) = (bias[plane % g.c_out], zero_terms[plane % g.c_out]);
-            y.iter().map(move |&s| b.add(A::wrap(s.integer() + z)))
-        })
-        .collect())
-}
-
-/// [`matmul`] as a GEMM of `x` [rows, k] and `w` [n, k] transposed, in f32
-/// where [`exact_in_f32`] holds, else f64.
-fn matmul_gemm<A: Wide>(x: &[i16], w: &[i8], bias: &[A], dims: (usize, usize, usize)) -> Result<Vec<A>> {
-    let x_max = x.iter().map(|&v| i32::from(v).unsigned_abs()).max().unwrap_or(0);
-    if exact_in_f32(x_max, w, dims.1) {
-        matmul_float::<f32, A>(x, w, bias, dims)
-    } else {
-        matmul_float::<f64, A>(x, w, bias, dims)
+    let mut y = Vec::with_capacity(sums.len());
+    for (plane, sums) in sums.chunks(out_len).enumerate() {
+        let (b, z) = (bias[plane % g.c_out], zero_terms[plane % g.c_out]);
+        y.extend(sums.iter().map(|&s| b.add(A::wrap(s.integer() + z))));
     }
+    Ok(y)
 }
 
 /// [`matmul`] as a GEMM in `T`, exact under the caller's bound.
@@ -257,7 +244,11 @@ fn matmul_float<T: ExactFloat, A: Wide>(x: &[i16], w: &[i8], bias: &[A], (rows, 
     let (xa, wa) = (ArrayView2::from_shape((rows, k), &xs).map_err(shape_err)?, ArrayView2::from_shape((n, k), &ws).map_err(shape_err)?);
     let mut sums = Array2::<T>::from_elem((rows, n), T::zero());
     crate::interp::gemm::gemm(T::one(), xa, wa.t(), T::zero(), sums.view_mut())?;
-    Ok(sums.rows().into_iter().flat_map(|row| row.into_iter().zip(bias).map(|(&s, &b)| b.add(A::wrap(s.integer()))).collect::<Vec<_>>()).collect())
+    let mut y = Vec::with_capacity(rows * n);
+    for row in sums.rows() {
+        y.extend(row.iter().zip(bias).map(|(&s, &b)| b.add(A::wrap(s.integer()))));
+    }
+    Ok(y)
 }
 
 /// One input channel read by `bias.len()` output channels (depthwise, or a
@@ -304,7 +295,7 @@ fn depthwise<A: Wide>(x: &[i16], x_zero: i16, w: &[i16], bias: &[A], y: &mut [A]
     }
 }
 
-/// Rows of `x` from which a product with constant weights runs as an f64
+/// Rows of `x` from which a product with constant weights runs as a float
 /// GEMM: below, converting the weights costs more than the GEMM saves.
 const GEMM_ROWS: usize = 32;
 
@@ -312,7 +303,8 @@ const GEMM_ROWS: usize = 32;
 /// `bias[c] + Σ_k x[r, k] · w[c, k]` (IntConv over no spatial axes). With
 /// few rows, each weight row, the large operand, is read once in place as
 /// int8 against every row of `x` (which stays in the cache); with many, the
-/// product is an f64 GEMM, exact for `k` ≤ [`F64_MAX_DEPTH`].
+/// product is a float GEMM ([`exact_gemm`]), exact for `k` ≤
+/// [`F64_MAX_DEPTH`].
 pub fn matmul<A: Wide>(x: &[i16], w: &[i8], bias: &[A], k: usize) -> Result<Vec<A>> {
     let n = bias.len();
     if k == 0 || x.len() % k != 0 || w.len() != n * k {
@@ -320,7 +312,8 @@ pub fn matmul<A: Wide>(x: &[i16], w: &[i8], bias: &[A], k: usize) -> Result<Vec<
     }
     let rows = x.len() / k;
     if rows >= GEMM_ROWS && k <= F64_MAX_DEPTH {
-        return matmul_gemm(x, w, bias, (rows, k, n));
+        let dims = (rows, k, n);
+        return exact_gemm(x, 0, w, k, || matmul_float::<f32, A>(x, w, bias, dims), || matmul_float::<f64, A>(x, w, bias, dims));
     }
     // The result transposed, [n, rows]: one output channel per chunk.
     let mut columns = vec![A::ZERO; n * rows];
@@ -472,7 +465,7 @@ mod tests {
     fn products_with_constant_weights_equal_the_direct_sums_bit_for_bit() {
         let mut r = Rng(0x5eed);
         for case in 0..200 {
-            // Rows on both sides of GEMM_ROWS: the direct loop and the f64 GEMM.
+            // Rows on both sides of GEMM_ROWS: the direct loop and the float GEMM.
             let (rows, k, n) = (1 + (r.next() % 40) as usize, 1 + (r.next() % 900) as usize, 1 + (r.next() % 7) as usize);
             let wide = case % 2 == 1;
             let x: Vec<i16> = (0..rows * k).map(|_| if wide { r.next() as i16 } else { r.next() as i8 as i16 }).collect();
