@@ -132,7 +132,7 @@ fn quantize_auto_raises_the_costliest_values_until_the_target_sqnr() {
     let summary = String::from_utf8_lossy(&out.stderr).into_owned();
     let line = summary.lines().find(|l| l.trim_start().starts_with("auto: output SQNR")).unwrap_or_else(|| panic!("no auto line in\n{summary}"));
     let number = |after: &str| -> f64 { line.split(after).nth(1).and_then(|r| r.trim_start().split([' ', ';', ')', '%']).next()).and_then(|x| x.parse().ok()).unwrap_or_else(|| panic!("no '{after}' in {line}")) };
-    let (reached, all_int8, wide, int8_macs) = (number("output SQNR"), number("all int8"), number("dB);"), number("MACs"));
+    let (reached, all_int8, wide, int8_macs) = (number("output SQNR"), number("all int8"), number("); "), number("MACs"));
     let auto = array(&tmp.path().join("outputs.npz"), "logits");
     let labels = array(&dir.join("digits_test.npz"), "label");
     let held_out = sqnr(&float, &auto);

@@ -3,8 +3,9 @@
 //! much, float where even 16x8 does.
 //!
 //! The search starts from the all-int8 model. When its output SQNR against
-//! float on the first [`SCORED`] calibration samples is below the target
-//! (plus [`MARGIN_DB`], since held-out inputs see a little less), every
+//! float on the first [`SEARCHED`] calibration samples, then on the first
+//! [`SCORED`], is below the target (plus [`MARGIN_DB`], since held-out
+//! inputs see a little less), every
 //! quantized value is ranked by the noise its own codes add: its measured
 //! noise-to-signal ratio minus the largest of the values it is computed
 //! from (so error that merely flows through is not blamed twice). Raising
@@ -28,17 +29,16 @@
 use super::report;
 use super::params::QParams;
 use super::rewrite::{clamp_consumer, Choices, Precision, Quantized};
-use super::select::Scored;
+use super::select::{Scored, SCORED};
 use crate::dataset::Dataset;
 use crate::ir::{Graph, NodeId, ValueId};
 use crate::tensor::Tensor;
 use crate::Result;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 /// The output SQNR (dB) `--quantize auto` aims for unless told otherwise.
 pub const DEFAULT_MIN_SQNR: f64 = 30.0;
-/// Calibration samples the search measures on (fewer if there are fewer).
-pub const SCORED: usize = 16;
 /// What the search adds to the target on its samples.
 pub const MARGIN_DB: f64 = 1.0;
 
@@ -48,6 +48,8 @@ pub struct Mixed {
     pub target_db: f64,
     pub achieved_db: f64,
     pub all_int8_db: f64,
+    /// Calibration samples the all-int8 figure is measured on.
+    pub all_int8_samples: usize,
     pub samples: usize,
     /// Quantized values raised to 16x8, and kept in float.
     pub wide_values: usize,
@@ -63,11 +65,12 @@ impl std::fmt::Display for Mixed {
         let share = |m: u64| 100.0 * m as f64 / total;
         write!(
             f,
-            "auto: output SQNR {:.1} dB on {} calibration samples (target {:.1} dB; all int8 {:.1} dB); {} values in 16x8, {} in float; MACs {:.1} % int8, {:.1} % 16x8, {:.1} % float",
+            "auto: output SQNR {:.1} dB on {} calibration samples (target {:.1} dB; all int8 {:.1} dB on {}); {} values in 16x8, {} in float; MACs {:.1} % int8, {:.1} % 16x8, {:.1} % float",
             self.achieved_db,
             self.samples,
             self.target_db,
             self.all_int8_db,
+            self.all_int8_samples,
             self.wide_values,
             self.float_values,
             share(self.int8_macs),
@@ -80,20 +83,23 @@ impl std::fmt::Display for Mixed {
 /// Searches the precision of the nodes of the prepared float graph `g` so
 /// that `rewrite` (the quantizing rewrite of `g` with the given choices;
 /// `start` is its result without any, scored against the float outputs of
-/// the first [`SCORED`] samples of `data`) reaches `min_db` at the outputs:
-/// first on [`SEARCHED`] samples, then checked on [`SCORED`]; when the
-/// check falls short, the larger candidates of the last round are checked,
-/// and when they do too, the search goes on from there on all [`SCORED`].
+/// the first [`SCORED`] samples of `data` or fewer) reaches `min_db` at the
+/// outputs: first on [`SEARCHED`] samples, then checked on [`SCORED`]; when
+/// the check falls short, the larger candidates of the last round are
+/// checked, and when they do too, the search goes on from there on all
+/// [`SCORED`].
 pub fn search(g: &Graph, data: &Dataset, min_db: f64, start: Scored, rewrite: &dyn Fn(&Choices) -> Result<Quantized>) -> Result<(Quantized, Mixed)> {
     let goal = min_db + MARGIN_DB;
-    let Scored { q, db: all_int8_db, references } = start;
-    let scoring = Scoring { g, data, rewrite, references: &references[..SCORED.min(references.len())] };
+    let Scored { q, db: all_int8_db, samples: all_int8_samples, references } = start;
+    let scoring = Scoring { g, data, rewrite, references: &references[..SCORED.min(references.len())], floats: None };
     let start = Step { raised: Vec::new(), q, db: all_int8_db };
-    let found = if all_int8_db >= goal {
+    let found = if all_int8_db >= goal && all_int8_samples >= scoring.references.len() {
         start
     } else {
-        let searched = Scoring { references: &scoring.references[..SEARCHED.min(scoring.references.len())], ..scoring };
-        let coarse = climb(&searched, goal, start)?;
+        let floats = RefCell::new(Vec::new());
+        let searched = Scoring { references: &scoring.references[..SEARCHED.min(scoring.references.len())], floats: Some(&floats), ..scoring };
+        // All int8 may have reached the goal on the searched samples only.
+        let coarse = if all_int8_db >= goal { Climbed { best: start, larger: Vec::new() } } else { climb(&searched, goal, start)? };
         let mut checked = Step { db: scoring.score(&coarse.best.q)?, ..coarse.best };
         // Close to the goal on fewer samples may fall short on all: the
         // round's larger candidates that reached it come next.
@@ -112,18 +118,21 @@ pub fn search(g: &Graph, data: &Dataset, min_db: f64, start: Scored, rewrite: &d
     let (int8_macs, wide_macs, float_macs) = macs(&found.q)?;
     let wide_values = found.raised.iter().filter(|r| r.level == Level::Wide).count();
     let float_values = found.raised.len() - wide_values;
-    let mixed = Mixed { target_db: min_db, achieved_db: found.db, all_int8_db, samples: scoring.references.len(), wide_values, float_values, int8_macs, wide_macs, float_macs };
+    let mixed = Mixed { target_db: min_db, achieved_db: found.db, all_int8_db, all_int8_samples, samples: scoring.references.len(), wide_values, float_values, int8_macs, wide_macs, float_macs };
     Ok((found.q, mixed))
 }
 
 /// How candidates are built and measured: the float graph, the data, the
-/// quantizing rewrite, and the float outputs of the samples measured on.
+/// quantizing rewrite, the float outputs of the samples measured on, and
+/// the float runs on those samples when they are kept between
+/// measurements (see [`report::measure`]).
 #[derive(Clone, Copy)]
 struct Scoring<'a> {
     g: &'a Graph,
     data: &'a Dataset,
     rewrite: &'a dyn Fn(&Choices) -> Result<Quantized>,
     references: &'a [Vec<Tensor>],
+    floats: Option<&'a RefCell<Vec<report::FloatRun>>>,
 }
 
 impl Scoring<'_> {
@@ -140,7 +149,7 @@ impl Scoring<'_> {
 
     /// `q` measured whole: its outputs and every quantized value.
     fn measure(&self, q: &Quantized) -> Result<report::Measured> {
-        report::measure(self.g, q, self.data, self.references.len())
+        report::measure(self.g, q, self.data, self.references.len(), self.floats.map(|f| f.borrow_mut()).as_deref_mut())
     }
 }
 

@@ -16,7 +16,7 @@ use crate::ir::{Graph, ValueId};
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -89,7 +89,7 @@ pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
 /// SQNR per quantized value of `q.graph` against its float value in `src`
 /// over the first `samples` samples of `data` (see [`measure`]).
 pub fn value_sqnr(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) -> Result<HashMap<ValueId, f64>> {
-    Ok(measure(src, q, data, samples)?.values)
+    Ok(measure(src, q, data, samples, None)?.values)
 }
 
 /// What [`measure`] finds: the SQNR of each quantized value and of the
@@ -99,48 +99,85 @@ pub struct Measured {
     pub output_db: f64,
 }
 
+/// The float model's outputs on one sample, and the values it computed
+/// that a quantized model replaces by codes.
+pub struct FloatRun {
+    outputs: Vec<Tensor>,
+    values: HashMap<ValueId, Tensor>,
+}
+
+/// The computed float values of `src` that `q` quantizes (constants are
+/// compared where they are quantized, not here).
+fn quantized_sources(src: &Graph, q: &Quantized) -> HashSet<ValueId> {
+    q.int_values.iter().map(|&(s, _, _)| s).filter(|&s| src.value(s).constant.is_none()).collect()
+}
+
+/// One run of the float `src` on `inputs`, keeping the values of `wanted`.
+fn float_run(run: &Interpreter, inputs: Vec<Tensor>, wanted: &HashSet<ValueId>) -> Result<FloatRun> {
+    let mut values = HashMap::new();
+    let outputs = run.run_observed(inputs, &mut |v, t| {
+        if wanted.contains(&v) {
+            values.insert(v, t.clone());
+        }
+    })?;
+    Ok(FloatRun { outputs, values })
+}
+
 /// Runs the float `src` and the quantized `q.graph` on the first `samples`
 /// samples of `data`, and measures every quantized value against its float
 /// value and the outputs against the float outputs ([`output_sqnr`]) in
-/// that one pass. On the way of an additive attention mask into a Softmax,
-/// the masked elements (at or below `calibrate::MASKED` in float) are left
-/// out of the values' figures: their codes saturate by design, and what
-/// that costs shows after the Softmax.
-pub fn measure(src: &Graph, q: &Quantized, data: &Dataset, samples: usize) -> Result<Measured> {
+/// that one pass. With a `cache` (for a search that measures many
+/// quantizations of `src` on the same samples), sample `i`'s float run is
+/// taken from `cache[i]` when that holds every value `q` quantizes, and
+/// runs made afresh are kept there, with the values it held. On the way
+/// of an additive attention mask into a Softmax, the masked elements (at
+/// or below `calibrate::MASKED` in float) are left out of the values'
+/// figures: their codes saturate by design, and what that costs shows
+/// after the Softmax.
+pub fn measure(src: &Graph, q: &Quantized, data: &Dataset, samples: usize, mut cache: Option<&mut Vec<FloatRun>>) -> Result<Measured> {
     let mask_context = super::calibrate::mask_context(src);
-    let wanted: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (s, (d, p))).collect();
+    let wanted = quantized_sources(src, q);
     let by_dst: HashMap<ValueId, (ValueId, QParams)> = q.int_values.iter().map(|&(s, d, p)| (d, (s, p))).collect();
-    let (float_run, int_run) = (Interpreter::new(src)?, Interpreter::new(&q.graph)?);
+    let (float_interp, int_run) = (Interpreter::new(src)?, Interpreter::new(&q.graph)?);
+    let cached: &[FloatRun] = cache.as_deref().map_or(&[], |c| c.as_slice());
     // Per-sample sums, added in sample order: the same figures on every run.
     let per_sample = (0..samples.min(data.len()))
         .into_par_iter()
         .map(|i| {
             let mut acc: HashMap<ValueId, Energy> = HashMap::new();
             let inputs = data.sample(i)?;
-            let mut floats: HashMap<ValueId, Tensor> = HashMap::new();
-            let reference = float_run.run_observed(inputs.clone(), &mut |v, t| {
-                if wanted.contains_key(&v) {
-                    floats.insert(v, t.clone());
-                }
-            })?;
+            let fresh = match cached.get(i) {
+                Some(c) if wanted.iter().all(|v| c.values.contains_key(v)) => None,
+                _ => Some(float_run(&float_interp, inputs.clone(), &wanted)?),
+            };
+            let floats = fresh.as_ref().map_or_else(|| &cached[i], |f| f);
             let coded = io_codes(q, inputs)?;
             let got = int_run.run_observed(coded, &mut |v, t| {
                 let Some((s, p)) = by_dst.get(&v) else { return };
-                if let Some(f) = floats.get(s) {
+                if let Some(f) = floats.values.get(s) {
                     let masked = if mask_context.contains(s) { super::calibrate::MASKED } else { f64::NEG_INFINITY };
                     acc.entry(v).or_default().add_above(f, t, Some(p), masked);
                 }
             })?;
-            let outputs = output_energy(q, &reference, &got);
-            Ok::<_, Error>((acc, outputs))
+            let outputs = output_energy(q, &floats.outputs, &got);
+            Ok::<_, Error>((acc, outputs, fresh))
         })
         .collect::<Result<Vec<_>>>()?;
     let (mut sums, mut outputs) = (HashMap::<ValueId, Energy>::new(), Energy::default());
-    for (sample, out) in per_sample {
+    for (i, (sample, out, fresh)) in per_sample.into_iter().enumerate() {
         for (v, e) in sample {
             sums.entry(v).or_default().merge(e);
         }
         outputs.merge(out);
+        if let (Some(cache), Some(mut fresh)) = (cache.as_deref_mut(), fresh) {
+            match cache.get_mut(i) {
+                Some(old) => {
+                    fresh.values.extend(std::mem::take(&mut old.values));
+                    *old = fresh;
+                }
+                None => cache.push(fresh),
+            }
+        }
     }
     let values = sums.into_iter().map(|(v, e)| (v, e.db())).collect();
     Ok(Measured { values, output_db: outputs.db() })
@@ -161,9 +198,28 @@ impl Energy {
 
     /// [`Energy::add`] of the elements whose reference is above `floor`.
     fn add_above(&mut self, reference: &Tensor, got: &Tensor, p: Option<&QParams>, floor: f64) {
-        let (Ok(r), Ok(g)) = (reference.to_f32(), got.to_f64_vec()) else { return };
-        for (&a, c) in r.iter().zip(g).filter(|(&a, _)| !(a as f64 <= floor)) {
-            let (a, b) = (a as f64, p.map_or(c, |p| p.scale as f64 * (c - p.zero as f64)));
+        let Ok(r) = reference.to_f32() else { return };
+        let p = p.map(|p| (p.scale as f64, p.zero as f64));
+        // Codes and f32 read in place; anything else converted once.
+        match got {
+            Tensor::I8(a) => self.add_values(&r, a.iter().map(|&c| f64::from(c)), p, floor),
+            Tensor::U8(a) => self.add_values(&r, a.iter().map(|&c| f64::from(c)), p, floor),
+            Tensor::I16(a) => self.add_values(&r, a.iter().map(|&c| f64::from(c)), p, floor),
+            Tensor::F32(a) => self.add_values(&r, a.iter().map(|&c| f64::from(c)), p, floor),
+            t => {
+                if let Ok(v) = t.to_f64_vec() {
+                    self.add_values(&r, v.into_iter(), p, floor)
+                }
+            }
+        }
+    }
+
+    /// Adds `reference` against `got` (codes under `(scale, zero point)`
+    /// `p`, else reals), element by element where the reference is above
+    /// `floor`.
+    fn add_values(&mut self, reference: &[f32], got: impl Iterator<Item = f64>, p: Option<(f64, f64)>, floor: f64) {
+        for (&a, c) in reference.iter().zip(got).filter(|(&a, _)| !(a as f64 <= floor)) {
+            let (a, b) = (a as f64, p.map_or(c, |(scale, zero)| scale * (c - zero)));
             self.signal += a * a;
             self.noise += (a - b) * (a - b);
         }

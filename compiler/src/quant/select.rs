@@ -1,7 +1,8 @@
 //! Quantization from calibration data: one float pass over the samples
 //! (`calibrate::observe`) gathers everything, then candidate quantizations
 //! are scored at the model's outputs against float on the first
-//! [`SCORED`] samples and the best is kept. The candidates: with and
+//! [`SCORED`] samples (for `--quantize auto`, whose search measures its
+//! pick again, on the first `mixed::SEARCHED`) and the best is kept. The candidates: with and
 //! without cross-layer equalization (when it finds layers to rescale;
 //! equalizing balances the weights' channel ranges but can unbalance the
 //! activations'), and for `--calibrate auto` its ranges and minmax's, so
@@ -54,55 +55,57 @@ struct Candidate {
 /// the equalized graph when equalization rescales any layers. Each
 /// candidate is scored only when there is more than one.
 pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<Quantized> {
-    Ok(quantize_calibrated(graph, data, method, options, false)?.q)
+    Ok(quantize_calibrated(graph, data, method, options, None)?.scored.q)
 }
 
-/// `--quantize auto`: [`quantize`], then the nodes to keep in float for an
-/// output SQNR of at least `min_db` against float (`mixed::search`),
-/// starting from the kept candidate and its score.
+/// `--quantize auto`: [`quantize`] with the candidates scored on the
+/// samples the search ranks on, then the nodes to raise to 16x8 or keep in
+/// float for an output SQNR of at least `min_db` against float
+/// (`mixed::search`), starting from the kept candidate and its score.
 pub fn quantize_auto(graph: &Graph, data: &Dataset, method: Method, options: Options, min_db: f64) -> Result<Quantized> {
-    let kept = quantize_calibrated(graph, data, method, options, true)?;
-    let (equalization, range_check, g) = (kept.q.equalization, kept.q.range_check, kept.q.float.clone());
-    let source = Source::Calibrated(&kept.calibration);
-    let start = Scored { q: kept.q, db: kept.db, references: kept.references };
-    let (q, mixed) = super::mixed::search(&g, data, min_db, start, &|keep| rewrite::quantize_choosing(&g, &source, options, keep))?;
+    let Kept { scored, calibration } = quantize_calibrated(graph, data, method, options, Some(super::mixed::SEARCHED))?;
+    let (equalization, range_check, g) = (scored.q.equalization, scored.q.range_check, scored.q.float.clone());
+    let source = Source::Calibrated(&calibration);
+    let (q, mixed) = super::mixed::search(&g, data, min_db, scored, &|keep| rewrite::quantize_choosing(&g, &source, options, keep))?;
     Ok(Quantized { equalization, range_check, mixed: Some(mixed), ..q })
 }
 
-/// A quantization and its output SQNR against `references`, the float
-/// outputs of the first calibration samples.
+/// A quantization and its output SQNR against the first `samples` of
+/// `references`, the float outputs of the first [`SCORED`] calibration
+/// samples.
 pub struct Scored {
     pub q: Quantized,
     pub db: f64,
+    pub samples: usize,
     pub references: Vec<Vec<Tensor>>,
 }
 
-/// The candidate [`quantize_calibrated`] kept, with the float references it
-/// was scored against (none when it was not scored).
+/// The candidate [`quantize_calibrated`] kept, scored against the float
+/// references (none, and a NaN score, when it was not scored), and the
+/// calibration it was rewritten from.
 struct Kept {
-    q: Quantized,
+    scored: Scored,
     calibration: Calibration,
-    db: f64,
-    references: Vec<Vec<Tensor>>,
 }
 
-/// [`quantize`], with the calibration of the candidate it kept; `score`
-/// scores it even when there is nothing to choose from.
-fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: Options, score: bool) -> Result<Kept> {
+/// [`quantize`], with the calibration of the candidate it kept. With
+/// `score_on`, the candidates are scored on that many samples, even when
+/// there is nothing to choose from; without, on [`SCORED`] when there is.
+fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: Options, score_on: Option<usize>) -> Result<Kept> {
     let mut equalized_graph = graph.clone();
     let equalized = if options.equalize { equalize::run(&mut equalized_graph)? } else { Equalized::default() };
     let channel_axes = if options.bias_correction { bias_correction::channel_axes(graph) } else { HashMap::new() };
     let rescaled = (equalized.pairs > 0).then_some(&equalized.rescaled);
-    let scored = score || method == Method::Auto || rescaled.is_some();
+    let scored = score_on.is_some() || method == Method::Auto || rescaled.is_some();
     let wanted = Wanted { channel_axes, rescaled, references: if scored { SCORED } else { 0 } };
     let obs = calibrate::observe(graph, data, &wanted)?;
+    let samples = score_on.unwrap_or(SCORED).min(obs.references.len());
     let build = |g: &Graph, rescaled, m: Method| -> Result<Candidate> {
         let calibration: Calibration = calibrate::calibration(g, &obs, m, rescaled);
         let q = rewrite::quantize(g, &Source::Calibrated(&calibration), options)?;
-        let db = if scored { report::output_sqnr(&q, &obs.references, data)? } else { f64::NAN };
+        let db = if scored { report::output_sqnr(&q, &obs.references[..samples], data)? } else { f64::NAN };
         Ok(Candidate { q, calibration, db })
     };
-    let samples = obs.references.len();
     let mut best = build(graph, None, method)?;
     let mut range_check = None;
     let mut kept_method = method;
@@ -122,5 +125,6 @@ fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: O
             best = with;
         }
     }
-    Ok(Kept { q: Quantized { equalization, range_check, ..best.q }, calibration: best.calibration, db: best.db, references: obs.references })
+    let q = Quantized { equalization, range_check, ..best.q };
+    Ok(Kept { scored: Scored { q, db: best.db, samples, references: obs.references }, calibration: best.calibration })
 }
