@@ -192,8 +192,26 @@ impl OpDef for Gemm {
             if self.trans_a {
                 return Ok(Plan::float("transA"));
             }
-            let bt = if self.trans_b { b.cast(DType::F32)? } else { transpose2(&b)? };
-            let w = if self.alpha == 1.0 { bt } else { scaled(&bt, self.alpha)? };
+            // Rows [N, K] as float32, borrowed when B is that already.
+            let converted;
+            let bt = match (self.trans_b, self.alpha == 1.0 && b.dtype() == DType::F32) {
+                (true, true) => &*b,
+                (true, false) => {
+                    converted = b.cast(DType::F32)?;
+                    &converted
+                }
+                (false, _) => {
+                    converted = transpose2(&b)?;
+                    &converted
+                }
+            };
+            let scaled_rows;
+            let w = if self.alpha == 1.0 {
+                bt
+            } else {
+                scaled_rows = scaled(bt, self.alpha)?;
+                &scaled_rows
+            };
             let [n_out, ..] = w.shape()[..] else { return Ok(Plan::float("B is not a matrix")) };
             let bias = match cx.input_constant(2) {
                 None if ins.opt(2).is_some() => return Ok(Plan::float("C is not constant")),
@@ -206,7 +224,7 @@ impl OpDef for Gemm {
                 Some(_) => return Ok(Plan::float("C is not a vector over N")),
             };
             let scales = if self.alpha == 1.0 { cx.given_weight_scales(ins.opt(1), if self.trans_b { 0 } else { 1 }) } else { None };
-            cx.weighted(Weighted { x, w: &w, bias: bias.as_ref(), axes: Vec::new(), group: 1, scales })
+            cx.weighted(Weighted { x, w, bias: bias.as_ref(), axes: Vec::new(), group: 1, scales })
         })
     }
 }

@@ -33,6 +33,8 @@ mod tables;
 mod tests;
 mod weighted;
 
+pub use weighted::WeightMemo;
+
 /// Choices of the user (`--per-tensor`, `--rounding`, `--io`).
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -118,17 +120,20 @@ pub type Choices = HashMap<NodeId, Precision>;
 
 /// Quantizes the prepared float graph `src` with parameters from `source`.
 pub fn quantize(src: &Graph, source: &Source, opts: Options) -> Result<Quantized> {
-    quantize_choosing(src, source, opts, &Choices::new())
+    quantize_choosing(src, source, opts, &Choices::new(), &WeightMemo::default())
 }
 
 /// As [`quantize`], with the nodes of `choices` in 16x8 or float (the mixed
 /// precision of `--quantize auto`). 16x8 applies to calibrated ranges only.
-pub fn quantize_choosing(src: &Graph, source: &Source, opts: Options, choices: &Choices) -> Result<Quantized> {
+/// `memo` keeps the weight codes of every rewrite of `src` from `source`
+/// with `opts` for the next.
+pub fn quantize_choosing(src: &Graph, source: &Source, opts: Options, choices: &Choices, memo: &WeightMemo) -> Result<Quantized> {
     let mut r = Rewriter {
         src,
         source,
         opts,
         choices,
+        memo,
         wide: false,
         converted: HashMap::new(),
         dst: Graph::new(src.name.clone()),
@@ -188,6 +193,7 @@ struct Rewriter<'a> {
     opts: Options,
     /// Nodes in 16x8 or kept in float whatever their rule.
     choices: &'a Choices,
+    memo: &'a WeightMemo,
     /// Whether the node being rewritten is 16x8: its activations' parameters
     /// and codes are int16 (`params`, `as_int`).
     wide: bool,

@@ -66,7 +66,8 @@ pub fn quantize_auto(graph: &Graph, data: &Dataset, method: Method, options: Opt
     let Kept { scored, calibration } = quantize_calibrated(graph, data, method, options, Some(super::mixed::SEARCHED))?;
     let (equalization, range_check, g) = (scored.q.equalization, scored.q.range_check, scored.q.float.clone());
     let source = Source::Calibrated(&calibration);
-    let (q, mixed) = super::mixed::search(&g, data, min_db, scored, &|keep| rewrite::quantize_choosing(&g, &source, options, keep))?;
+    let memo = rewrite::WeightMemo::default();
+    let (q, mixed) = super::mixed::search(&g, data, min_db, scored, &|keep| rewrite::quantize_choosing(&g, &source, options, keep, &memo))?;
     Ok(Quantized { equalization, range_check, mixed: Some(mixed), ..q })
 }
 

@@ -14,6 +14,40 @@ use crate::ops::spatial::{Axis, TraversalAxis};
 use crate::ops::Op;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A weighted layer's int8 weight codes, their scales per output channel,
+/// and the bias correction's shift of its float bias.
+pub struct CodedWeights {
+    codes: Vec<i8>,
+    scales: Vec<f32>,
+    shift: Option<Vec<f64>>,
+}
+
+/// The [`CodedWeights`] of each IntConv node, kept from one rewrite of a
+/// graph to the next (`--quantize auto` rewrites it many times with other
+/// precisions; the weight codes do not depend on them).
+#[derive(Default)]
+pub struct WeightMemo(Mutex<HashMap<NodeId, Arc<CodedWeights>>>);
+
+impl WeightMemo {
+    /// The codes kept for node `n`, if they are `len` weights.
+    fn get(&self, n: NodeId, len: usize) -> Option<Arc<CodedWeights>> {
+        self.lock().get(&n).filter(|c| c.codes.len() == len).cloned()
+    }
+
+    /// Keeps `coded` as node `n`'s codes.
+    fn keep(&self, n: NodeId, coded: CodedWeights) -> Arc<CodedWeights> {
+        let coded = Arc::new(coded);
+        self.lock().insert(n, coded.clone());
+        coded
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Arc<CodedWeights>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 impl Rewriter<'_> {
     /// IntConv for Conv, Gemm and MatMul (see `Weighted`).
@@ -32,19 +66,27 @@ impl Rewriter<'_> {
         };
         let (xq, px) = self.as_int(x)?;
         let (target, po, lo, hi) = self.output_stage(y)?;
-        let wf = w.to_f32()?;
-        let (qw, sw) = self.weight_codes(&wf, c_out, scales);
+        let coded = match self.memo.get(n, w.len()) {
+            Some(coded) => coded,
+            None => {
+                let wf = w.to_f32()?;
+                let (codes, scales) = self.weight_codes(&wf, c_out, scales);
+                let means = self.channel_means(x).filter(|_| bias_correction::corrects(&self.src.node(n).op));
+                let shift = means.map(|m| bias_correction::shift(&wf, &codes, &scales, group, w.shape().iter().skip(2).product(), m));
+                self.memo.keep(n, CodedWeights { codes, scales, shift })
+            }
+        };
         let mut bias_f = match &bias {
             Some(b) => b.to_f64_vec()?,
             None => vec![0.0; c_out],
         };
-        if let Some(means) = self.channel_means(x).filter(|_| bias_correction::corrects(&self.src.node(n).op)) {
-            let shift = bias_correction::shift(&wf, &qw, &sw, group, w.shape().iter().skip(2).product(), means);
+        if let Some(shift) = &coded.shift {
             bias_f.iter_mut().zip(shift).for_each(|(b, s)| *b += s);
         }
-        let k = conv_constants((px.scale as f64, px.zero, px.dtype), &qw, &sw, &bias_f, po.scale as f64, ZeroPoint::Folded)?;
+        let (qw, sw) = (&coded.codes, &coded.scales);
+        let k = conv_constants((px.scale as f64, px.zero, px.dtype), qw, sw, &bias_f, po.scale as f64, ZeroPoint::Folded)?;
         let name = self.src.value(target).name.clone();
-        let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw)?);
+        let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw.clone())?);
         let bq = self.constant(format!("{name}_bias"), k.bias);
         let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], k.mult)?);
         let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], k.exp)?);
