@@ -8,14 +8,16 @@ whole processes on the same model and the same calibration samples
 
   1. `qcc MODEL -o DIR --quantize int8 --calibration calib.npz` with the
      input shapes fixed to the samples' (the default calibration, with its
-     equalization and range checks; the C/Rust sources are written too);
+     equalization and range checks; the C/Rust sources are written too),
+     and the same with `--quantize auto` (the mixed-precision search for
+     the default 30 dB);
   2. a Python process that imports onnxruntime and runs
      onnxruntime.quantization.quantize_static (QDQ, QInt8 activations and
      weights, per channel, MinMax, one sample per reader call) and writes the
      quantized model.
 
-It prints a Markdown table: model, samples, the two wall times in seconds,
-and qcc's time over onnxruntime's. The issue's target is a ratio of at most
+It prints a Markdown table: model, samples, the three wall times in
+seconds, and qcc's times over onnxruntime's. The issue's target is a ratio of at most
 2. Run through scripts/calibration-time.
 """
 
@@ -82,8 +84,8 @@ def timed(cmd):
 
 def main():
     names = sys.argv[1:] or sorted(p.name for p in (PRETRAINED / "data").iterdir() if (p / "calib.npz").exists())
-    print("| model | calibration samples | qcc --quantize int8 (s) | onnxruntime quantize_static (s) | ratio |")
-    print("|---|---|---|---|---|")
+    print("| model | calibration samples | qcc --quantize int8 (s) | qcc --quantize auto (s) | onnxruntime quantize_static (s) | int8 / onnxruntime | auto / onnxruntime |")
+    print("|---|---|---|---|---|---|---|")
     for name in names:
         if name in PREQUANTIZED:
             continue
@@ -92,9 +94,11 @@ def main():
         calib = np.load(calib_path)
         samples = len(next(iter(calib.values())))
         with tempfile.TemporaryDirectory() as tmp:
-            qcc = timed([QCC, model, "-o", Path(tmp) / "qcc", "--quantize", "int8", "--calibration", calib_path, *shape_flags(model, calib)])
+            flags = ["--calibration", calib_path, *shape_flags(model, calib)]
+            int8 = timed([QCC, model, "-o", Path(tmp) / "int8", "--quantize", "int8", *flags])
+            auto = timed([QCC, model, "-o", Path(tmp) / "auto", "--quantize", "auto", *flags])
             ort = timed([sys.executable, "-c", ORT_SCRIPT, model, calib_path, Path(tmp) / "ort.onnx"])
-        print(f"| {name} | {samples} | {qcc:.1f} | {ort:.1f} | {qcc / ort:.2f} |", flush=True)
+        print(f"| {name} | {samples} | {int8:.1f} | {auto:.1f} | {ort:.1f} | {int8 / ort:.2f} | {auto / ort:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
