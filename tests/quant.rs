@@ -72,6 +72,11 @@ fn logits(model: &str, extra: &[&str]) -> (Tensor, String) {
     (array(&tmp.path().join("outputs.npz"), "logits"), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// The number after `after` in a summary line.
+fn number(line: &str, after: &str) -> f64 {
+    line.split(after).nth(1).and_then(|r| r.trim_start().split([' ', ';', ')', '%']).next()).and_then(|x| x.parse().ok()).unwrap_or_else(|| panic!("no '{after}' in {line}"))
+}
+
 /// Top-1 of `model` on the digits test set, float or quantized with `extra` options.
 fn accuracy(model: &str, extra: &[&str]) -> f64 {
     top1(&logits(model, extra).0, &array(&models_dir().join("digits_test.npz"), "label"))
@@ -131,8 +136,7 @@ fn quantize_auto_raises_the_costliest_values_until_the_target_sqnr() {
     expect_success(&out);
     let summary = String::from_utf8_lossy(&out.stderr).into_owned();
     let line = summary.lines().find(|l| l.trim_start().starts_with("auto: output SQNR")).unwrap_or_else(|| panic!("no auto line in\n{summary}"));
-    let number = |after: &str| -> f64 { line.split(after).nth(1).and_then(|r| r.trim_start().split([' ', ';', ')', '%']).next()).and_then(|x| x.parse().ok()).unwrap_or_else(|| panic!("no '{after}' in {line}")) };
-    let (reached, all_int8, wide, int8_macs) = (number("output SQNR"), number("all int8"), number("); "), number("MACs"));
+    let (reached, all_int8, wide, int8_macs) = (number(line, "output SQNR"), number(line, "all int8"), number(line, "); "), number(line, "MACs"));
     let auto = array(&tmp.path().join("outputs.npz"), "logits");
     let labels = array(&dir.join("digits_test.npz"), "label");
     let held_out = sqnr(&float, &auto);
@@ -173,6 +177,37 @@ fn min_sqnr_needs_quantize_auto() {
     let out = qcc(&[m.to_str().unwrap(), "-o", tmp.path().to_str().unwrap(), "--quantize", "int8", "--min-sqnr", "30"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--min-sqnr applies to --quantize auto"), "{out:?}");
+}
+
+#[test]
+fn correct_layers_needs_calibration_data() {
+    let m = models_dir().join("digits_mbv2.onnx");
+    let tmp = TempDir::new("correct-layers");
+    let out = qcc(&[m.to_str().unwrap(), "-o", tmp.path().to_str().unwrap(), "--quantize", "int8", "--correct-layers"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--correct-layers measures the layers against float on calibration data"), "{out:?}");
+}
+
+/// `--correct-layers` on per-tensor int8, where rounding activations to one
+/// grid per tensor shifts the narrow channels most: the summary reports
+/// what it did, it is kept only when it raises the calibration samples'
+/// output SQNR, and the generated Rust and C compute what the oracle does
+/// with the corrected constants.
+#[test]
+fn layer_correction_is_reported_and_bit_exact_in_rust_and_c() {
+    let dir = models_dir();
+    let model = "digits_mbv1_skewed.onnx";
+    let float = logits(model, &[]).0;
+    let (plain, _) = logits(model, &["--per-tensor"]);
+    let (corrected, summary) = logits(model, &["--per-tensor", "--correct-layers"]);
+    let line = summary.lines().find(|l| l.contains("output correction")).unwrap_or_else(|| panic!("no correction line:\n{summary}"));
+    let (with, without) = (number(line, "samples "), number(line, "with, "));
+    eprintln!("{model}: {line}; held-out logit SQNR {:.1} dB corrected, {:.1} dB plain", sqnr(&float, &corrected), sqnr(&float, &plain));
+    assert_eq!(line.contains("output correction applied"), with > without, "{line}");
+    assert!(line.contains(" layers matched to float"), "{line}");
+    let calib = dir.join("digits_calib.npz");
+    let flags = ["--input-shape", "image=1,1,8,8", "--quantize", "int8", "--per-tensor", "--correct-layers", "--calibration", calib.to_str().unwrap()];
+    check_bit_exact(&dir.join(model), &dir.join("digits_test.npz"), &flags, 12, "corrected");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 pub mod bias_correction;
 pub mod calibrate;
+pub mod correct;
 pub mod equalize;
 pub mod fixed_point;
 pub mod mixed;
@@ -23,7 +24,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 pub use calibrate::{Calibration, Method};
 pub use rewrite::{Equalization, Options, Quantized};
-pub use select::{quantize, quantize_auto, RangeCheck};
+pub use select::{quantize, quantize_auto, CorrectionCheck, RangeCheck};
 
 /// A quantization request: the calibration data (none for a model that
 /// carries its own scales in QDQ form), the method and the options.

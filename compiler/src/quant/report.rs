@@ -250,16 +250,18 @@ impl Energy {
 /// all outputs' signal energy over all their error energy.
 pub fn output_sqnr(q: &Quantized, references: &[Vec<Tensor>], data: &Dataset) -> Result<f64> {
     let int_run = Interpreter::new(&q.graph)?;
-    let energy = (0..references.len())
-        .into_par_iter()
-        .map(|i| Ok::<_, Error>(output_energy(q, &references[i], &int_run.run(io_codes(q, data.sample(i)?)?)?)))
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .fold(Energy::default(), |mut a, b| {
-            a.merge(b);
-            a
-        });
-    Ok(energy.db())
+    let outputs = (0..references.len()).into_par_iter().map(|i| int_run.run(io_codes(q, data.sample(i)?)?)).collect::<Result<Vec<_>>>()?;
+    Ok(outputs_sqnr(q, references, &outputs))
+}
+
+/// [`output_sqnr`] of outputs `got` of `q.graph` already computed, one
+/// per reference.
+pub fn outputs_sqnr(q: &Quantized, references: &[Vec<Tensor>], got: &[Vec<Tensor>]) -> f64 {
+    let mut energy = Energy::default();
+    for (r, g) in references.iter().zip(got) {
+        energy.merge(output_energy(q, r, g));
+    }
+    energy.db()
 }
 
 /// The error energy of the outputs `got` of `q.graph` (codes where the
@@ -274,7 +276,7 @@ fn output_energy(q: &Quantized, reference: &[Tensor], got: &[Tensor]) -> Energy 
 }
 
 /// Float inputs quantized for a model with int8 inputs (`--io int8`).
-fn io_codes(q: &Quantized, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+pub(super) fn io_codes(q: &Quantized, inputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
     let g = &q.graph;
     g.inputs
         .iter()

@@ -33,7 +33,7 @@ mod tables;
 mod tests;
 mod weighted;
 
-pub use weighted::WeightMemo;
+pub use weighted::{Correctable, Correction, WeightMemo};
 
 /// Choices of the user (`--per-tensor`, `--rounding`, `--io`).
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +46,8 @@ pub struct Options {
     pub equalize: bool,
     /// Weight-rounding bias folded into the biases (`quant::bias_correction`).
     pub bias_correction: bool,
+    /// Layer-by-layer output correction after calibration (`quant::correct`).
+    pub correct_layers: bool,
 }
 
 /// The outcome of cross-layer equalization: the pairs of layers it
@@ -90,11 +92,16 @@ pub struct Quantized {
     pub mixed: Option<super::mixed::Mixed>,
     /// Whether `--calibrate auto`'s ranges beat minmax at the outputs.
     pub range_check: Option<super::RangeCheck>,
+    /// Whether the layer-by-layer output correction was kept.
+    pub correction: Option<super::CorrectionCheck>,
     /// Every quantized value: (source value, its codes in `graph`, parameters).
     pub int_values: Vec<(ValueId, ValueId, QParams)>,
     /// The float graph `graph` was rewritten from (BatchNormalization
     /// folded, layers equalized): where the source values of `int_values` live.
     pub float: Graph,
+    /// The calibrated int8 layers `quant::correct` may adjust, by the
+    /// value of their folded bias in `graph`.
+    pub correctable: HashMap<ValueId, weighted::Correctable>,
 }
 
 /// Where activation parameters come from.
@@ -143,6 +150,7 @@ pub fn quantize_choosing(src: &Graph, source: &Source, opts: Options, choices: &
         float_nodes: Vec::new(),
         wide_nodes: Vec::new(),
         order: Vec::new(),
+        correctable: HashMap::new(),
     };
     let mut io_params = Vec::new();
     for &v in &src.inputs {
@@ -184,7 +192,7 @@ pub fn quantize_choosing(src: &Graph, source: &Source, opts: Options, choices: &
     let mut graph = r.dst;
     passes::infer_shapes::run(&mut graph)?;
     let wide_nodes = r.wide_nodes;
-    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, wide_nodes, equalization: None, mixed: None, range_check: None, int_values, float: src.clone() })
+    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, wide_nodes, equalization: None, mixed: None, range_check: None, correction: None, int_values, float: src.clone(), correctable: r.correctable })
 }
 
 struct Rewriter<'a> {
@@ -212,6 +220,7 @@ struct Rewriter<'a> {
     wide_nodes: Vec<(String, String, String)>,
     /// The source's topological order.
     order: Vec<NodeId>,
+    correctable: HashMap<ValueId, weighted::Correctable>,
 }
 
 impl Rewriter<'_> {
@@ -239,6 +248,12 @@ impl Rewriter<'_> {
             Source::Calibrated(c) if self.opts.bias_correction => c.channel_means.get(&x).map(Vec::as_slice),
             _ => None,
         }
+    }
+
+    /// Whether int8 layers are recorded for `quant::correct`: with
+    /// calibrated ranges, when asked for.
+    fn corrects(&self) -> bool {
+        matches!(self.source, Source::Calibrated(_)) && self.opts.correct_layers
     }
 
     /// The parameters `as_int(v)` gives `v`, without quantizing it yet.

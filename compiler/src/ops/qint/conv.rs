@@ -124,13 +124,35 @@ pub fn conv_constants((s_x, z_x, dtype): (f64, i32, DType), qw: &[i8], sw: &[f32
 impl IntConv {
     /// The oracle with accumulators `A` (i32 for 8-bit codes, i64 for int16).
     fn run<A: Wide>(&self, inputs: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+        let (acc, out) = self.accumulate::<A>(inputs)?;
+        let (mult, exp) = (int_values(inputs.req(3)?)?, int_values(inputs.req(4)?)?);
+        let c_out = inputs.req(1)?.shape()[0];
+        if mult.len() != c_out || exp.len() != c_out {
+            bail!("IntConv: the multipliers need {c_out} values");
+        }
+        Ok(vec![codes(inputs.req(0)?.dtype(), &out, self.requantize(&acc, &mult, &exp, &out))?])
+    }
+
+    /// The accumulators (bias included) before requantization, in the
+    /// order of the output (channel-major planes, or rows of `C_out` for a
+    /// matrix product), and the output shape: what the requantization
+    /// scales, for measurements of the layer's pre-activation output.
+    pub fn accumulators(&self, inputs: &[Option<&Tensor>]) -> Result<(Vec<i64>, Vec<usize>)> {
+        if is_wide(inputs.req(0)?.dtype())? {
+            return self.accumulate::<i64>(inputs);
+        }
+        let (acc, out) = self.accumulate::<i32>(inputs)?;
+        Ok((acc.into_iter().map(i64::from).collect(), out))
+    }
+
+    /// The exact sums with the folded bias, and the output shape.
+    fn accumulate<A: Wide>(&self, inputs: &[Option<&Tensor>]) -> Result<(Vec<A>, Vec<usize>)> {
         let (x, w) = (inputs.req(0)?, inputs.req(1)?);
         let bias = A::values(inputs.req(2)?)?;
-        let (mult, exp) = (int_values(inputs.req(3)?)?, int_values(inputs.req(4)?)?);
         let out = self.out_shape(x.shape(), w.shape())?;
         let c_out = w.shape()[0];
-        if bias.len() != c_out || mult.len() != c_out || exp.len() != c_out {
-            bail!("IntConv: bias and multipliers need {c_out} values");
+        if bias.len() != c_out {
+            bail!("IntConv: the bias needs {c_out} values");
         }
         let Tensor::I8(wa) = w else { bail!("IntConv weights must be int8, got {}", w.dtype()) };
         let ws = super::super::dense::row_major(wa);
@@ -155,7 +177,14 @@ impl IntConv {
             None if A::BITS == 32 => self.nd(&xs, &ws, &int_values(inputs.req(2)?)?, &out)?.into_iter().map(A::of).collect(),
             None => crate::unsupported!("int16 convolutions over {} spatial axes", self.axes.len()),
         };
-        let muls: Vec<Multiplier> = mult.iter().zip(&exp).map(|(&m, &e)| Multiplier { m, exponent: e }).collect();
+        Ok((acc, out))
+    }
+
+    /// The output codes of accumulators `acc` (as [`Self::accumulators`]
+    /// orders them).
+    fn requantize<A: Wide>(&self, acc: &[A], mult: &[i32], exp: &[i32], out: &[usize]) -> Vec<i32> {
+        let c_out = mult.len();
+        let muls: Vec<Multiplier> = mult.iter().zip(exp).map(|(&m, &e)| Multiplier { m, exponent: e }).collect();
         let stage = &self.stage;
         // Channel-major planes, or rows of `c_out` for a matrix product.
         let mut y = Vec::with_capacity(acc.len());
@@ -169,7 +198,7 @@ impl IntConv {
                 y.extend(p.iter().map(|&a| a.staged(stage, m)));
             }
         }
-        Ok(vec![codes(x.dtype(), &out, y)?])
+        y
     }
 
     /// Three or more spatial axes (8-bit codes; code generation refuses

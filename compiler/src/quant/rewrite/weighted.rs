@@ -8,7 +8,7 @@ use super::Rewriter;
 use crate::ir::{NodeId, ValueId};
 use crate::ops::binary::Kind as BinKind;
 use crate::ops::int8_rule::{Plan, Weighted};
-use crate::ops::qint::{conv_constants, IntConv, ZeroPoint};
+use crate::ops::qint::{conv_constants, ConvConstants, IntConv, ZeroPoint};
 use crate::ops::qint::IntConvTranspose;
 use crate::ops::spatial::{Axis, TraversalAxis};
 use crate::ops::Op;
@@ -25,27 +25,93 @@ pub struct CodedWeights {
     shift: Option<Vec<f64>>,
 }
 
-/// The [`CodedWeights`] of each IntConv node, kept from one rewrite of a
-/// graph to the next (`--quantize auto` rewrites it many times with other
-/// precisions; the weight codes do not depend on them).
+/// A layer's output correction (`quant::correct`): each output channel's
+/// weight scale multiplied by `gain[c]`, its float bias replaced by `bias[c]`.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    pub gain: Vec<f64>,
+    pub bias: Vec<f64>,
+}
+
+impl Correction {
+    /// The weight scales `scales` multiplied by the gains.
+    fn scales(&self, scales: &[f32]) -> Vec<f32> {
+        scales.iter().zip(&self.gain).map(|(&s, &g)| (s as f64 * g) as f32).collect()
+    }
+}
+
+/// What every rewrite of a graph shares (`--quantize auto` rewrites it
+/// many times with other precisions): the [`CodedWeights`] of each IntConv
+/// node, which do not depend on the precisions, and the [`Correction`]s of
+/// its int8 layers.
 #[derive(Default)]
-pub struct WeightMemo(Mutex<HashMap<NodeId, Arc<CodedWeights>>>);
+pub struct WeightMemo(Mutex<Memo>);
+
+#[derive(Default)]
+struct Memo {
+    coded: HashMap<NodeId, Arc<CodedWeights>>,
+    corrections: HashMap<NodeId, Arc<Correction>>,
+}
 
 impl WeightMemo {
+    /// A memo holding `corrections`, by source node.
+    pub fn with_corrections(corrections: HashMap<NodeId, Correction>) -> WeightMemo {
+        let corrections = corrections.into_iter().map(|(n, c)| (n, Arc::new(c))).collect();
+        WeightMemo(Mutex::new(Memo { coded: HashMap::new(), corrections }))
+    }
+
     /// The codes kept for node `n`, if they are `len` weights.
     fn get(&self, n: NodeId, len: usize) -> Option<Arc<CodedWeights>> {
-        self.lock().get(&n).filter(|c| c.codes.len() == len).cloned()
+        self.lock().coded.get(&n).filter(|c| c.codes.len() == len).cloned()
     }
 
     /// Keeps `coded` as node `n`'s codes.
     fn keep(&self, n: NodeId, coded: CodedWeights) -> Arc<CodedWeights> {
         let coded = Arc::new(coded);
-        self.lock().insert(n, coded.clone());
+        self.lock().coded.insert(n, coded.clone());
         coded
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Arc<CodedWeights>>> {
+    /// Node `n`'s correction, if it has one for `c_out` channels.
+    fn correction(&self, n: NodeId, c_out: usize) -> Option<Arc<Correction>> {
+        self.lock().corrections.get(&n).filter(|c| c.gain.len() == c_out && c.bias.len() == c_out).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Memo> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// How an int8 layer's constants were made, so that `quant::correct` can
+/// make them again with each output channel's scale multiplied by a gain
+/// and its float bias replaced.
+pub struct Correctable {
+    /// The layer's node in the graph the quantization was rewritten from.
+    pub node: NodeId,
+    /// The layer's float output before any fused activation, in the graph
+    /// the quantization was rewritten from.
+    pub reference: ValueId,
+    /// The float bias per output channel (weight-rounding shift included).
+    pub bias: Vec<f64>,
+    /// The input's scale times each channel's weight scale: the float
+    /// value of one unit of the accumulator.
+    pub unit: Vec<f64>,
+    /// The multipliers and exponents the new constants replace.
+    pub multipliers: ValueId,
+    pub exponents: ValueId,
+    /// Whether the layer is a matrix product (channels last) rather than a
+    /// convolution (channels on axis 1).
+    pub rows: bool,
+    input: (f64, i32, crate::tensor::DType),
+    coded: Arc<CodedWeights>,
+    s_out: f64,
+}
+
+impl Correctable {
+    /// The folded bias, multipliers and exponents the rewrite gives the
+    /// layer under `correction`.
+    pub fn constants(&self, correction: &Correction) -> Result<ConvConstants> {
+        conv_constants(self.input, &self.coded.codes, &correction.scales(&self.coded.scales), &correction.bias, self.s_out, ZeroPoint::Folded)
     }
 }
 
@@ -83,14 +149,22 @@ impl Rewriter<'_> {
         if let Some(shift) = &coded.shift {
             bias_f.iter_mut().zip(shift).for_each(|(b, s)| *b += s);
         }
-        let (qw, sw) = (&coded.codes, &coded.scales);
-        let k = conv_constants((px.scale as f64, px.zero, px.dtype), qw, sw, &bias_f, po.scale as f64, ZeroPoint::Folded)?;
+        let correction = self.memo.correction(n, c_out).filter(|_| !self.wide);
+        let sw = correction.as_ref().map_or_else(|| coded.scales.clone(), |c| c.scales(&coded.scales));
+        let qw = &coded.codes;
+        let k = conv_constants((px.scale as f64, px.zero, px.dtype), qw, &sw, correction.as_ref().map_or(&bias_f, |c| &c.bias), po.scale as f64, ZeroPoint::Folded)?;
         let name = self.src.value(target).name.clone();
         let wq = self.constant(format!("{name}_weights"), Tensor::from_vec(w.shape(), qw.clone())?);
         let bq = self.constant(format!("{name}_bias"), k.bias);
         let mq = self.constant(format!("{name}_multipliers"), Tensor::from_vec(&[c_out], k.mult)?);
         let eq = self.constant(format!("{name}_exponents"), Tensor::from_vec(&[c_out], k.exp)?);
         let out = self.fresh(format!("{name}_q"));
+        if self.corrects() && !self.wide && correction.is_none() {
+            let unit = sw.iter().map(|&s| px.scale as f64 * s as f64).collect();
+            let input = (px.scale as f64, px.zero, px.dtype);
+            let c = Correctable { node: n, reference: y, bias: bias_f, unit, multipliers: mq, exponents: eq, rows: axes.is_empty(), input, coded: coded.clone(), s_out: po.scale as f64 };
+            self.correctable.insert(bq, c);
+        }
         let op = IntConv { axes, group, x_zero: px.zero, stage: self.stage(po, lo, hi) };
         self.add(n, "", "IntConv", Op::IntConv(op), &[Some(xq), Some(wq), Some(bq), Some(mq), Some(eq)], &[Some(out)])?;
         self.int.insert(target, (out, po));
