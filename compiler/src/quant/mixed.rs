@@ -93,26 +93,27 @@ pub fn search(g: &Graph, data: &Dataset, min_db: f64, start: Scored, rewrite: &d
     let Scored { q, db: all_int8_db, samples: all_int8_samples, references } = start;
     let scoring = Scoring { g, data, rewrite, references: &references[..SCORED.min(references.len())], floats: None };
     let start = Step { raised: Vec::new(), q, db: all_int8_db };
-    let found = if all_int8_db >= goal && all_int8_samples >= scoring.references.len() {
-        start
-    } else {
-        let floats = RefCell::new(Vec::new());
-        let searched = Scoring { references: &scoring.references[..SEARCHED.min(scoring.references.len())], floats: Some(&floats), ..scoring };
-        // All int8 may have reached the goal on the searched samples only.
-        let coarse = if all_int8_db >= goal { Climbed { best: start, larger: Vec::new() } } else { climb(&searched, goal, start)? };
-        let mut checked = Step { db: scoring.score(&coarse.best.q)?, ..coarse.best };
-        // Close to the goal on fewer samples may fall short on all: the
-        // round's larger candidates that reached it come next.
-        for raised in coarse.larger {
-            if checked.db >= goal {
-                break;
+    let found = match (all_int8_db >= goal, all_int8_samples >= scoring.references.len()) {
+        (true, true) => start,
+        (reached, _) => {
+            let floats = RefCell::new(Vec::new());
+            let searched = Scoring { references: &scoring.references[..SEARCHED.min(scoring.references.len())], floats: Some(&floats), ..scoring };
+            // All int8 may have reached the goal on the searched samples only.
+            let coarse = if reached { Climbed { best: start, larger: Vec::new() } } else { climb(&searched, goal, start)? };
+            let mut checked = Step { db: scoring.score(&coarse.best.q)?, ..coarse.best };
+            // Close to the goal on fewer samples may fall short on all: the
+            // round's larger candidates that reached it come next.
+            for raised in coarse.larger {
+                if checked.db >= goal {
+                    break;
+                }
+                checked = scoring.step(raised)?;
             }
-            checked = scoring.step(raised)?;
-        }
-        if checked.db >= goal || searched.references.len() >= scoring.references.len() {
-            checked
-        } else {
-            climb(&scoring, goal, checked)?.best
+            if checked.db >= goal || searched.references.len() >= scoring.references.len() {
+                checked
+            } else {
+                climb(&scoring, goal, checked)?.best
+            }
         }
     };
     let (int8_macs, wide_macs, float_macs) = macs(&found.q)?;

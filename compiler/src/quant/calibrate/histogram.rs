@@ -120,7 +120,11 @@ impl Histogram {
     /// and `finite` says that none is NaN or infinite.
     pub fn bin(values: &[f32], exp: i32, first: i64, counts: &mut [u32], zeros: u64, finite: bool) {
         let at = grid_index(exp, first);
-        if finite && values.len() >= SPLIT_FROM {
+        if !finite {
+            values.iter().filter(|x| **x != 0.0 && x.is_finite()).for_each(|&x| counts[at(x)] += 1);
+            return;
+        }
+        if values.len() >= SPLIT_FROM {
             // Four histograms taking every fourth element: runs of equal
             // bins no longer wait on the last increment of the same count.
             let n = counts.len();
@@ -138,15 +142,12 @@ impl Histogram {
             for (i, c) in counts.iter_mut().enumerate() {
                 *c += split[i] + split[n + i] + split[2 * n + i] + split[3 * n + i];
             }
-            counts[(-first) as usize] -= zeros as u32;
-        } else if finite {
-            // Zeros land in the bin of 0 (the window always holds it) and
-            // are taken out again, which keeps the loop free of branches.
-            values.iter().for_each(|&x| counts[at(x)] += 1);
-            counts[(-first) as usize] -= zeros as u32;
         } else {
-            values.iter().filter(|x| **x != 0.0 && x.is_finite()).for_each(|&x| counts[at(x)] += 1);
+            values.iter().for_each(|&x| counts[at(x)] += 1);
         }
+        // Zeros land in the bin of 0 (the window always holds it) and are
+        // taken out again, which keeps the loops free of branches.
+        counts[(-first) as usize] -= zeros as u32;
     }
 
     /// [`Histogram::bin`] straight into this histogram's window.
