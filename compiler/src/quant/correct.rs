@@ -7,12 +7,12 @@
 //! channel whose values span a few steps of its tensor's grid loses most of
 //! its mean and spread, and the next layer sees a shifted, flattened input
 //! (analytic bias correction sees only the weights' rounding). On a deep
-//! network these shifts compound. For layer `c` with pre-activation output
-//! `y = u + b` (`u` the accumulated products, `b` the float bias), float
-//! mean `m_f` and deviation `d_f`, and quantized `m_q` and `d_q`, the gain
-//! `g = d_f / d_q` scales the channel's weight scale and the bias becomes
-//! `m_f − g · (m_q − b)`: the quantized channel then has float's mean and
-//! spread on the calibration samples. This is the statistics matching of
+//! network these shifts compound. For output channel `c` of a layer, with
+//! pre-activation output `y = u + b` (`u` the accumulated products, `b` the
+//! float bias), float mean `m_f` and deviation `d_f`, and quantized `m_q`
+//! and `d_q`, the gain `g = d_f / d_q` scales the channel's weight scale
+//! and the bias becomes `m_f − g · (m_q − b)`: the quantized channel then
+//! has float's mean and spread on the calibration samples. This is the statistics matching of
 //! Banner et al.'s and AIMET's empirical bias correction, done in one pass
 //! of the integer graph with all samples moving through it together
 //! (`Interpreter::run_layerwise`), so that each layer is measured after the
