@@ -15,6 +15,7 @@ use crate::ir::{Dim, Shape, TensorType};
 use crate::tensor::{DType, Elem, Tensor};
 use crate::{bail, Error, Result};
 use ndarray::{Array2, ArrayD, ArrayView2, Ix2};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone)]
 pub struct Gemm {
@@ -192,26 +193,14 @@ impl OpDef for Gemm {
             if self.trans_a {
                 return Ok(Plan::float("transA"));
             }
-            // Rows [N, K] as float32, borrowed when B is that already.
-            let converted;
-            let bt = match (self.trans_b, self.alpha == 1.0 && b.dtype() == DType::F32) {
-                (true, true) => &*b,
-                (true, false) => {
-                    converted = b.cast(DType::F32)?;
-                    &converted
-                }
-                (false, _) => {
-                    converted = transpose2(&b)?;
-                    &converted
-                }
+            // Rows [N, K] (float32 when B is transposed), borrowed when B
+            // is them already, then times alpha.
+            let rows = match (self.trans_b, b.dtype() == DType::F32) {
+                (true, true) => Cow::Borrowed(&*b),
+                (true, false) => Cow::Owned(b.cast(DType::F32)?),
+                (false, _) => Cow::Owned(transpose2(&b)?),
             };
-            let scaled_rows;
-            let w = if self.alpha == 1.0 {
-                bt
-            } else {
-                scaled_rows = scaled(bt, self.alpha)?;
-                &scaled_rows
-            };
+            let w = if self.alpha == 1.0 { rows } else { Cow::Owned(scaled(&rows, self.alpha)?) };
             let [n_out, ..] = w.shape()[..] else { return Ok(Plan::float("B is not a matrix")) };
             let bias = match cx.input_constant(2) {
                 None if ins.opt(2).is_some() => return Ok(Plan::float("C is not constant")),
@@ -224,7 +213,7 @@ impl OpDef for Gemm {
                 Some(_) => return Ok(Plan::float("C is not a vector over N")),
             };
             let scales = if self.alpha == 1.0 { cx.given_weight_scales(ins.opt(1), if self.trans_b { 0 } else { 1 }) } else { None };
-            cx.weighted(Weighted { x, w, bias: bias.as_ref(), axes: Vec::new(), group: 1, scales })
+            cx.weighted(Weighted { x, w: &w, bias: bias.as_ref(), axes: Vec::new(), group: 1, scales })
         })
     }
 }
