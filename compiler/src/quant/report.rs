@@ -250,8 +250,16 @@ impl Energy {
 /// all outputs' signal energy over all their error energy.
 pub fn output_sqnr(q: &Quantized, references: &[Vec<Tensor>], data: &Dataset) -> Result<f64> {
     let int_run = Interpreter::new(&q.graph)?;
-    let outputs = (0..references.len()).into_par_iter().map(|i| int_run.run(io_codes(q, data.sample(i)?)?)).collect::<Result<Vec<_>>>()?;
-    Ok(outputs_sqnr(q, references, &outputs))
+    let energy = (0..references.len())
+        .into_par_iter()
+        .map(|i| Ok::<_, Error>(output_energy(q, &references[i], &int_run.run(io_codes(q, data.sample(i)?)?)?)))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .fold(Energy::default(), |mut a, b| {
+            a.merge(b);
+            a
+        });
+    Ok(energy.db())
 }
 
 /// [`output_sqnr`] of outputs `got` of `q.graph` already computed, one
