@@ -137,7 +137,7 @@ suite! {
     silero_vad_openvino,
     silero_vad_op15,
     ppocr_cls,
-    ppocrv4_rec = "issue 11 open: all-int8 decodes 56 % of strings, 95 % of frames (99 % required), limited by its 8-bit activations (tests/models/README.md); --correct-layers gives 99.4 % of frames and 15 of 16 strings; --quantize auto meets 30 dB with most MACs in float",
+    ppocrv4_rec = "issue 11 open: int8 with the layer correction (default) agrees with float on 99.4 % of frames but decodes 15 of 16 strings (the 16th at a float tie; 98.9 % of frames and 42 of 48 strings in the full tier), limited by its 8-bit activations (tests/models/README.md); --quantize auto meets 30 dB with most MACs in float",
     ppocrv4_det,
     minilm_l6,
 }
@@ -239,23 +239,25 @@ fn int8_keeps_quality(name: &str) {
     assert!(failures.is_empty(), "{name}: {}", failures.join("; "));
 }
 
-/// `--correct-layers` on the recognizer, whose per-tensor 8-bit
-/// activations shift its channels layer after layer: matching each layer's
-/// channels to float (mean and spread) recovers the frames, and raises the
-/// output SQNR well above the defaults'.
+/// The layer-by-layer output correction (on by default) on the
+/// recognizer, whose per-tensor 8-bit activations shift its channels layer
+/// after layer: matching each layer's channels to float (mean and spread)
+/// recovers the frames, and raises the output SQNR well above what int8
+/// gives without it (`--no-correct-layers`).
 #[test]
 fn ppocrv4_rec_layer_correction_recovers_its_frames() {
     let name = "ppocrv4_rec";
     let tmp = TempDir::new(&format!("pre-{name}-correct"));
     let s = Suite::load(name, tmp.path());
     let reference = &s.reference[0].1;
-    let (plain, _) = s.run(&s.int8_flags(&[]), "int8");
-    let (corrected, summary) = s.run(&s.int8_flags(&["--correct-layers"]), "corrected");
+    let (plain, _) = s.run(&s.int8_flags(&["--no-correct-layers"]), "plain");
+    let (corrected, summary) = s.run(&s.int8_flags(&[]), "corrected");
     let (q, db, db_plain) = (quality(s.spec.metric, reference, &corrected[0]), sqnr(reference, &corrected[0]), sqnr(reference, &plain[0]));
-    eprintln!("{name}: int8 --correct-layers on {} held-out samples: {}; output SQNR {db:.2} dB ({db_plain:.2} dB without)", s.samples(), q.text);
+    eprintln!("{name}: int8 (corrected) on {} held-out samples: {}; output SQNR {db:.2} dB ({db_plain:.2} dB with --no-correct-layers)", s.samples(), q.text);
     eprintln!("{name}: {}", summary.trim_end().replace('\n', "\n    "));
-    assert!(q.frames.is_some_and(|f| f >= AGREEMENT), "{name}: int8 --correct-layers {} (at least {AGREEMENT}% of frames required)", q.text);
-    assert!(db >= db_plain + 6.0, "{name}: --correct-layers gives {db:.2} dB, without {db_plain:.2} dB");
+    assert!(summary.contains("output correction applied"), "{name}: the correction was not applied\n{summary}");
+    assert!(q.frames.is_some_and(|f| f >= AGREEMENT), "{name}: int8 {} (at least {AGREEMENT}% of frames required)", q.text);
+    assert!(db >= db_plain + 6.0, "{name}: corrected {db:.2} dB, without {db_plain:.2} dB");
 }
 
 /// A model quantized by onnxruntime runs as it is; its quality is the

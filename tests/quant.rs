@@ -188,25 +188,28 @@ fn correct_layers_needs_calibration_data() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--correct-layers measures the layers against float on calibration data"), "{out:?}");
 }
 
-/// `--correct-layers` on per-tensor int8, where rounding activations to one
-/// grid per tensor shifts the narrow channels most: the summary reports
-/// what it did, it is kept only when it raises the calibration samples'
-/// output SQNR, and the generated Rust and C compute what the oracle does
-/// with the corrected constants.
+/// The layer-by-layer output correction (on by default) on per-tensor
+/// int8, where rounding activations to one grid per tensor shifts the
+/// narrow channels most: the summary reports what it did, it is kept only
+/// when, fitted on half the calibration samples, it raises the output SQNR
+/// on the other half, `--no-correct-layers` turns it off, and the
+/// generated Rust and C compute what the oracle does with the corrected
+/// constants.
 #[test]
 fn layer_correction_is_reported_and_bit_exact_in_rust_and_c() {
     let dir = models_dir();
     let model = "digits_mbv1_skewed.onnx";
     let float = logits(model, &[]).0;
-    let (plain, _) = logits(model, &["--per-tensor"]);
-    let (corrected, summary) = logits(model, &["--per-tensor", "--correct-layers"]);
+    let (plain, plain_summary) = logits(model, &["--per-tensor", "--no-correct-layers"]);
+    assert!(!plain_summary.contains("output correction"), "{plain_summary}");
+    let (corrected, summary) = logits(model, &["--per-tensor"]);
     let line = summary.lines().find(|l| l.contains("output correction")).unwrap_or_else(|| panic!("no correction line:\n{summary}"));
-    let (with, without) = (number(line, "samples "), number(line, "with, "));
+    let (with, without) = (number(line, "others "), number(line, "with, "));
     eprintln!("{model}: {line}; held-out logit SQNR {:.1} dB corrected, {:.1} dB plain", sqnr(&float, &corrected), sqnr(&float, &plain));
     assert_eq!(line.contains("output correction applied"), with > without, "{line}");
-    assert!(line.contains(" layers matched to float"), "{line}");
+    assert!(line.contains(" layers matched to float; fitted on 8 calibration samples, output SQNR on 8 others"), "{line}");
     let calib = dir.join("digits_calib.npz");
-    let flags = ["--input-shape", "image=1,1,8,8", "--quantize", "int8", "--per-tensor", "--correct-layers", "--calibration", calib.to_str().unwrap()];
+    let flags = ["--input-shape", "image=1,1,8,8", "--quantize", "int8", "--per-tensor", "--calibration", calib.to_str().unwrap()];
     check_bit_exact(&dir.join(model), &dir.join("digits_test.npz"), &flags, 12, "corrected");
 }
 
@@ -214,8 +217,9 @@ fn layer_correction_is_reported_and_bit_exact_in_rust_and_c() {
 fn bias_correction_raises_the_output_sqnr() {
     for model in ["digits_mbv2.onnx", "digits_mbv1_skewed.onnx"] {
         let float = logits(model, &[]).0;
-        let with = sqnr(&float, &logits(model, &["--per-tensor"]).0);
-        let without = sqnr(&float, &logits(model, &["--per-tensor", "--no-bias-correction"]).0);
+        // Without the layer correction, which would mend the same shifts.
+        let with = sqnr(&float, &logits(model, &["--per-tensor", "--no-correct-layers"]).0);
+        let without = sqnr(&float, &logits(model, &["--per-tensor", "--no-bias-correction", "--no-correct-layers"]).0);
         eprintln!("{model}: per-tensor logit SQNR {with:.1} dB with bias correction, {without:.1} dB without");
         assert!(with > without + 0.5, "{model}: {with:.1} dB with bias correction, {without:.1} dB without");
     }

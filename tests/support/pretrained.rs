@@ -86,7 +86,7 @@ pub const RECURRENT_TAIL: (f64, f64) = (1e-4, 1e-6);
 pub const MODELS: &[Spec] = &[
     Spec { name: "ddddocr_ocr", source: "ddddocr 1.6.1 common.onnx", metric: Metric::Ctc, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: None, flip_share: 0.0, ci: (16, 16, 2) },
     Spec { name: "ddddocr_ocr_old", source: "ddddocr 1.6.1 common_old.onnx", metric: Metric::Ctc, prequantized: true, rtol: 1e-3, atol: 1e-3, float_tail: None, flip_share: 0.01, ci: (16, 16, 2) },
-    Spec { name: "ddddocr_det", source: "ddddocr 1.6.1 common_det.onnx", metric: Metric::Yolox, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: None, flip_share: 0.0, ci: (8, 6, 1) },
+    Spec { name: "ddddocr_det", source: "ddddocr 1.6.1 common_det.onnx", metric: Metric::Yolox, prequantized: false, rtol: 1e-3, atol: 1e-3, float_tail: None, flip_share: 0.0, ci: (8, 24, 1) },
     Spec { name: "silero_vad_openvino", source: "silero-vad 6.2.3 silero_vad_openvino_16k.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: Some(RECURRENT_TAIL), flip_share: 0.0, ci: (200, 300, 4) },
     Spec { name: "silero_vad_op15", source: "silero-vad 6.2.3 silero_vad_16k_op15.onnx", metric: Metric::Speech, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: Some(RECURRENT_TAIL), flip_share: 0.0, ci: (200, 300, 4) },
     Spec { name: "ppocr_cls", source: "rapidocr-onnxruntime 1.4.4 ch_ppocr_mobile_v2.0_cls_infer.onnx", metric: Metric::Top1, prequantized: false, rtol: 1e-3, atol: 1e-4, float_tail: None, flip_share: 0.0, ci: (16, 24, 2) },

@@ -16,8 +16,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What [`Interpreter::run_layerwise`] calls before each node: the node and
-/// its inputs for every sample in, replaced constants out.
-pub type Adjust<'a> = dyn FnMut(NodeId, &[Vec<Option<&Tensor>>]) -> Result<Vec<(ValueId, Tensor)>> + 'a;
+/// its inputs for every sample in, what to change out.
+pub type Adjust<'a> = dyn FnMut(NodeId, &[Vec<Option<&Tensor>>]) -> Result<Adjusted> + 'a;
+
+/// What an [`Adjust`] changes before a node runs.
+#[derive(Debug, Default)]
+pub struct Adjusted {
+    /// New values of the node's constant inputs, which the node and the
+    /// rest of the run read.
+    pub constants: Vec<(ValueId, Tensor)>,
+    /// The node's outputs for the first samples, already computed with
+    /// those constants (the node runs for the samples after them).
+    pub outputs: Vec<Vec<Tensor>>,
+}
 
 /// A graph ready to run: its node order and value lifetimes, computed once.
 pub struct Interpreter<'g> {
@@ -72,16 +83,16 @@ impl<'g> Interpreter<'g> {
     /// Runs the graph on every sample of `samples` (each in graph-input
     /// order) node by node: all samples through a node before the next.
     /// Before each node, `adjust` sees the node and its inputs for every
-    /// sample and may return new values for any of its constant inputs,
-    /// which the node and the rest of the run then read (layer-by-layer
-    /// corrections of a quantized graph). Returns each sample's outputs.
+    /// sample and may replace its constant inputs and give its outputs for
+    /// the first samples (layer-by-layer corrections of a quantized graph).
+    /// Returns each sample's outputs.
     pub fn run_layerwise(&self, samples: Vec<Vec<Tensor>>, adjust: &mut Adjust) -> Result<Vec<Vec<Tensor>>> {
         let g = self.graph;
         let mut envs = samples.into_iter().map(|s| self.bind(s)).collect::<Result<Vec<_>>>()?;
         let mut replaced: HashMap<ValueId, Arc<Tensor>> = HashMap::new();
         for (pos, &n) in self.order.iter().enumerate() {
             let inputs = g.node_inputs(n);
-            let new = {
+            let Adjusted { constants, outputs } = {
                 let mut seen = Vec::with_capacity(envs.len());
                 for env in &envs {
                     let read = inputs.iter().map(|v| v.map(|v| replaced.get(&v).map_or_else(|| fetch(g, env, v), Ok).map(|t| &**t)).transpose());
@@ -89,14 +100,20 @@ impl<'g> Interpreter<'g> {
                 }
                 adjust(n, &seen).map_err(|e| e.at_node(&g.node_ref(n)))?
             };
-            replaced.extend(new.into_iter().map(|(v, t)| (v, Arc::new(t))));
-            envs.par_iter_mut().try_for_each(|env| {
+            replaced.extend(constants.into_iter().map(|(v, t)| (v, Arc::new(t))));
+            let mut given: Vec<Option<Vec<Tensor>>> = outputs.into_iter().map(Some).collect();
+            given.resize_with(envs.len(), || None);
+            envs.par_iter_mut().zip(given).try_for_each(|(env, given)| {
                 for v in inputs.iter().flatten() {
                     if let Some(t) = replaced.get(v) {
                         env.insert(*v, t.clone());
                     }
                 }
-                self.step(n, env).map_err(|e| e.at_node(&g.node_ref(n)))?;
+                match given {
+                    Some(results) => self.store(n, env, results),
+                    None => self.step(n, env),
+                }
+                .map_err(|e| e.at_node(&g.node_ref(n)))?;
                 self.free(pos, env);
                 Ok::<_, Error>(())
             })?;
@@ -149,6 +166,12 @@ impl<'g> Interpreter<'g> {
         }
         let args: Vec<Option<&Tensor>> = held.iter().map(|t| t.as_deref()).collect();
         let results = g.node(n).op.eval(&args)?;
+        self.store(n, env, results)
+    }
+
+    /// Puts node `n`'s `results` into `env`, checked against their types.
+    fn store(&self, n: NodeId, env: &mut HashMap<ValueId, Arc<Tensor>>, results: Vec<Tensor>) -> Result<()> {
+        let g = self.graph;
         let outputs = g.node_outputs(n);
         let mut results: Vec<Option<Tensor>> = results.into_iter().map(Some).collect();
         for (slot, v) in outputs.iter().enumerate() {
@@ -204,7 +227,7 @@ mod tests {
         let (g, a, b) = graph();
         let run = Interpreter::new(&g).unwrap();
         let samples: Vec<Vec<Tensor>> = [[0f32, 1.0], [2.0, 3.0], [4.0, 5.0]].iter().map(|s| vec![Tensor::from_vec(&[2], s.to_vec()).unwrap()]).collect();
-        let plain = run.run_layerwise(samples.clone(), &mut |_, _| Ok(Vec::new())).unwrap();
+        let plain = run.run_layerwise(samples.clone(), &mut |_, _| Ok(Adjusted::default())).unwrap();
         for (s, out) in samples.iter().zip(&plain) {
             assert_eq!(*out, run.run(s.clone()).unwrap());
         }
@@ -214,15 +237,18 @@ mod tests {
             .run_layerwise(samples, &mut |n, inputs| {
                 seen.push((g.node(n).op_type.clone(), inputs.len()));
                 if g.node(n).op_type != "Mul" {
-                    return Ok(Vec::new());
+                    return Ok(Adjusted::default());
                 }
                 let sum: f64 = inputs.iter().map(|i| i[0].unwrap().to_f64_vec().unwrap()[0]).sum();
-                Ok(vec![(b, Tensor::from_vec(&[2], vec![(sum / 3.0) as f32; 2])?)])
+                // The first sample's product is given (and not what Mul computes).
+                let constants = vec![(b, Tensor::from_vec(&[2], vec![(sum / 3.0) as f32; 2])?)];
+                Ok(Adjusted { constants, outputs: vec![vec![Tensor::from_vec(&[2], vec![-1f32, -2.0])?]] })
             })
             .unwrap();
         assert_eq!(seen, [("Add".to_string(), 3), ("Mul".to_string(), 3)]);
         // The sums' first elements are 1, 3 and 5: b = 3.
         assert_eq!(out[1][0].to_f64_vec().unwrap(), [9.0, 12.0]);
+        assert_eq!(out[0][0].to_f64_vec().unwrap(), [-1.0, -2.0]);
         assert_eq!(g.value(a).constant.as_ref().unwrap().to_f64_vec().unwrap(), [1.0, 1.0]);
     }
 }

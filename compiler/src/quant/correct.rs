@@ -1,6 +1,6 @@
 //! Layer-by-layer output correction: after the rewrite, each int8
 //! convolution's output channels are matched to float in mean and spread
-//! over the calibration samples, in topological order, each layer measured
+//! over calibration samples, in topological order, each layer measured
 //! with every layer before it already corrected.
 //!
 //! Rounding an activation to a per-tensor grid is not free of bias: a
@@ -18,10 +18,11 @@
 //! (`Interpreter::run_layerwise`), so that each layer is measured after the
 //! layers before it were corrected.
 
+use super::calibrate::{Moments, Observed};
 use super::rewrite::{Correction, Quantized};
 use crate::dataset::Dataset;
-use crate::interp::Interpreter;
-use crate::ir::{NodeId, ValueId};
+use crate::interp::{Adjusted, Interpreter};
+use crate::ir::{Graph, NodeId, ValueId};
 use crate::ops::Op;
 use crate::tensor::Tensor;
 use crate::Result;
@@ -33,78 +34,89 @@ use std::collections::HashMap;
 /// mend (a channel dead on the calibration samples, say).
 const GAIN_LIMIT: f64 = 2.0;
 
-/// Per-channel first and second moments of a layer's output.
-#[derive(Debug, Clone, Default)]
-struct Moments {
-    sum: Vec<f64>,
-    squares: Vec<f64>,
-    count: Vec<f64>,
+/// The values whose float moments a correction of `graph`'s layers may
+/// need (`calibrate::Wanted::moments`), with whether their channels are
+/// the last axis: every Conv, Gemm and MatMul output, and the output of an
+/// Add that reads a Gemm or MatMul (the rewrite folds a bias Add into its
+/// matrix product).
+pub fn layer_outputs(graph: &Graph) -> HashMap<ValueId, bool> {
+    let mut wanted = HashMap::new();
+    for n in graph.nodes() {
+        let rows = match graph.node(n).op {
+            Op::Conv(_) => false,
+            Op::Gemm(_) | Op::MatMul(_) => true,
+            _ => continue,
+        };
+        for y in graph.node_outputs(n).into_iter().flatten().take(1) {
+            wanted.insert(y, rows);
+            if rows {
+                let adds = graph.consumers(y).into_iter().filter(|&(c, _)| graph.node(c).op_type == "Add");
+                wanted.extend(adds.filter_map(|(c, _)| graph.node_outputs(c).first().copied().flatten()).map(|a| (a, true)));
+            }
+        }
+    }
+    wanted
 }
 
-impl Moments {
-    fn new(channels: usize) -> Moments {
-        Moments { sum: vec![0.0; channels], squares: vec![0.0; channels], count: vec![0.0; channels] }
-    }
-
-    /// Adds the values of a tensor of shape `shape` ([N, C, spatial...], or
-    /// [..., C] for a matrix product when `rows`), each channel's scaled by
-    /// `unit[c]`.
-    fn add(&mut self, values: impl Iterator<Item = f64>, shape: &[usize], rows: bool, unit: impl Fn(usize) -> f64) {
-        let channels = self.sum.len();
-        let plane: usize = if rows { 1 } else { shape.iter().skip(2).product() };
-        for (i, v) in values.enumerate() {
-            let c = (i / plane.max(1)) % channels.max(1);
-            let v = v * unit(c);
-            self.sum[c] += v;
-            self.squares[c] += v * v;
-            self.count[c] += 1.0;
-        }
-    }
-
-    fn merge(&mut self, other: &Moments) {
-        for (c, n) in other.count.iter().enumerate() {
-            self.sum[c] += other.sum[c];
-            self.squares[c] += other.squares[c];
-            self.count[c] += n;
-        }
-    }
-
-    /// Mean and standard deviation of channel `c`.
-    fn stats(&self, c: usize) -> (f64, f64) {
-        let n = self.count[c].max(1.0);
-        let mean = self.sum[c] / n;
-        (mean, (self.squares[c] / n - mean * mean).max(0.0).sqrt())
-    }
+/// The float moments of every layer output `observed` gathered, merged
+/// over the samples `fit` (of the equalized model when `equalized`).
+pub fn float_moments(observed: &Observed, equalized: bool, fit: &[usize]) -> HashMap<ValueId, Moments> {
+    let merged = |per_sample: &Vec<Option<Moments>>| {
+        let mut fitted = fit.iter().filter_map(|&i| per_sample.get(i)?.as_ref());
+        let mut total = fitted.next()?.clone();
+        fitted.for_each(|m| total.merge(m));
+        Some(total)
+    };
+    let rescaled = |v: &ValueId| if equalized { observed.rescaled_moments.get(v) } else { None };
+    observed.moments.iter().filter_map(|(v, plain)| Some((*v, merged(rescaled(v).unwrap_or(plain))?))).collect()
 }
 
 /// The corrections of the layers of `q.correctable` (by source node)
-/// measured on the first `samples` samples of `data`, and the outputs of
-/// `q.graph` under them on those samples (graph output order, codes where
-/// the outputs are quantized): what a rewrite of `q.float` with the
-/// corrections in its `WeightMemo` computes.
-pub fn correct(q: &Quantized, data: &Dataset, samples: usize) -> Result<(HashMap<NodeId, Correction>, Vec<Vec<Tensor>>)> {
-    let samples = samples.min(data.len());
-    let reference = float_moments(q, data, samples)?;
-    let inputs = (0..samples).map(|i| super::report::io_codes(q, data.sample(i)?)).collect::<Result<Vec<_>>>()?;
+/// fitted to the float moments `float` on the first `fit` of `samples`
+/// (indices into `data`), and the outputs of `q.graph` under them on all
+/// of `samples` (graph output order, codes where the outputs are
+/// quantized): what a rewrite of `q.float` with the corrections in its
+/// `WeightMemo` computes. The samples after the first `fit` move through
+/// the corrected layers without being measured: their outputs show the
+/// correction on data it was not fitted to.
+pub fn correct(q: &Quantized, data: &Dataset, samples: &[usize], fit: usize, float: &HashMap<ValueId, Moments>) -> Result<(HashMap<NodeId, Correction>, Vec<Vec<Tensor>>)> {
+    let inputs = samples.iter().map(|&i| super::report::io_codes(q, data.sample(i)?)).collect::<Result<Vec<_>>>()?;
     let mut corrections = HashMap::new();
     let outputs = Interpreter::new(&q.graph)?.run_layerwise(inputs, &mut |n, seen| {
-        let Op::IntConv(conv) = &q.graph.node(n).op else { return Ok(Vec::new()) };
-        let Some(Some(bias)) = q.graph.node_inputs(n).get(2).copied() else { return Ok(Vec::new()) };
-        let Some((layer, float)) = q.correctable.get(&bias).and_then(|c| Some((c, reference.get(&c.reference)?))) else {
-            return Ok(Vec::new());
+        let Op::IntConv(conv) = &q.graph.node(n).op else { return Ok(Adjusted::default()) };
+        let Some(Some(bias)) = q.graph.node_inputs(n).get(2).copied() else { return Ok(Adjusted::default()) };
+        let Some((layer, float)) = q.correctable.get(&bias).and_then(|c| Some((c, float.get(&c.reference)?))) else {
+            return Ok(Adjusted::default());
         };
+        if float.channels() != layer.unit.len() || seen.iter().any(|inputs| inputs.len() < 5) {
+            return Ok(Adjusted::default());
+        }
+        let fitted = &seen[..fit.min(seen.len())];
+        let sums = fitted.par_iter().map(|inputs| conv.accumulators(inputs)).collect::<Result<Vec<_>>>()?;
         let mut measured = Moments::new(layer.unit.len());
-        for sample in seen.par_iter().map(|inputs| conv.accumulators(inputs)).collect::<Result<Vec<_>>>()? {
-            let (acc, shape) = sample;
-            measured.add(acc.into_iter().map(|a| a as f64), &shape, layer.rows, |c| layer.unit[c]);
+        for (acc, shape) in &sums {
+            measured.add(acc.iter().map(|&a| a as f64), shape, layer.rows, |c| layer.unit[c]);
         }
         let correction = matched(&layer.bias, float, &measured);
         // A correction the accumulator bound refuses is left out: the
         // layer keeps its constants.
-        let Ok(k) = layer.constants(&correction) else { return Ok(Vec::new()) };
+        let Ok(k) = layer.constants(&correction) else { return Ok(Adjusted::default()) };
         corrections.insert(layer.node, correction);
         let c_out = layer.unit.len();
-        Ok(vec![(bias, k.bias), (layer.multipliers, Tensor::from_vec(&[c_out], k.mult)?), (layer.exponents, Tensor::from_vec(&[c_out], k.exp)?)])
+        let constants = vec![(bias, k.bias), (layer.multipliers, Tensor::from_vec(&[c_out], k.mult)?), (layer.exponents, Tensor::from_vec(&[c_out], k.exp)?)];
+        // The measured samples' outputs follow from their sums, not run again.
+        let outputs = fitted
+            .par_iter()
+            .zip(&sums)
+            .map(|(inputs, (acc, shape))| {
+                let old = inputs.get(2).copied().flatten().map(|b| b.to_i64_vec()).transpose()?.unwrap_or_default();
+                let mut now = inputs.clone();
+                let replaced: Vec<&Tensor> = constants.iter().map(|(_, t)| t).collect();
+                (now[2], now[3], now[4]) = (Some(replaced[0]), Some(replaced[1]), Some(replaced[2]));
+                Ok(vec![conv.output_from(&now, acc, &old, shape)?])
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Adjusted { constants, outputs })
     })?;
     Ok((corrections, outputs))
 }
@@ -122,32 +134,6 @@ fn matched(biases: &[f64], float: &Moments, measured: &Moments) -> Correction {
     Correction { gain, bias }
 }
 
-/// The moments of every corrected layer's float output, by source value,
-/// over the first `samples` samples.
-fn float_moments(q: &Quantized, data: &Dataset, samples: usize) -> Result<HashMap<ValueId, Moments>> {
-    let wanted: HashMap<ValueId, (usize, bool)> = q.correctable.values().map(|c| (c.reference, (c.unit.len(), c.rows))).collect();
-    let run = Interpreter::new(&q.float)?;
-    let per_sample = (0..samples)
-        .into_par_iter()
-        .map(|i| {
-            let mut moments: HashMap<ValueId, Moments> = HashMap::new();
-            run.run_observed(data.sample(i)?, &mut |v, t| {
-                if let (Some(&(channels, rows)), Ok(values)) = (wanted.get(&v), t.to_f64_vec()) {
-                    moments.entry(v).or_insert_with(|| Moments::new(channels)).add(values.into_iter(), t.shape(), rows, |_| 1.0);
-                }
-            })?;
-            Ok(moments)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut total: HashMap<ValueId, Moments> = HashMap::new();
-    for moments in per_sample {
-        for (v, m) in moments {
-            total.entry(v).or_insert_with(|| Moments::new(m.sum.len())).merge(&m);
-        }
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,18 +142,6 @@ mod tests {
         let mut m = Moments::new(channels);
         m.add(values.iter().copied(), shape, rows, |_| 1.0);
         m
-    }
-
-    #[test]
-    fn channels_are_planes_of_a_convolution_and_columns_of_a_matrix_product() {
-        // [1, 2, 3]: channel 0 holds 1, 2, 3 and channel 1 holds 4, 5, 6.
-        let planes = moments(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[1, 2, 3], false, 2);
-        assert_eq!((planes.stats(0).0, planes.stats(1).0), (2.0, 5.0));
-        // [3, 2] rows: channel 0 holds 1, 3, 5 and channel 1 holds 2, 4, 6.
-        let rows = moments(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2], true, 2);
-        assert_eq!((rows.stats(0).0, rows.stats(1).0), (3.0, 4.0));
-        let (_, spread) = rows.stats(1);
-        assert!((spread - (8.0f64 / 3.0).sqrt()).abs() < 1e-12, "{spread}");
     }
 
     #[test]

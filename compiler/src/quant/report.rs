@@ -185,7 +185,7 @@ pub fn measure(src: &Graph, q: &Quantized, data: &Dataset, samples: usize, mut c
 
 /// Signal and noise energy of an approximation.
 #[derive(Debug, Default, Clone, Copy)]
-struct Energy {
+pub(super) struct Energy {
     signal: f64,
     noise: f64,
 }
@@ -230,6 +230,13 @@ impl Energy {
         self.noise += other.noise;
     }
 
+    /// The SQNR (dB) of all of `energies` together.
+    pub(super) fn total_db<'a>(energies: impl IntoIterator<Item = &'a Energy>) -> f64 {
+        let mut total = Energy::default();
+        energies.into_iter().for_each(|e| total.merge(*e));
+        total.db()
+    }
+
     /// Signal over noise in dB: +∞ without noise, −∞ when the ratio is
     /// undefined (an infinite reference the codes cannot follow), never NaN,
     /// so that rankings by it stay ordered.
@@ -249,32 +256,20 @@ impl Energy {
 /// (the outputs of the first samples of `data`, in graph-output order):
 /// all outputs' signal energy over all their error energy.
 pub fn output_sqnr(q: &Quantized, references: &[Vec<Tensor>], data: &Dataset) -> Result<f64> {
-    let int_run = Interpreter::new(&q.graph)?;
-    let energy = (0..references.len())
-        .into_par_iter()
-        .map(|i| Ok::<_, Error>(output_energy(q, &references[i], &int_run.run(io_codes(q, data.sample(i)?)?)?)))
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .fold(Energy::default(), |mut a, b| {
-            a.merge(b);
-            a
-        });
-    Ok(energy.db())
+    let all: Vec<usize> = (0..references.len()).collect();
+    Ok(Energy::total_db(&output_energies(q, references, data, &all)?))
 }
 
-/// [`output_sqnr`] of outputs `got` of `q.graph` already computed, one
-/// per reference.
-pub fn outputs_sqnr(q: &Quantized, references: &[Vec<Tensor>], got: &[Vec<Tensor>]) -> f64 {
-    let mut energy = Energy::default();
-    for (r, g) in references.iter().zip(got) {
-        energy.merge(output_energy(q, r, g));
-    }
-    energy.db()
+/// The output error energy of each of the samples `samples` of `data`
+/// (indices into `references` too), as [`output_sqnr`] sums them.
+pub(super) fn output_energies(q: &Quantized, references: &[Vec<Tensor>], data: &Dataset, samples: &[usize]) -> Result<Vec<Energy>> {
+    let int_run = Interpreter::new(&q.graph)?;
+    samples.par_iter().map(|&i| Ok(output_energy(q, &references[i], &int_run.run(io_codes(q, data.sample(i)?)?)?))).collect()
 }
 
 /// The error energy of the outputs `got` of `q.graph` (codes where the
 /// model's outputs are quantized) against the float `reference`.
-fn output_energy(q: &Quantized, reference: &[Tensor], got: &[Tensor]) -> Energy {
+pub(super) fn output_energy(q: &Quantized, reference: &[Tensor], got: &[Tensor]) -> Energy {
     let mut e = Energy::default();
     for ((r, t), v) in reference.iter().zip(got).zip(&q.graph.outputs) {
         let p = q.graph.io_quant.get(v).map(|&(scale, zero)| QParams { scale, zero, dtype: t.dtype() });

@@ -2,18 +2,23 @@
 //! (`calibrate::observe`) gathers everything, then candidate quantizations
 //! are scored at the model's outputs against float on the first
 //! [`SCORED`] samples (for `--quantize auto`, whose search measures its
-//! pick again, on the first `mixed::SEARCHED`) and the best is kept. The candidates: with and
-//! without cross-layer equalization (when it finds layers to rescale;
-//! equalizing balances the weights' channel ranges but can unbalance the
-//! activations'), and for `--calibrate auto` its ranges and minmax's, so
-//! that auto never does worse than minmax where it counts.
+//! pick again, on the first `mixed::SEARCHED`) and the best is kept. The
+//! candidates: with and without cross-layer equalization (when it finds
+//! layers to rescale; equalizing balances the weights' channel ranges but
+//! can unbalance the activations'), and for `--calibrate auto` its ranges
+//! and minmax's, so that auto never does worse than minmax where it
+//! counts. With the layer-by-layer output correction on (`correct`), the
+//! candidates are compared corrected, and the kept one's correction must
+//! also win on samples it was not fitted on; when it does not, the
+//! candidates are compared again without it.
 
-use super::calibrate::{self, Calibration, Method, Wanted};
+use super::calibrate::{self, Calibration, Method, Observed, Wanted};
 use super::equalize::{self, Equalized};
-use super::rewrite::{self, Equalization, Options, Quantized, Source};
-use super::{bias_correction, correct, report};
+use super::rewrite::{self, Correction, Equalization, Options, Quantized, Source};
+use super::report::{self, Energy};
+use super::{bias_correction, correct};
 use crate::dataset::Dataset;
-use crate::ir::Graph;
+use crate::ir::{Graph, NodeId, ValueId};
 use crate::tensor::Tensor;
 use crate::Result;
 use std::collections::HashMap;
@@ -42,34 +47,130 @@ impl std::fmt::Display for RangeCheck {
 }
 
 /// What the layer-by-layer output correction (`correct`) did at the
-/// outputs: it is kept when it raises their SQNR.
+/// outputs: fitted on some calibration samples and checked on others, it
+/// is kept (and fitted again on all of them) when it raises their SQNR.
 #[derive(Debug, Clone, Copy)]
 pub struct CorrectionCheck {
     pub layers: usize,
     pub with_db: f64,
     pub without_db: f64,
-    pub samples: usize,
+    pub fitted: usize,
+    pub checked: usize,
+}
+
+impl CorrectionCheck {
+    pub fn kept(&self) -> bool {
+        self.with_db > self.without_db
+    }
 }
 
 impl std::fmt::Display for CorrectionCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let kept = if self.with_db > self.without_db { "applied" } else { "not applied" };
+        let kept = if self.kept() { "applied" } else { "not applied" };
         write!(
             f,
-            "output correction {kept} ({} layers matched to float; output SQNR on {} calibration samples {:.1} dB with, {:.1} dB without)",
-            self.layers, self.samples, self.with_db, self.without_db
+            "output correction {kept} ({} layers matched to float; fitted on {} calibration samples, output SQNR on {} others {:.1} dB with, {:.1} dB without)",
+            self.layers, self.fitted, self.checked, self.with_db, self.without_db
         )
     }
 }
 
-/// One candidate: its quantization, the graph and calibration it was
-/// rewritten from, and its output SQNR (NaN when unscored).
+/// One candidate: its quantization and the calibration it was rewritten
+/// from, its ranges' method, whether its graph is the equalized one, and
+/// its output SQNR on the scored samples without and with the output
+/// correction fitted on them (with its corrections), each measured when
+/// first asked for.
 struct Candidate {
     q: Quantized,
     calibration: Calibration,
-    db: f64,
-    /// The corrections `q` was rewritten with.
-    memo: rewrite::WeightMemo,
+    method: Method,
+    equalized: bool,
+    plain: Option<f64>,
+    fitted: Option<(HashMap<NodeId, Correction>, f64)>,
+}
+
+/// How candidates are compared: their output SQNR without, or with, the
+/// output correction fitted on the scored samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Score {
+    Plain,
+    Corrected,
+}
+
+/// The candidates of one calibration, built and scored as the choice
+/// needs them.
+struct Pool<'a> {
+    graph: &'a Graph,
+    equalized_graph: &'a Graph,
+    rescaled: Option<&'a HashMap<ValueId, Vec<f64>>>,
+    pairs: usize,
+    obs: &'a Observed,
+    data: &'a Dataset,
+    options: Options,
+    samples: usize,
+    built: Vec<Candidate>,
+}
+
+impl Pool<'_> {
+    /// The candidate with ranges by `method` on the plain or equalized
+    /// graph, built on first use.
+    fn get(&mut self, method: Method, equalized: bool) -> Result<usize> {
+        if let Some(i) = self.built.iter().position(|c| c.method == method && c.equalized == equalized) {
+            return Ok(i);
+        }
+        let (g, rescaled) = if equalized { (self.equalized_graph, self.rescaled) } else { (self.graph, None) };
+        let calibration: Calibration = calibrate::calibration(g, self.obs, method, rescaled);
+        let q = rewrite::quantize(g, &Source::Calibrated(&calibration), self.options)?;
+        self.built.push(Candidate { q, calibration, method, equalized, plain: None, fitted: None });
+        Ok(self.built.len() - 1)
+    }
+
+    /// Candidate `i`'s output SQNR under `score` (plain where it has no
+    /// layer to correct).
+    fn score(&mut self, i: usize, score: Score) -> Result<f64> {
+        let (obs, data, samples) = (self.obs, self.data, self.samples);
+        let c = &mut self.built[i];
+        if score == Score::Corrected && !c.q.correctable.is_empty() {
+            if c.fitted.is_none() {
+                let all: Vec<usize> = (0..samples).collect();
+                let (corrections, outputs) = correct::correct(&c.q, data, &all, samples, &correct::float_moments(obs, c.equalized, &all))?;
+                c.fitted = Some((corrections, Energy::total_db(&energies_of(&c.q, obs, &all, &outputs))));
+            }
+            return Ok(c.fitted.as_ref().map_or(f64::NAN, |f| f.1));
+        }
+        if c.plain.is_none() {
+            c.plain = Some(report::output_sqnr(&c.q, &obs.references[..samples], data)?);
+        }
+        Ok(c.plain.unwrap_or(f64::NAN))
+    }
+
+    /// The best candidate under `score` for `method`: for auto, its ranges
+    /// or minmax's on the plain graph, then that method on the equalized
+    /// graph when equalization rescales any layers; with what the
+    /// comparisons measured.
+    fn choose(&mut self, method: Method, score: Score) -> Result<(usize, Option<RangeCheck>, Option<Equalization>)> {
+        let mut best = self.get(method, false)?;
+        let mut range_check = None;
+        if method == Method::Auto {
+            let minmax = self.get(Method::MinMax, false)?;
+            let (auto_db, minmax_db) = (self.score(best, score)?, self.score(minmax, score)?);
+            range_check = Some(RangeCheck { auto_db, minmax_db, samples: self.samples });
+            // On a tie the unclipped ranges are the safer choice.
+            if minmax_db >= auto_db {
+                best = minmax;
+            }
+        }
+        let mut equalization = None;
+        if self.rescaled.is_some() {
+            let with = self.get(self.built[best].method, true)?;
+            let (sqnr_without, sqnr_with) = (self.score(best, score)?, self.score(with, score)?);
+            equalization = Some(Equalization { pairs: self.pairs, kept: sqnr_with > sqnr_without, sqnr_without, sqnr_with, samples: self.samples });
+            if sqnr_with > sqnr_without {
+                best = with;
+            }
+        }
+        Ok((best, range_check, equalization))
+    }
 }
 
 /// Calibrates the prepared float `graph` on `data` with `method` and
@@ -116,60 +217,69 @@ struct Kept {
 /// [`quantize`], with the calibration of the candidate it kept. With
 /// `score_on`, the candidates are scored on that many samples, even when
 /// there is nothing to choose from; without, on [`SCORED`] when there is.
+/// With the output correction on, each candidate is compared with the
+/// correction fitted on the scored samples; the one kept keeps its
+/// correction only if the correction, fitted on half the samples, raises
+/// the output SQNR on the other half.
 fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: Options, score_on: Option<usize>) -> Result<Kept> {
     let mut equalized_graph = graph.clone();
     let equalized = if options.equalize { equalize::run(&mut equalized_graph)? } else { Equalized::default() };
     let channel_axes = if options.bias_correction { bias_correction::channel_axes(graph) } else { HashMap::new() };
     let rescaled = (equalized.pairs > 0).then_some(&equalized.rescaled);
     let scored = score_on.is_some() || method == Method::Auto || rescaled.is_some() || options.correct_layers;
-    let wanted = Wanted { channel_axes, rescaled, references: if scored { SCORED } else { 0 } };
+    let moments = if options.correct_layers { correct::layer_outputs(graph) } else { HashMap::new() };
+    let wanted = Wanted { channel_axes, rescaled, references: if scored { SCORED } else { 0 }, moments };
     let obs = calibrate::observe(graph, data, &wanted)?;
     let samples = score_on.unwrap_or(SCORED).min(obs.references.len());
-    let build = |g: &Graph, rescaled, m: Method| -> Result<Candidate> {
-        let calibration: Calibration = calibrate::calibration(g, &obs, m, rescaled);
-        let q = rewrite::quantize(g, &Source::Calibrated(&calibration), options)?;
-        let db = if scored { report::output_sqnr(&q, &obs.references[..samples], data)? } else { f64::NAN };
-        let (q, db, memo) = corrected(q, db, &calibration, data, options, &obs.references[..samples])?;
-        Ok(Candidate { q, calibration, db, memo })
+    let mut pool = Pool { graph, equalized_graph: &equalized_graph, rescaled, pairs: equalized.pairs, obs: &obs, data, options, samples, built: Vec::new() };
+    let corrected = options.correct_layers && samples >= 2;
+    let (mut best, mut range_check, mut equalization) = pool.choose(method, if corrected { Score::Corrected } else { Score::Plain })?;
+    let mut check = None;
+    if corrected {
+        // Fits the correction of a candidate the choice did not compare.
+        pool.score(best, Score::Corrected)?;
+    }
+    if let (true, Some((fit, checked))) = (corrected && pool.built[best].fitted.is_some(), validation_split(samples)) {
+        let c = &pool.built[best];
+        let validation = validated(&c.q, data, &obs, c.equalized, &fit, &checked)?;
+        check = Some(validation);
+        if !validation.kept() {
+            (best, range_check, equalization) = pool.choose(method, Score::Plain)?;
+        }
+    }
+    let kept = check.is_some_and(|c| c.kept());
+    let db = if score_on.is_some() && !kept { pool.score(best, Score::Plain)? } else { f64::NAN };
+    let Candidate { q, calibration, fitted, .. } = pool.built.swap_remove(best);
+    let (q, db, memo) = match fitted {
+        Some((corrections, fitted_db)) if kept => {
+            let memo = rewrite::WeightMemo::with_corrections(corrections);
+            let q = rewrite::quantize_choosing(&q.float.clone(), &Source::Calibrated(&calibration), options, &rewrite::Choices::new(), &memo)?;
+            (q, fitted_db, memo)
+        }
+        _ => (q, db, rewrite::WeightMemo::default()),
     };
-    let mut best = build(graph, None, method)?;
-    let mut range_check = None;
-    let mut kept_method = method;
-    if method == Method::Auto {
-        let minmax = build(graph, None, Method::MinMax)?;
-        range_check = Some(RangeCheck { auto_db: best.db, minmax_db: minmax.db, samples });
-        // On a tie the unclipped ranges are the safer choice.
-        if minmax.db >= best.db {
-            (best, kept_method) = (minmax, Method::MinMax);
-        }
-    }
-    let mut equalization = None;
-    if let Some(factors) = rescaled {
-        let with = build(&equalized_graph, Some(factors), kept_method)?;
-        equalization = Some(Equalization { pairs: equalized.pairs, kept: with.db > best.db, sqnr_without: best.db, sqnr_with: with.db, samples });
-        if with.db > best.db {
-            best = with;
-        }
-    }
-    let q = Quantized { equalization, range_check, ..best.q };
-    Ok(Kept { scored: Scored { q, db: best.db, samples, references: obs.references }, calibration: best.calibration, memo: best.memo })
+    let q = Quantized { equalization, range_check, correction: check, ..q };
+    Ok(Kept { scored: Scored { q, db, samples, references: obs.references }, calibration, memo })
 }
 
-/// `q`, rewritten from `calibration` with options `options`, with its
-/// layers corrected (`correct`) when that raises its output SQNR on the
-/// first `samples` of `references` (the corrections measured on
-/// [`SCORED`] samples), and that SQNR; `db` is the SQNR without.
-fn corrected(q: Quantized, db: f64, calibration: &Calibration, data: &Dataset, options: Options, references: &[Vec<Tensor>]) -> Result<(Quantized, f64, rewrite::WeightMemo)> {
-    if !options.correct_layers || q.correctable.is_empty() {
-        return Ok((q, db, rewrite::WeightMemo::default()));
-    }
-    let (corrections, outputs) = correct::correct(&q, data, SCORED)?;
-    let with = report::outputs_sqnr(&q, references, &outputs);
-    let check = Some(CorrectionCheck { layers: corrections.len(), with_db: with, without_db: db, samples: references.len() });
-    if with <= db {
-        return Ok((Quantized { correction: check, ..q }, db, rewrite::WeightMemo::default()));
-    }
-    let memo = rewrite::WeightMemo::with_corrections(corrections);
-    let q = rewrite::quantize_choosing(&q.float.clone(), &Source::Calibrated(calibration), options, &rewrite::Choices::new(), &memo)?;
-    Ok((Quantized { correction: check, ..q }, with, memo))
+/// The scored samples split to check the output correction: fitted on
+/// the even ones, checked on the odd ones (None with fewer than two).
+fn validation_split(samples: usize) -> Option<(Vec<usize>, Vec<usize>)> {
+    (samples >= 2).then(|| (0..samples).partition(|i| i % 2 == 0))
+}
+
+/// The per-sample output errors of `outputs`, the outputs of `q.graph` on
+/// the samples `samples`.
+fn energies_of(q: &Quantized, obs: &Observed, samples: &[usize], outputs: &[Vec<Tensor>]) -> Vec<Energy> {
+    samples.iter().zip(outputs).map(|(&i, got)| report::output_energy(q, &obs.references[i], got)).collect()
+}
+
+/// The output correction of `q` fitted on the samples `fit` and checked on
+/// `check` against `q` without it.
+fn validated(q: &Quantized, data: &Dataset, obs: &Observed, equalized: bool, fit: &[usize], check: &[usize]) -> Result<CorrectionCheck> {
+    let order: Vec<usize> = fit.iter().chain(check).copied().collect();
+    let (corrections, outputs) = correct::correct(q, data, &order, fit.len(), &correct::float_moments(obs, equalized, fit))?;
+    let with = energies_of(q, obs, check, &outputs[fit.len()..]);
+    let without = report::output_energies(q, &obs.references, data, check)?;
+    Ok(CorrectionCheck { layers: corrections.len(), with_db: Energy::total_db(&with), without_db: Energy::total_db(&without), fitted: fit.len(), checked: check.len() })
 }

@@ -145,6 +145,33 @@ impl IntConv {
         Ok((acc.into_iter().map(i64::from).collect(), out))
     }
 
+    /// The output `run` computes from `inputs`, given its accumulators
+    /// `acc` and output shape `out` under another folded bias `old` (what
+    /// [`IntConv::accumulators`] gave for the same input and weights with
+    /// that bias): the sums are moved to the bias of `inputs` first.
+    pub fn output_from(&self, inputs: &[Option<&Tensor>], acc: &[i64], old: &[i64], out: &[usize]) -> Result<Tensor> {
+        let x = inputs.req(0)?;
+        if is_wide(x.dtype())? {
+            return self.rebiased::<i64>(inputs, acc, old, out);
+        }
+        self.rebiased::<i32>(inputs, acc, old, out)
+    }
+
+    fn rebiased<A: Wide>(&self, inputs: &[Option<&Tensor>], acc: &[i64], old: &[i64], out: &[usize]) -> Result<Tensor> {
+        let new = <i64 as Wide>::values(inputs.req(2)?)?;
+        let (mult, exp) = (int_values(inputs.req(3)?)?, int_values(inputs.req(4)?)?);
+        let c_out = new.len();
+        if old.len() != c_out || mult.len() != c_out || exp.len() != c_out {
+            bail!("IntConv: the bias and multipliers need {c_out} values");
+        }
+        let plane: usize = if self.axes.is_empty() { 1 } else { out[2..].iter().product() };
+        let moved: Vec<A> = acc.iter().enumerate().map(|(i, &a)| {
+            let c = (i / plane.max(1)) % c_out.max(1);
+            A::wrap(a - old[c] + new[c])
+        }).collect();
+        codes(inputs.req(0)?.dtype(), out, self.requantize(&moved, &mult, &exp, out))
+    }
+
     /// The exact sums with the folded bias, and the output shape.
     fn accumulate<A: Wide>(&self, inputs: &[Option<&Tensor>]) -> Result<(Vec<A>, Vec<usize>)> {
         let (x, w) = (inputs.req(0)?, inputs.req(1)?);

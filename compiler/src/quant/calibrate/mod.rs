@@ -16,12 +16,14 @@ mod entropy;
 mod fixed;
 mod histogram;
 mod mask;
+pub mod moments;
 pub mod observe;
 mod roles;
 
 use crate::ir::{Graph, ValueId};
 use rayon::prelude::*;
 use std::collections::HashMap;
+pub use moments::Moments;
 pub use observe::{observe, Observed, Wanted};
 pub use roles::{mask_context, MASKED};
 

@@ -5,10 +5,12 @@
 //! statistics of the values cross-layer equalization would rescale (the
 //! observed tensor divided per channel, so the equalized model needs no
 //! pass of its own), and the float outputs of the first samples, against
-//! which candidate quantizations are scored. Every merge is exact, so the
+//! which candidate quantizations are scored, with the per-channel moments
+//! of the layer outputs `quant::correct` matches on those samples. Every merge is exact, so the
 //! result does not depend on the order the samples finish in.
 
 use super::histogram::{Histogram, BINS};
+use super::moments::Moments;
 use super::roles::{self, MASKED};
 use crate::dataset::Dataset;
 use crate::interp::Interpreter;
@@ -181,6 +183,10 @@ pub struct Wanted<'a> {
     pub rescaled: Option<&'a HashMap<ValueId, Vec<f64>>>,
     /// How many of the first samples' float outputs to keep.
     pub references: usize,
+    /// Values whose per-channel moments are wanted on each of the first
+    /// `references` samples, with whether their channels are the last
+    /// axis (else axis 1).
+    pub moments: HashMap<ValueId, bool>,
 }
 
 /// The result of the pass.
@@ -194,7 +200,16 @@ pub struct Observed {
     pub channel_means: HashMap<ValueId, Vec<f64>>,
     /// The float outputs of the first samples, in graph-output order.
     pub references: Vec<Vec<Tensor>>,
+    /// The moments of the values in `Wanted::moments` on each of the first
+    /// samples (as many as `references`), and of the rescaled ones among
+    /// them in the equalized model.
+    pub moments: HashMap<ValueId, SampleMoments>,
+    pub rescaled_moments: HashMap<ValueId, SampleMoments>,
 }
+
+/// One value's moments on each sample (None where its shape has no
+/// channel axis).
+pub type SampleMoments = Vec<Option<Moments>>;
 
 /// Per-channel sums of each sample (kept apart, added in sample order at
 /// the end), and the elements each sample adds to one channel.
@@ -213,7 +228,11 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
     let rescaled: HashMap<ValueId, Mutex<ValueStats>> =
         wanted.rescaled.map(|r| r.keys().map(|&v| (v, Mutex::default())).collect()).unwrap_or_default();
     let sums: HashMap<ValueId, ChannelSums> = wanted.channel_axes.keys().map(|&v| (v, Mutex::new((vec![None; data.len()], 0)))).collect();
-    let references: Mutex<Vec<Option<Vec<Tensor>>>> = Mutex::new(vec![None; wanted.references.min(data.len())]);
+    let kept = wanted.references.min(data.len());
+    let references: Mutex<Vec<Option<Vec<Tensor>>>> = Mutex::new(vec![None; kept]);
+    let per_sample = |values: &mut dyn Iterator<Item = ValueId>| -> HashMap<ValueId, Mutex<SampleMoments>> { values.map(|v| (v, Mutex::new(vec![None; kept]))).collect() };
+    let moments = per_sample(&mut wanted.moments.keys().copied());
+    let rescaled_moments = per_sample(&mut wanted.moments.keys().copied().filter(|v| wanted.rescaled.is_some_and(|r| r.contains_key(v))));
     let bar = progress::bar(data.len() as u64, "calibrating");
     (0..data.len()).into_par_iter().try_for_each(|i| {
         let inputs = data.sample(i)?;
@@ -223,8 +242,16 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
                 let Some(values) = as_f32(t) else { return };
                 let count = if mask_context.contains(&v) { ValueStats::observe_unmasked } else { ValueStats::observe };
                 count(shared, &values);
+                let of_layer = wanted.moments.get(&v).filter(|_| i < kept);
+                if let Some(&rows) = of_layer {
+                    lock(&moments[&v])[i] = Moments::of(&values, t.shape(), rows);
+                }
                 if let (Some(factors), Some(shared)) = (wanted.rescaled.and_then(|r| r.get(&v)), rescaled.get(&v)) {
-                    count(shared, &divided(&values, t.shape(), factors));
+                    let divided = divided(&values, t.shape(), factors);
+                    count(shared, &divided);
+                    if let Some(&rows) = of_layer {
+                        lock(&rescaled_moments[&v])[i] = Moments::of(&divided, t.shape(), rows);
+                    }
                 }
                 if let (Some(&axis), Some(s)) = (wanted.channel_axes.get(&v), sums.get(&v)) {
                     if let Some((channel, count)) = channel_sums(&values, t.shape(), axis) {
@@ -242,7 +269,6 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
         Ok::<(), Error>(())
     })?;
     bar.finish_and_clear();
-    let unwrap = |m: HashMap<ValueId, Mutex<ValueStats>>| m.into_iter().map(|(v, s)| (v, s.into_inner().unwrap_or_else(|p| p.into_inner()))).collect();
     let channel_means = sums
         .into_iter()
         .filter_map(|(v, s)| {
@@ -261,7 +287,20 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
         })
         .collect();
     let references = references.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect();
-    Ok(Observed { samples: data.len(), values: unwrap(values), rescaled: unwrap(rescaled), channel_means, references })
+    Ok(Observed {
+        samples: data.len(),
+        values: unlocked(values),
+        rescaled: unlocked(rescaled),
+        channel_means,
+        references,
+        moments: unlocked(moments),
+        rescaled_moments: unlocked(rescaled_moments),
+    })
+}
+
+/// Each value's statistics, out of their locks.
+fn unlocked<T>(m: HashMap<ValueId, Mutex<T>>) -> HashMap<ValueId, T> {
+    m.into_iter().map(|(v, s)| (v, s.into_inner().unwrap_or_else(|p| p.into_inner()))).collect()
 }
 
 /// A float tensor's elements as float32 (borrowed when they are already).
