@@ -213,6 +213,30 @@ fn layer_correction_is_reported_and_bit_exact_in_rust_and_c() {
     check_bit_exact(&dir.join(model), &dir.join("digits_test.npz"), &flags, 12, "corrected");
 }
 
+/// With `--quantize auto` the layer correction runs only when asked for
+/// (`--correct-layers`): the search changes layers' precision, which a
+/// correction fitted with every layer int8 does not follow.
+#[test]
+fn layer_correction_is_opt_in_for_quantize_auto() {
+    let model = "digits_mbv1_skewed.onnx";
+    let dir = models_dir();
+    let (m, test, calib) = (dir.join(model), dir.join("digits_test.npz"), dir.join("digits_calib.npz"));
+    let summary = |extra: &[&str]| {
+        let tmp = TempDir::new("auto-correct");
+        let mut args = vec!["run", m.to_str().unwrap(), "--dataset", test.to_str().unwrap(), "-o", tmp.path().to_str().unwrap()];
+        args.extend(["--quantize", "auto", "--per-tensor", "--calibration", calib.to_str().unwrap()]);
+        args.extend(extra);
+        let out = qcc(&args);
+        expect_success(&out);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let plain = summary(&[]);
+    assert!(!plain.contains("output correction"), "{plain}");
+    let asked = summary(&["--correct-layers"]);
+    let line = asked.lines().find(|l| l.contains("output correction")).unwrap_or_else(|| panic!("no correction line:\n{asked}"));
+    assert!(line.contains("layers matched to float; fitted on 2 calibration samples, output SQNR on 2 others"), "{line}");
+}
+
 #[test]
 fn bias_correction_raises_the_output_sqnr() {
     for model in ["digits_mbv2.onnx", "digits_mbv1_skewed.onnx"] {
