@@ -47,8 +47,9 @@ impl std::fmt::Display for RangeCheck {
 }
 
 /// What the layer-by-layer output correction (`correct`) did at the
-/// outputs: fitted on some calibration samples and checked on others, it
-/// is kept (and fitted again on all of them) when it raises their SQNR.
+/// outputs: fitted on some calibration samples and checked on others; when
+/// it raises their SQNR, the correction fitted on all scored samples is
+/// kept.
 #[derive(Debug, Clone, Copy)]
 pub struct CorrectionCheck {
     pub layers: usize,
