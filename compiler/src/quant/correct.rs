@@ -105,14 +105,14 @@ pub fn correct(q: &Quantized, data: &Dataset, samples: &[usize], fit: usize, flo
         let c_out = layer.unit.len();
         let constants = vec![(bias, k.bias), (layer.multipliers, Tensor::from_vec(&[c_out], k.mult)?), (layer.exponents, Tensor::from_vec(&[c_out], k.exp)?)];
         // The measured samples' outputs follow from their sums, not run again.
+        let old = q.graph.value(bias).constant.as_ref().map(|b| b.to_i64_vec()).transpose()?.unwrap_or_default();
+        let [b, m, e] = [&constants[0].1, &constants[1].1, &constants[2].1];
         let outputs = fitted
             .par_iter()
             .zip(&sums)
             .map(|(inputs, (acc, shape))| {
-                let old = inputs.get(2).copied().flatten().map(|b| b.to_i64_vec()).transpose()?.unwrap_or_default();
                 let mut now = inputs.clone();
-                let replaced: Vec<&Tensor> = constants.iter().map(|(_, t)| t).collect();
-                (now[2], now[3], now[4]) = (Some(replaced[0]), Some(replaced[1]), Some(replaced[2]));
+                (now[2], now[3], now[4]) = (Some(b), Some(m), Some(e));
                 Ok(vec![conv.output_from(&now, acc, &old, shape)?])
             })
             .collect::<Result<Vec<_>>>()?;

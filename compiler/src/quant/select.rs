@@ -233,14 +233,14 @@ fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: O
     let obs = calibrate::observe(graph, data, &wanted)?;
     let samples = score_on.unwrap_or(SCORED).min(obs.references.len());
     let mut pool = Pool { graph, equalized_graph: &equalized_graph, rescaled, pairs: equalized.pairs, obs: &obs, data, options, samples, built: Vec::new() };
-    let corrected = options.correct_layers && samples >= 2;
-    let (mut best, mut range_check, mut equalization) = pool.choose(method, if corrected { Score::Corrected } else { Score::Plain })?;
+    let split = if options.correct_layers { validation_split(samples) } else { None };
+    let (mut best, mut range_check, mut equalization) = pool.choose(method, if split.is_some() { Score::Corrected } else { Score::Plain })?;
     let mut check = None;
-    if corrected {
+    if split.is_some() {
         // Fits the correction of a candidate the choice did not compare.
         pool.score(best, Score::Corrected)?;
     }
-    if let (true, Some((fit, checked))) = (corrected && pool.built[best].fitted.is_some(), validation_split(samples)) {
+    if let Some((fit, checked)) = split.filter(|_| pool.built[best].fitted.is_some()) {
         let c = &pool.built[best];
         let validation = validated(&c.q, data, &obs, c.equalized, &fit, &checked)?;
         check = Some(validation);
@@ -264,7 +264,8 @@ fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: O
 }
 
 /// The scored samples split to check the output correction: fitted on
-/// the even ones, checked on the odd ones (None with fewer than two).
+/// the even ones, checked on the odd ones (None with fewer than two, when
+/// the correction is not used).
 fn validation_split(samples: usize) -> Option<(Vec<usize>, Vec<usize>)> {
     (samples >= 2).then(|| (0..samples).partition(|i| i % 2 == 0))
 }
