@@ -14,8 +14,9 @@ use crate::ops::spatial::{Axis, TraversalAxis};
 use crate::ops::Op;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// A weighted layer's int8 weight codes, their scales per output channel,
 /// and the bias correction's shift of its float bias.
@@ -45,7 +46,7 @@ impl Correction {
 /// node, which do not depend on the precisions, and the [`Correction`]s of
 /// its int8 layers.
 #[derive(Default)]
-pub struct WeightMemo(Mutex<Memo>);
+pub struct WeightMemo(RefCell<Memo>);
 
 #[derive(Default)]
 struct Memo {
@@ -57,28 +58,24 @@ impl WeightMemo {
     /// A memo holding `corrections`, by source node.
     pub fn with_corrections(corrections: HashMap<NodeId, Correction>) -> WeightMemo {
         let corrections = corrections.into_iter().map(|(n, c)| (n, Arc::new(c))).collect();
-        WeightMemo(Mutex::new(Memo { coded: HashMap::new(), corrections }))
+        WeightMemo(RefCell::new(Memo { coded: HashMap::new(), corrections }))
     }
 
     /// The codes kept for node `n`, if they are `len` weights.
     fn get(&self, n: NodeId, len: usize) -> Option<Arc<CodedWeights>> {
-        self.lock().coded.get(&n).filter(|c| c.codes.len() == len).cloned()
+        self.0.borrow().coded.get(&n).filter(|c| c.codes.len() == len).cloned()
     }
 
     /// Keeps `coded` as node `n`'s codes.
     fn keep(&self, n: NodeId, coded: CodedWeights) -> Arc<CodedWeights> {
         let coded = Arc::new(coded);
-        self.lock().coded.insert(n, coded.clone());
+        self.0.borrow_mut().coded.insert(n, coded.clone());
         coded
     }
 
     /// Node `n`'s correction, if it has one for `c_out` channels.
     fn correction(&self, n: NodeId, c_out: usize) -> Option<Arc<Correction>> {
-        self.lock().corrections.get(&n).filter(|c| c.gain.len() == c_out && c.bias.len() == c_out).cloned()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Memo> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.borrow().corrections.get(&n).filter(|c| c.gain.len() == c_out && c.bias.len() == c_out).cloned()
     }
 }
 
