@@ -56,15 +56,21 @@ fn array(path: &Path, name: &str) -> Tensor {
     npy::load_npz(path).unwrap().into_iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} in {}", path.display())).1
 }
 
-/// The logits of `model` on the digits test set, float or quantized with
+/// The logits of `model` on the digits test set, float or int8 with
 /// `extra` options, and what `qcc run` printed on stderr (the summary).
 fn logits(model: &str, extra: &[&str]) -> (Tensor, String) {
+    logits_at(model, "int8", extra)
+}
+
+/// [`logits`] quantized at `precision` (`--quantize`) when `extra` is not
+/// empty.
+fn logits_at(model: &str, precision: &str, extra: &[&str]) -> (Tensor, String) {
     let dir = models_dir();
     let tmp = TempDir::new("acc");
     let (m, test, calib) = (dir.join(model), dir.join("digits_test.npz"), dir.join("digits_calib.npz"));
     let mut args = vec!["run", m.to_str().unwrap(), "--dataset", test.to_str().unwrap(), "-o", tmp.path().to_str().unwrap()];
     if !extra.is_empty() {
-        args.extend(["--quantize", "int8", "--calibration", calib.to_str().unwrap()]);
+        args.extend(["--quantize", precision, "--calibration", calib.to_str().unwrap()]);
         args.extend(extra);
     }
     let out = qcc(&args);
@@ -218,21 +224,10 @@ fn layer_correction_is_reported_and_bit_exact_in_rust_and_c() {
 /// correction fitted with every layer int8 does not follow.
 #[test]
 fn layer_correction_is_opt_in_for_quantize_auto() {
-    let model = "digits_mbv1_skewed.onnx";
-    let dir = models_dir();
-    let (m, test, calib) = (dir.join(model), dir.join("digits_test.npz"), dir.join("digits_calib.npz"));
-    let summary = |extra: &[&str]| {
-        let tmp = TempDir::new("auto-correct");
-        let mut args = vec!["run", m.to_str().unwrap(), "--dataset", test.to_str().unwrap(), "-o", tmp.path().to_str().unwrap()];
-        args.extend(["--quantize", "auto", "--per-tensor", "--calibration", calib.to_str().unwrap()]);
-        args.extend(extra);
-        let out = qcc(&args);
-        expect_success(&out);
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
-    let plain = summary(&[]);
+    let summary = |extra: &[&str]| logits_at("digits_mbv1_skewed.onnx", "auto", extra).1;
+    let plain = summary(&["--per-tensor"]);
     assert!(!plain.contains("output correction"), "{plain}");
-    let asked = summary(&["--correct-layers"]);
+    let asked = summary(&["--per-tensor", "--correct-layers"]);
     let line = asked.lines().find(|l| l.contains("output correction")).unwrap_or_else(|| panic!("no correction line:\n{asked}"));
     assert!(line.contains("layers matched to float; fitted on 2 calibration samples, output SQNR on 2 others"), "{line}");
 }

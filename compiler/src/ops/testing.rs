@@ -45,6 +45,12 @@ pub fn add_op(g: &mut Graph, op_type: &str, attrs: Vec<(&str, Attr)>, inputs: &[
     out
 }
 
+/// Adds a float constant `name` of `shape` holding `v` to `g`.
+pub fn add_constant(g: &mut Graph, name: &str, shape: &[usize], v: Vec<f32>) -> ValueId {
+    let t = Tensor::from_vec(shape, v).unwrap();
+    g.add_value(Value { name: name.into(), ty: Some(TensorType::of(&t)), constant: Some(std::sync::Arc::new(t)) })
+}
+
 /// Builds the op for `op_type` with `attrs`, infers its output types from
 /// the inputs (as non-constant values), evaluates it, and checks that every
 /// output fits its inferred type.

@@ -73,13 +73,10 @@ fn fold(g: &mut Graph, bn: NodeId) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testing::add_constant as constant;
     use crate::interp::Interpreter;
     use crate::ir::Graph;
 
-    fn constant(g: &mut Graph, name: &str, shape: &[usize], v: Vec<f32>) -> crate::ir::ValueId {
-        let t = Tensor::from_vec(shape, v).unwrap();
-        g.add_value(Value { name: name.into(), ty: Some(TensorType::of(&t)), constant: Some(Arc::new(t)) })
-    }
 
     fn op_node(g: &mut Graph, op_type: &str, inputs: &[crate::ir::ValueId], output: crate::ir::ValueId) {
         let onnx = crate::ops::testing::node(op_type, 17, vec![], inputs.len(), 1);

@@ -29,8 +29,8 @@ pub fn run(graph: &mut Graph) -> Result<usize> {
 }
 
 /// One written-out layer normalization: its input and that input's shape,
-/// the first normalized axis, ε, the scale and bias constants (None where absent), its nodes
-/// and the value it ends in.
+/// the first normalized axis, ε, the scale and bias constants (None where
+/// absent), its nodes, the values between them and the value it ends in.
 struct Chain {
     x: ValueId,
     shape: Vec<usize>,
@@ -39,6 +39,7 @@ struct Chain {
     scale: Option<ValueId>,
     bias: Option<ValueId>,
     nodes: Vec<NodeId>,
+    inner: Vec<ValueId>,
     output: ValueId,
 }
 
@@ -55,7 +56,7 @@ impl Chain {
         let readers = g.consumers(d);
         let pow = readers.iter().find(|&&(n, slot)| slot == 0 && g.node(n).op_type == "Pow")?.0;
         let div = readers.iter().find(|&&(n, slot)| slot == 0 && g.node(n).op_type == "Div")?.0;
-        if readers.len() != 2 || !is_scalar(g, g.node_inputs(pow).get(1).copied().flatten()?, 2.0) {
+        if readers.len() != 2 || scalar(g, g.node_inputs(pow).get(1).copied().flatten()?) != Some(2.0) {
             return None;
         }
         let variance_node = sole_reader(g, only_output(g, pow)?, "ReduceMean")?;
@@ -95,7 +96,7 @@ impl Chain {
             return None;
         }
         let shape = g.value(x).ty.as_ref()?.shape.as_fixed()?;
-        Some(Chain { x, shape, axis: axes[0], epsilon, scale, bias, nodes, output })
+        Some(Chain { x, shape, axis: axes[0], epsilon, scale, bias, nodes, inner, output })
     }
 
     /// Replaces the chain's nodes by one LayerNormalization, named after
@@ -121,11 +122,10 @@ impl Chain {
             outputs: vec![true, false, false],
         };
         let node = Node { name, op_type: "LayerNormalization".into(), opset: 17, op: Op::from_onnx(&onnx)? };
-        let inner: Vec<ValueId> = self.nodes.iter().filter_map(|&n| only_output(g, n)).filter(|&v| v != self.output).collect();
         for n in &self.nodes {
             g.remove_node(*n);
         }
-        for v in inner {
+        for v in self.inner {
             g.remove_value(v);
         }
         g.add_node(node, &[Some(self.x), Some(scale), self.bias], &[Some(self.output)])?;
@@ -170,10 +170,9 @@ fn mean_axes(g: &Graph, n: NodeId, x: ValueId) -> Option<Vec<usize>> {
     if rank_of(only_output(g, n)?)? != rank {
         return None;
     }
-    let given = ins.get(1).copied().flatten().map(|a| g.value(a).constant.clone());
-    let given = match given {
-        Some(None) => return None,
-        Some(Some(t)) => Some(t),
+    // Axes given as an input must be a constant.
+    let given = match ins.get(1).copied().flatten() {
+        Some(a) => Some(g.value(a).constant.clone()?),
         None => None,
     };
     let axes = r.resolved_axes(given.as_deref(), rank).ok()?;
@@ -182,15 +181,7 @@ fn mean_axes(g: &Graph, n: NodeId, x: ValueId) -> Option<Vec<usize>> {
 
 /// The value of a constant with one element.
 fn scalar(g: &Graph, v: ValueId) -> Option<f32> {
-    let t = g.value(v).constant.as_ref()?;
-    match t.to_f64_vec().ok()?[..] {
-        [x] => Some(x as f32),
-        _ => None,
-    }
-}
-
-fn is_scalar(g: &Graph, v: ValueId, expected: f32) -> bool {
-    scalar(g, v) == Some(expected)
+    g.value(v).constant.as_ref()?.scalar_f64().ok().map(|x| x as f32)
 }
 
 /// Whether `v` is a float constant whose shape varies only along the axes
@@ -204,13 +195,10 @@ fn over_axes(g: &Graph, v: ValueId, axis: usize, rank: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testing::add_constant as constant;
     use crate::interp::Interpreter;
     use crate::ops::testing::add_op;
 
-    fn constant(g: &mut Graph, name: &str, shape: &[usize], v: Vec<f32>) -> ValueId {
-        let t = Tensor::from_vec(shape, v).unwrap();
-        g.add_value(Value { name: name.into(), ty: Some(TensorType::of(&t)), constant: Some(Arc::new(t)) })
-    }
 
     /// x [2, 3, 4] normalized over its last axis as exporters write it,
     /// with the scale and bias when `affine`, the exponent `power`; also

@@ -271,16 +271,13 @@ fn set(g: &mut Graph, v: ValueId, old: &Tensor, values: Vec<f64>) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::testing::add_constant as constant;
     use crate::front::onnx::Attr;
     use crate::interp::Interpreter;
     use crate::ir::{TensorType, Value};
     use crate::ops::testing::add_op as op;
     use crate::tensor::DType;
 
-    fn constant(g: &mut Graph, name: &str, shape: &[usize], v: Vec<f32>) -> ValueId {
-        let t = Tensor::from_vec(shape, v).unwrap();
-        g.add_value(Value { name: name.into(), ty: Some(TensorType::of(&t)), constant: Some(Arc::new(t)) })
-    }
 
     /// Deterministic weights with channel c scaled by `spread^(c - mid)`.
     fn skewed(n: usize, per: usize, spread: f32) -> Vec<f32> {
