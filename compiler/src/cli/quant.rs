@@ -57,6 +57,13 @@ pub struct QuantArgs {
     /// No layer-by-layer output correction with --quantize int8.
     #[arg(long)]
     no_correct_layers: bool,
+    /// How the int8 weights of 16x8 layers (--quantize auto) are rounded:
+    /// gptq (the default: each layer's codes chosen column by column so
+    /// that its output on the calibration inputs stays closest to float,
+    /// for layers of up to 576 inputs per output channel and group) or
+    /// nearest. int8 layers always round to nearest.
+    #[arg(long, value_enum, default_value = "gptq")]
+    weight_rounding: WeightRounding,
     /// Requantization rounding (NUMERICS.md): double (gemmlowp, TFLite,
     /// CMSIS-NN) or single (one 64-bit multiply).
     #[arg(long, value_enum, default_value = "double")]
@@ -82,6 +89,12 @@ enum Precision {
 enum RoundingArg {
     Double,
     Single,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+enum WeightRounding {
+    Gptq,
+    Nearest,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
@@ -128,6 +141,7 @@ impl QuantArgs {
                 Precision::Int8 => !self.no_correct_layers,
                 Precision::Auto => self.correct_layers,
             },
+            gptq: self.weight_rounding == WeightRounding::Gptq,
         };
         Ok(Some(Quantization { calibration, method: self.calibrate, options, min_sqnr, report: self.report.clone() }))
     }

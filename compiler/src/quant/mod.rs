@@ -7,6 +7,7 @@ pub mod calibrate;
 pub mod correct;
 pub mod equalize;
 pub mod fixed_point;
+pub mod gptq;
 pub mod mixed;
 pub mod params;
 pub mod qdq;

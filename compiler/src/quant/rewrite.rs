@@ -48,6 +48,9 @@ pub struct Options {
     pub bias_correction: bool,
     /// Layer-by-layer output correction after calibration (`quant::correct`).
     pub correct_layers: bool,
+    /// The weight codes of 16x8 layers rounded against the calibration
+    /// inputs (`quant::gptq`) rather than to nearest.
+    pub gptq: bool,
 }
 
 /// The outcome of cross-layer equalization: the pairs of layers it

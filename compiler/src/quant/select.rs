@@ -16,12 +16,14 @@ use super::calibrate::{self, Calibration, Method, Observed, Wanted};
 use super::equalize::{self, Equalized};
 use super::rewrite::{self, Correction, Equalization, Options, Quantized, Source};
 use super::report::{self, Energy};
+use super::gptq::Gram;
 use super::{bias_correction, correct};
 use crate::dataset::Dataset;
 use crate::ir::{Graph, NodeId, ValueId};
 use crate::tensor::Tensor;
 use crate::Result;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Calibration samples the candidates are scored on (fewer if the data
 /// has fewer).
@@ -83,6 +85,8 @@ impl std::fmt::Display for CorrectionCheck {
 /// first asked for.
 struct Candidate {
     q: Quantized,
+    /// The weight codes and Gram matrices its rewrites share.
+    memo: rewrite::WeightMemo,
     calibration: Calibration,
     method: Method,
     equalized: bool,
@@ -110,6 +114,7 @@ struct Pool<'a> {
     options: Options,
     samples: usize,
     built: Vec<Candidate>,
+    grams: Option<Arc<HashMap<NodeId, Gram>>>,
 }
 
 impl Pool<'_> {
@@ -121,9 +126,24 @@ impl Pool<'_> {
         }
         let (g, rescaled) = if equalized { (self.equalized_graph, self.rescaled) } else { (self.graph, None) };
         let calibration: Calibration = calibrate::calibration(g, self.obs, method, rescaled);
-        let q = rewrite::quantize(g, &Source::Calibrated(&calibration), self.options)?;
-        self.built.push(Candidate { q, calibration, method, equalized, plain: None, fitted: None });
+        let memo = rewrite::WeightMemo::with_grams(self.grams(equalized));
+        let q = rewrite::quantize_choosing(g, &Source::Calibrated(&calibration), self.options, &rewrite::Choices::new(), &memo)?;
+        self.built.push(Candidate { q, memo, calibration, method, equalized, plain: None, fitted: None });
         Ok(self.built.len() - 1)
+    }
+
+    /// The input Gram matrices of the weighted layers of the plain or the
+    /// equalized graph (where equalization rescales a layer's input, its
+    /// matrix rescaled alike; dropped where that cannot be done).
+    fn grams(&mut self, equalized: bool) -> Arc<HashMap<NodeId, Gram>> {
+        let plain = self.grams.get_or_insert_with(|| Arc::new(self.obs.grams.clone())).clone();
+        let Some(rescaled) = self.rescaled.filter(|_| equalized) else { return plain };
+        let input = |n: NodeId| self.graph.node_inputs(n).first().copied().flatten();
+        let grams = plain.iter().filter_map(|(&n, gram)| match input(n).and_then(|x| rescaled.get(&x)) {
+            Some(factors) => Some((n, gram.rescaled(factors)?)),
+            None => Some((n, gram.clone())),
+        });
+        Arc::new(grams.collect())
     }
 
     /// Candidate `i`'s output SQNR under `score` (plain where it has no
@@ -229,10 +249,13 @@ fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: O
     let rescaled = (equalized.pairs > 0).then_some(&equalized.rescaled);
     let scored = score_on.is_some() || method == Method::Auto || rescaled.is_some() || options.correct_layers;
     let moments = if options.correct_layers { correct::layer_outputs(graph) } else { HashMap::new() };
-    let wanted = Wanted { channel_axes, rescaled, references: if scored { SCORED } else { 0 }, moments };
+    // Only `--quantize auto` (the caller with `score_on`) makes 16x8
+    // layers, the ones whose weights are rounded against Gram matrices.
+    let grams = options.gptq && score_on.is_some();
+    let wanted = Wanted { channel_axes, rescaled, references: if scored { SCORED } else { 0 }, moments, grams };
     let obs = calibrate::observe(graph, data, &wanted)?;
     let samples = score_on.unwrap_or(SCORED).min(obs.references.len());
-    let mut pool = Pool { graph, equalized_graph: &equalized_graph, rescaled, pairs: equalized.pairs, obs: &obs, data, options, samples, built: Vec::new() };
+    let mut pool = Pool { graph, equalized_graph: &equalized_graph, rescaled, pairs: equalized.pairs, obs: &obs, data, options, samples, built: Vec::new(), grams: None };
     let split = if options.correct_layers { validation_split(samples) } else { None };
     let (mut best, mut range_check, mut equalization) = pool.choose(method, if split.is_some() { Score::Corrected } else { Score::Plain })?;
     let mut check = None;
@@ -250,14 +273,14 @@ fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: O
     }
     let kept = check.is_some_and(|c| c.kept());
     let db = if score_on.is_some() && !kept { pool.score(best, Score::Plain)? } else { f64::NAN };
-    let Candidate { q, calibration, fitted, .. } = pool.built.swap_remove(best);
-    let (q, db, memo) = match fitted {
+    let Candidate { q, memo, calibration, fitted, .. } = pool.built.swap_remove(best);
+    let (q, db) = match fitted {
         Some((corrections, fitted_db)) if kept => {
-            let memo = rewrite::WeightMemo::with_corrections(corrections);
+            memo.set_corrections(corrections);
             let q = rewrite::quantize_choosing(&q.float.clone(), &Source::Calibrated(&calibration), options, &rewrite::Choices::new(), &memo)?;
-            (q, fitted_db, memo)
+            (q, fitted_db)
         }
-        _ => (q, db, rewrite::WeightMemo::default()),
+        _ => (q, db),
     };
     let q = Quantized { equalization, range_check, correction: check, ..q };
     Ok(Kept { scored: Scored { q, db, samples, references: obs.references }, calibration, memo })

@@ -14,7 +14,8 @@ use super::moments::Moments;
 use super::roles::{self, MASKED};
 use crate::dataset::Dataset;
 use crate::interp::Interpreter;
-use crate::ir::{Graph, ValueId};
+use crate::ir::{Graph, NodeId, ValueId};
+use crate::quant::gptq::{Gatherer, Gram};
 use crate::tensor::Tensor;
 use crate::{progress, Error, Result};
 use rayon::prelude::*;
@@ -187,6 +188,9 @@ pub struct Wanted<'a> {
     /// `references` samples, with whether their channels are the last
     /// axis (else axis 1).
     pub moments: HashMap<ValueId, bool>,
+    /// Whether to gather the input Gram matrices of the weighted layers
+    /// (`quant::gptq`).
+    pub grams: bool,
 }
 
 /// The result of the pass.
@@ -205,6 +209,9 @@ pub struct Observed {
     /// them in the equalized model.
     pub moments: HashMap<ValueId, SampleMoments>,
     pub rescaled_moments: HashMap<ValueId, SampleMoments>,
+    /// The input Gram matrices of the weighted layers, by node, when
+    /// wanted.
+    pub grams: HashMap<NodeId, Gram>,
 }
 
 /// One value's moments on each sample (None where its shape has no
@@ -233,6 +240,7 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
     let per_sample = |values: &mut dyn Iterator<Item = ValueId>| -> HashMap<ValueId, Mutex<SampleMoments>> { values.map(|v| (v, Mutex::new(vec![None; kept]))).collect() };
     let moments = per_sample(&mut wanted.moments.keys().copied());
     let rescaled_moments = per_sample(&mut wanted.moments.keys().copied().filter(|v| wanted.rescaled.is_some_and(|r| r.contains_key(v))));
+    let gatherer = wanted.grams.then(|| Gatherer::new(graph, data.len()));
     let bar = progress::bar(data.len() as u64, "calibrating");
     (0..data.len()).into_par_iter().try_for_each(|i| {
         let inputs = data.sample(i)?;
@@ -242,6 +250,9 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
                 let Some(values) = as_f32(t) else { return };
                 let count = if mask_context.contains(&v) { ValueStats::observe_unmasked } else { ValueStats::observe };
                 count(shared, &values);
+                if let Some(g) = &gatherer {
+                    g.observe(v, &values, t.shape());
+                }
                 let of_layer = wanted.moments.get(&v).filter(|_| i < kept);
                 if let Some(&rows) = of_layer {
                     lock(&moments[&v])[i] = Moments::of(&values, t.shape(), rows);
@@ -295,6 +306,7 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
         references,
         moments: unlocked(moments),
         rescaled_moments: unlocked(rescaled_moments),
+        grams: gatherer.map(Gatherer::finish).unwrap_or_default(),
     })
 }
 

@@ -10,7 +10,7 @@ use crate::quant::fixed_point::Rounding;
 use crate::tensor::{DType, Tensor};
 use crate::Result;
 
-const OPTIONS: Options = Options { per_tensor: false, rounding: Rounding::Double, int8_io: false, equalize: false, bias_correction: false, correct_layers: false };
+const OPTIONS: Options = Options { per_tensor: false, rounding: Rounding::Double, int8_io: false, equalize: false, bias_correction: false, correct_layers: false, gptq: false };
 
 fn input(g: &mut Graph, name: &str, shape: &[usize]) -> ValueId {
     let v = g.add_value(Value { name: name.into(), ty: Some(TensorType::fixed(DType::F32, shape)), constant: None });

@@ -3,6 +3,7 @@
 //! per-channel requantization with the accumulator bound.
 
 use super::super::bias_correction;
+use super::super::gptq::{self, Gram};
 use super::super::params::{quantize_weights, quantize_weights_with};
 use super::Rewriter;
 use crate::ir::{NodeId, ValueId};
@@ -42,35 +43,49 @@ impl Correction {
 }
 
 /// What every rewrite of a graph shares (`--quantize auto` rewrites it
-/// many times with other precisions): the [`CodedWeights`] of each IntConv
-/// node, which do not depend on the precisions, and the [`Correction`]s of
-/// its int8 layers.
+/// many times with other precisions): the input Gram matrices that the
+/// weight rounding of 16x8 layers reads (`quant::gptq`), the
+/// [`CodedWeights`] of each IntConv node at each activation width, and the
+/// [`Correction`]s of its int8 layers.
 #[derive(Default)]
 pub struct WeightMemo(RefCell<Memo>);
 
 #[derive(Default)]
 struct Memo {
-    coded: HashMap<NodeId, Arc<CodedWeights>>,
+    grams: Arc<HashMap<NodeId, Gram>>,
+    coded: HashMap<(NodeId, bool), Arc<CodedWeights>>,
     corrections: HashMap<NodeId, Arc<Correction>>,
 }
 
 impl WeightMemo {
-    /// A memo holding `corrections`, by source node.
-    pub fn with_corrections(corrections: HashMap<NodeId, Correction>) -> WeightMemo {
-        let corrections = corrections.into_iter().map(|(n, c)| (n, Arc::new(c))).collect();
-        WeightMemo(RefCell::new(Memo { coded: HashMap::new(), corrections }))
+    /// A memo whose 16x8 layers' weights are rounded against the input
+    /// Gram matrices `grams` where a layer has one (nearest rounding
+    /// elsewhere).
+    pub fn with_grams(grams: Arc<HashMap<NodeId, Gram>>) -> WeightMemo {
+        WeightMemo(RefCell::new(Memo { grams, ..Memo::default() }))
     }
 
-    /// The codes kept for node `n`, if they are `len` weights.
-    fn get(&self, n: NodeId, len: usize) -> Option<Arc<CodedWeights>> {
-        self.0.borrow().coded.get(&n).filter(|c| c.codes.len() == len).cloned()
+    /// Sets the corrections, by source node (the codes already made stay).
+    pub fn set_corrections(&self, corrections: HashMap<NodeId, Correction>) {
+        self.0.borrow_mut().corrections = corrections.into_iter().map(|(n, c)| (n, Arc::new(c))).collect();
     }
 
-    /// Keeps `coded` as node `n`'s codes.
-    fn keep(&self, n: NodeId, coded: CodedWeights) -> Arc<CodedWeights> {
+    /// The codes kept for node `n` with int16 activations when `wide`,
+    /// if they are `len` weights.
+    fn get(&self, n: NodeId, wide: bool, len: usize) -> Option<Arc<CodedWeights>> {
+        self.0.borrow().coded.get(&(n, wide)).filter(|c| c.codes.len() == len).cloned()
+    }
+
+    /// Keeps `coded` as node `n`'s codes with int16 activations when `wide`.
+    fn keep(&self, n: NodeId, wide: bool, coded: CodedWeights) -> Arc<CodedWeights> {
         let coded = Arc::new(coded);
-        self.0.borrow_mut().coded.insert(n, coded.clone());
+        self.0.borrow_mut().coded.insert((n, wide), coded.clone());
         coded
+    }
+
+    /// Node `n`'s input Gram matrix, if the memo has one.
+    fn gram(&self, n: NodeId) -> Option<Gram> {
+        self.0.borrow().grams.get(&n).cloned()
     }
 
     /// Node `n`'s correction, if it has one for `c_out` channels.
@@ -129,14 +144,18 @@ impl Rewriter<'_> {
         };
         let (xq, px) = self.as_int(x)?;
         let (target, po, lo, hi) = self.output_stage(y)?;
-        let coded = match self.memo.get(n, w.len()) {
+        let coded = match self.memo.get(n, self.wide, w.len()) {
             Some(coded) => coded,
             None => {
                 let wf = w.to_f32()?;
-                let (codes, scales) = self.weight_codes(&wf, c_out, scales);
                 let means = self.channel_means(x).filter(|_| bias_correction::corrects(&self.src.node(n).op));
+                // Error-compensating rounding pays where the weights' rounding
+                // is the larger error: with int16 activations, not int8
+                // (ARCHITECTURE.md).
+                let gram = self.memo.gram(n).filter(|_| self.wide);
+                let (codes, scales) = self.weight_codes(&wf, c_out, scales, gram.as_ref().map(|g| (g, means.is_some())));
                 let shift = means.map(|m| bias_correction::shift(&wf, &codes, &scales, group, w.shape().iter().skip(2).product(), m));
-                self.memo.keep(n, CodedWeights { codes, scales, shift })
+                self.memo.keep(n, self.wide, CodedWeights { codes, scales, shift })
             }
         };
         let mut bias_f = match &bias {
@@ -170,11 +189,17 @@ impl Rewriter<'_> {
 
     /// int8 codes and scales of the float weights `wf` (`c_out` rows, one
     /// per output channel): the model's own scales when it carries them
-    /// (`scales`, QDQ), else symmetric per channel or per tensor.
-    fn weight_codes(&self, wf: &[f32], c_out: usize, scales: Option<Vec<f32>>) -> (Vec<i8>, Vec<f32>) {
+    /// (`scales`, QDQ), else symmetric per channel or per tensor, with the
+    /// codes rounded against the input's Gram matrix when there is one
+    /// (`quant::gptq`; centered when bias correction takes the mean).
+    fn weight_codes(&self, wf: &[f32], c_out: usize, scales: Option<Vec<f32>>, gram: Option<(&Gram, bool)>) -> (Vec<i8>, Vec<f32>) {
         match scales {
             Some(s) => quantize_weights_with(wf, c_out, &s),
-            None => quantize_weights(wf, c_out, self.opts.per_tensor),
+            None => {
+                let (nearest, scales) = quantize_weights(wf, c_out, self.opts.per_tensor);
+                let compensated = gram.and_then(|(g, centered)| gptq::round(wf, &scales, g, centered, -127.0));
+                (compensated.unwrap_or(nearest), scales)
+            }
         }
     }
 
@@ -206,7 +231,7 @@ impl Rewriter<'_> {
         }
         // Per-axis scales of a QDQ model are along axis 1 (C_out / group).
         let scales = scales.filter(|s| s.len() == 1 || s.len() == og).map(|s| (0..c_out).map(|c| s[if s.len() == 1 { 0 } else { c % og }]).collect());
-        let (qrows, sw) = self.weight_codes(&rows, c_out, scales);
+        let (qrows, sw) = self.weight_codes(&rows, c_out, scales, None);
         let mut qw = vec![0i8; qrows.len()];
         for ci in 0..c_in {
             for o in 0..og {
