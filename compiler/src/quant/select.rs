@@ -114,7 +114,6 @@ struct Pool<'a> {
     options: Options,
     samples: usize,
     built: Vec<Candidate>,
-    grams: Option<Arc<HashMap<NodeId, Gram>>>,
 }
 
 impl Pool<'_> {
@@ -135,8 +134,8 @@ impl Pool<'_> {
     /// The input Gram matrices of the weighted layers of the plain or the
     /// equalized graph (where equalization rescales a layer's input, its
     /// matrix rescaled alike; dropped where that cannot be done).
-    fn grams(&mut self, equalized: bool) -> Arc<HashMap<NodeId, Gram>> {
-        let plain = self.grams.get_or_insert_with(|| Arc::new(self.obs.grams.clone())).clone();
+    fn grams(&self, equalized: bool) -> Arc<HashMap<NodeId, Gram>> {
+        let plain = self.obs.grams.clone();
         let Some(rescaled) = self.rescaled.filter(|_| equalized) else { return plain };
         let input = |n: NodeId| self.graph.node_inputs(n).first().copied().flatten();
         let grams = plain.iter().filter_map(|(&n, gram)| match input(n).and_then(|x| rescaled.get(&x)) {
@@ -255,7 +254,7 @@ fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: O
     let wanted = Wanted { channel_axes, rescaled, references: if scored { SCORED } else { 0 }, moments, grams };
     let obs = calibrate::observe(graph, data, &wanted)?;
     let samples = score_on.unwrap_or(SCORED).min(obs.references.len());
-    let mut pool = Pool { graph, equalized_graph: &equalized_graph, rescaled, pairs: equalized.pairs, obs: &obs, data, options, samples, built: Vec::new(), grams: None };
+    let mut pool = Pool { graph, equalized_graph: &equalized_graph, rescaled, pairs: equalized.pairs, obs: &obs, data, options, samples, built: Vec::new() };
     let split = if options.correct_layers { validation_split(samples) } else { None };
     let (mut best, mut range_check, mut equalization) = pool.choose(method, if split.is_some() { Score::Corrected } else { Score::Plain })?;
     let mut check = None;

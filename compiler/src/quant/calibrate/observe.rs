@@ -21,7 +21,7 @@ use crate::{progress, Error, Result};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Tensors with fewer elements are counted straight into the shared
 /// histogram; larger ones are binned apart first, without holding the lock.
@@ -211,7 +211,7 @@ pub struct Observed {
     pub rescaled_moments: HashMap<ValueId, SampleMoments>,
     /// The input Gram matrices of the weighted layers, by node, when
     /// wanted.
-    pub grams: HashMap<NodeId, Gram>,
+    pub grams: Arc<HashMap<NodeId, Gram>>,
 }
 
 /// One value's moments on each sample (None where its shape has no
@@ -306,7 +306,7 @@ pub fn observe(graph: &Graph, data: &Dataset, wanted: &Wanted) -> Result<Observe
         references,
         moments: unlocked(moments),
         rescaled_moments: unlocked(rescaled_moments),
-        grams: gatherer.map(Gatherer::finish).unwrap_or_default(),
+        grams: Arc::new(gatherer.map(Gatherer::finish).unwrap_or_default()),
     })
 }
 

@@ -152,7 +152,7 @@ impl Rewriter<'_> {
                 // Error-compensating rounding pays where the weights' rounding
                 // is the larger error: with int16 activations, not int8
                 // (ARCHITECTURE.md).
-                let gram = self.memo.gram(n).filter(|_| self.wide);
+                let gram = if self.wide { self.memo.gram(n) } else { None };
                 let (codes, scales) = self.weight_codes(&wf, c_out, scales, gram.as_ref().map(|g| (g, means.is_some())));
                 let shift = means.map(|m| bias_correction::shift(&wf, &codes, &scales, group, w.shape().iter().skip(2).product(), m));
                 self.memo.keep(n, self.wide, CodedWeights { codes, scales, shift })
