@@ -287,6 +287,11 @@ impl Graph {
         }
     }
 
+    /// Whether `n` is a node of the graph (not removed).
+    pub fn contains_node(&self, n: NodeId) -> bool {
+        matches!(self.g.node_weight(n.0), Some(Item::Node { .. }))
+    }
+
     /// Removes a node; its output values stay, without a producer.
     pub fn remove_node(&mut self, n: NodeId) {
         self.g.remove_node(n.0);

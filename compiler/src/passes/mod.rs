@@ -3,7 +3,7 @@
 
 pub mod commute_constants;
 pub mod eliminate_dead_code;
-pub mod fold_batch_norm;
+pub mod fold_into_conv;
 pub mod fold_if;
 pub mod fuse_layer_norm;
 pub mod infer_shapes;

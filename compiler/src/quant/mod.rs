@@ -43,13 +43,14 @@ pub struct Quantization {
 
 impl Quantization {
     /// Rewrites the prepared `graph` into integer operators, after folding
-    /// BatchNormalization into Conv and fusing written-out layer
+    /// BatchNormalization and per-channel scales and biases into Conv
+    /// (`passes::fold_into_conv`) and fusing written-out layer
     /// normalizations: calibrated on the data, or with the
     /// scales of its QDQ pairs and of the weights `weights` (from
     /// [`qdq::scan_weights`] before preparation).
     pub fn apply(&self, graph: &Graph, weights: &HashMap<ValueId, WeightScales>) -> Result<Quantized> {
         let mut g = graph.clone();
-        crate::passes::fold_batch_norm::run(&mut g)?;
+        crate::passes::fold_into_conv::run(&mut g)?;
         crate::passes::fuse_layer_norm::run(&mut g)?;
         crate::passes::commute_constants::run(&mut g)?;
         let mut weights = weights.clone();

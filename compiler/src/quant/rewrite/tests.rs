@@ -74,3 +74,22 @@ fn a_concat_that_stays_float_quantizes_nothing() {
     let types: Vec<&str> = q.graph.nodes().into_iter().map(|n| q.graph.node(n).op_type.as_str()).collect();
     assert_eq!(types, ["Concat"]);
 }
+
+#[test]
+fn a_channel_whose_weights_are_tiny_beside_its_bias_still_fits_the_accumulator() {
+    // Channel 1's weights are 1e-7 and its bias 5: on the weights' own
+    // scale its bias would be 5 / (0.01 · 1e-7 / 127) ≈ 6e11 units of the
+    // accumulator. Its weight scale is raised until the bias fits, and the
+    // output is its bias; channel 0 keeps the precision of its own scale.
+    let mut g = Graph::new("tiny");
+    let x = input(&mut g, "x", &[1, 2, 1, 1]);
+    let w = crate::ops::testing::add_constant(&mut g, "w", &[2, 2, 1, 1], vec![0.5, -0.25, 1e-7, -1e-7]);
+    let b = crate::ops::testing::add_constant(&mut g, "b", &[2], vec![0.125, 5.0]);
+    let y = add_op(&mut g, "Conv", vec![], &[x, w, b]);
+    let q = rewrite(g, y, &[(x, -1.28, 1.27), (y, -1.0, 6.0)]).unwrap();
+    assert!(q.float_nodes.is_empty(), "{:?}", q.float_nodes);
+    let input = Tensor::from_vec(&[1, 2, 1, 1], vec![1.0f32, -1.0]).unwrap();
+    let out = Interpreter::new(&q.graph).unwrap().run(vec![input]).unwrap()[0].to_f64_vec().unwrap();
+    let step = 7.0 / 255.0;
+    assert!((out[0] - 0.875).abs() <= step && (out[1] - 5.0).abs() <= step, "{out:?}");
+}

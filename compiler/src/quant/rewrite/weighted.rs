@@ -4,7 +4,7 @@
 
 use super::super::bias_correction;
 use super::super::gptq::{self, Gram};
-use super::super::params::{quantize_weights, quantize_weights_with};
+use super::super::params::{quantize_weights, quantize_weights_with, QParams};
 use super::Rewriter;
 use crate::ir::{NodeId, ValueId};
 use crate::ops::binary::Kind as BinKind;
@@ -127,6 +127,19 @@ impl Correctable {
     }
 }
 
+/// The smallest weight scale of each output channel whose bias, counted in
+/// units of the accumulator (input scale × weight scale), stays below
+/// 2^-7 of the accumulator's limit (2^24 for 8-bit codes). A channel whose
+/// weights are tiny beside its bias (a bias folded into a convolution
+/// whose channel BatchNormalization nearly silenced) would otherwise
+/// overflow the accumulator; its weights then get the coarser scale, and
+/// the bias still fits.
+fn bias_floor(bias: Option<&Tensor>, px: QParams) -> Result<Option<Vec<f32>>> {
+    let Some(b) = bias else { return Ok(None) };
+    let limit = if crate::ops::qint::is_wide(px.dtype)? { crate::quant::fixed_point::WIDE_ACC_LIMIT as f64 } else { (1u64 << 31) as f64 } / 128.0;
+    Ok(Some(b.to_f64_vec()?.iter().map(|b| (b.abs() / (px.scale as f64 * limit)) as f32).collect()))
+}
+
 impl Rewriter<'_> {
     /// IntConv for Conv, Gemm and MatMul (see `Weighted`).
     pub(super) fn conv(&mut self, n: NodeId, layer: Weighted<Axis>) -> Result<Plan> {
@@ -153,7 +166,8 @@ impl Rewriter<'_> {
                 // is the larger error: with int16 activations, not int8
                 // (ARCHITECTURE.md).
                 let gram = if self.wide { self.memo.gram(n) } else { None };
-                let (codes, scales) = self.weight_codes(&wf, c_out, scales, gram.as_ref().map(|g| (g, means.is_some())));
+                let floor = bias_floor(bias.as_ref(), px)?;
+                let (codes, scales) = self.weight_codes(&wf, c_out, scales, gram.as_ref().map(|g| (g, means.is_some())), floor.as_deref());
                 let shift = means.map(|m| bias_correction::shift(&wf, &codes, &scales, group, w.shape().iter().skip(2).product(), m));
                 self.memo.keep(n, self.wide, CodedWeights { codes, scales, shift })
             }
@@ -191,12 +205,20 @@ impl Rewriter<'_> {
     /// per output channel): the model's own scales when it carries them
     /// (`scales`, QDQ), else symmetric per channel or per tensor, with the
     /// codes rounded against the input's Gram matrix when there is one
-    /// (`quant::gptq`; centered when bias correction takes the mean).
-    fn weight_codes(&self, wf: &[f32], c_out: usize, scales: Option<Vec<f32>>, gram: Option<(&Gram, bool)>) -> (Vec<i8>, Vec<f32>) {
+    /// (`quant::gptq`; centered when bias correction takes the mean). No
+    /// row's scale is below its `floor` ([`bias_floor`]).
+    fn weight_codes(&self, wf: &[f32], c_out: usize, scales: Option<Vec<f32>>, gram: Option<(&Gram, bool)>, floor: Option<&[f32]>) -> (Vec<i8>, Vec<f32>) {
         match scales {
             Some(s) => quantize_weights_with(wf, c_out, &s),
             None => {
                 let (nearest, scales) = quantize_weights(wf, c_out, self.opts.per_tensor);
+                let (nearest, scales) = match floor {
+                    Some(f) if scales.iter().zip(f).any(|(s, f)| s < f) => {
+                        let raised: Vec<f32> = scales.iter().zip(f).map(|(&s, &f)| s.max(f)).collect();
+                        quantize_weights_with(wf, c_out, &raised)
+                    }
+                    _ => (nearest, scales),
+                };
                 let compensated = gram.and_then(|(g, centered)| gptq::round(wf, &scales, g, centered, -127.0));
                 (compensated.unwrap_or(nearest), scales)
             }
@@ -231,7 +253,7 @@ impl Rewriter<'_> {
         }
         // Per-axis scales of a QDQ model are along axis 1 (C_out / group).
         let scales = scales.filter(|s| s.len() == 1 || s.len() == og).map(|s| (0..c_out).map(|c| s[if s.len() == 1 { 0 } else { c % og }]).collect());
-        let (qrows, sw) = self.weight_codes(&rows, c_out, scales, None);
+        let (qrows, sw) = self.weight_codes(&rows, c_out, scales, None, None);
         let mut qw = vec![0i8; qrows.len()];
         for ci in 0..c_in {
             for o in 0..og {
