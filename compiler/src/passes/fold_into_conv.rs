@@ -2,12 +2,12 @@
 //! runs this first, so the folded weights are what gets quantized): an
 //! inference BatchNormalization, or an Add, Sub, Mul or Div by a constant
 //! that holds one value per output channel (a bias or a scale written out,
-//! as exporters leave the biases of squeeze-and-excitation layers). With the map `y = k · x + β` per channel
-//! (BatchNormalization: `k = scale / sqrt(var + epsilon)`, `β = B − mean ·
-//! k`), `W' = W · k` and `b' = b · k + β`. Only a Conv with constant
-//! weights (and bias) whose output feeds nothing but the map is folded;
-//! anything else is left as it is. Folding a bias into the Conv spares the
-//! quantized model one requantization.
+//! as exporters leave the biases of squeeze-and-excitation layers). With
+//! the map `y = k · x + β` per channel (BatchNormalization: `k = scale /
+//! sqrt(var + epsilon)`, `β = B − mean · k`), `W' = W · k` and `b' = b · k
+//! + β`. Only a Conv with constant weights (and bias) whose output feeds
+//! nothing but the map is folded; anything else is left as it is. Folding
+//! a bias into the Conv spares the quantized model one requantization.
 
 use crate::ir::{Graph, Node, NodeId, TensorType, Value, ValueId};
 use crate::ops::binary::Kind as BinaryKind;

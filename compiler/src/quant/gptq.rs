@@ -236,7 +236,7 @@ impl Layer {
             Reads::Rows => {
                 let (&k, _) = shape.split_last()?;
                 let all = ArrayView2::from_shape((values.len() / k.max(1), k), values).ok()?;
-                (k == width).then(|| spread(all.nrows(), self.rows_per_sample).map(|r| all.row(r).to_owned()).collect::<Vec<_>>()).map(stack)
+                (k == width).then(|| all.select(ndarray::Axis(0), &spread(all.nrows(), self.rows_per_sample).collect::<Vec<_>>()))
             }
             Reads::Windows { window, kernel } => {
                 let [n, c, spatial @ ..] = shape else { return None };
@@ -272,13 +272,6 @@ fn spread(total: usize, count: usize) -> impl Iterator<Item = usize> {
     (0..count).map(move |j| j * total / count)
 }
 
-/// The rows of `rows` as one matrix.
-fn stack(rows: Vec<ndarray::Array1<f32>>) -> Array2<f32> {
-    let width = rows.first().map_or(0, |r| r.len());
-    let flat: Vec<f32> = rows.into_iter().flatten().collect();
-    Array2::from_shape_vec((flat.len() / width.max(1), width), flat).unwrap_or_else(|_| Array2::zeros((0, width)))
-}
-
 /// Writes into `out` the inputs that output position `pos` (flat over the
 /// output's spatial axes) of image `image` reads, ordered by channel then
 /// kernel offset; padding reads zero.
@@ -292,6 +285,7 @@ fn patch(values: &[f32], channels: usize, spatial: &[usize], axes: &[Axis], imag
     }
     let plane: usize = spatial.iter().product();
     let kvol: usize = axes.iter().map(|a| a.kernel).product();
+    let inner: Vec<usize> = (0..rank).map(|d| spatial[d + 1..].iter().product()).collect();
     for k in 0..kvol {
         let mut rest = k;
         let mut offset = Some(0usize);
@@ -300,8 +294,7 @@ fn patch(values: &[f32], channels: usize, spatial: &[usize], axes: &[Axis], imag
             let kd = rest % a.kernel;
             rest /= a.kernel;
             let at = (o[d] * a.stride + kd * a.dilation) as i64 - a.pad_begin as i64;
-            let inner: usize = spatial[d + 1..].iter().product();
-            offset = offset.filter(|_| (0..spatial[d] as i64).contains(&at)).map(|off| off + at as usize * inner);
+            offset = offset.filter(|_| (0..spatial[d] as i64).contains(&at)).map(|off| off + at as usize * inner[d]);
         }
         for c in 0..channels {
             out[c * kvol + k] = offset.map_or(0.0, |off| values[(image * channels + c) * plane + off]);

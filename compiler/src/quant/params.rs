@@ -67,14 +67,26 @@ impl QParams {
 /// Symmetric int8 weights: codes in [−127, 127] and one scale per output
 /// channel (`rows` of `w`), or a single scale for all when `per_tensor`.
 pub fn quantize_weights(w: &[f32], rows: usize, per_tensor: bool) -> (Vec<i8>, Vec<f32>) {
+    let scales = weight_scales(w, rows, per_tensor);
+    (symmetric_codes(w, &scales), scales)
+}
+
+/// The scales of [`quantize_weights`]: `max |w| / 127` per row (`rows` of
+/// `w`), or over all of `w` when `per_tensor`.
+pub fn weight_scales(w: &[f32], rows: usize, per_tensor: bool) -> Vec<f32> {
     let per_row = w.len() / rows.max(1);
     let absmax = |s: &[f32]| s.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let scales: Vec<f32> = if per_tensor {
+    if per_tensor {
         vec![(absmax(w) / 127.0).max(MIN_SCALE); rows]
     } else {
         w.chunks(per_row.max(1)).map(|c| (absmax(c) / 127.0).max(MIN_SCALE)).collect()
-    };
-    (weight_codes(w, &scales, -127.0), scales)
+    }
+}
+
+/// Codes of `w` in [−127, 127] on the row scales `scales`, rounded to
+/// nearest (half to even).
+pub fn symmetric_codes(w: &[f32], scales: &[f32]) -> Vec<i8> {
+    weight_codes(w, scales, -127.0)
 }
 
 /// int8 weight codes for given scales (one per row, or one for all):

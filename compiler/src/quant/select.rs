@@ -199,7 +199,7 @@ impl Pool<'_> {
 /// the equalized graph when equalization rescales any layers. Each
 /// candidate is scored only when there is more than one.
 pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options) -> Result<Quantized> {
-    Ok(quantize_calibrated(graph, data, method, options, None)?.scored.q)
+    Ok(quantize_calibrated(graph, data, method, options, None, false)?.scored.q)
 }
 
 /// `--quantize auto`: [`quantize`] with the candidates scored on the
@@ -207,7 +207,7 @@ pub fn quantize(graph: &Graph, data: &Dataset, method: Method, options: Options)
 /// float for an output SQNR of at least `min_db` against float
 /// (`mixed::search`), starting from the kept candidate and its score.
 pub fn quantize_auto(graph: &Graph, data: &Dataset, method: Method, options: Options, min_db: f64) -> Result<Quantized> {
-    let Kept { scored, calibration, memo } = quantize_calibrated(graph, data, method, options, Some(super::mixed::SEARCHED))?;
+    let Kept { scored, calibration, memo } = quantize_calibrated(graph, data, method, options, Some(super::mixed::SEARCHED), true)?;
     let (equalization, range_check, correction, g) = (scored.q.equalization, scored.q.range_check, scored.q.correction, scored.q.float.clone());
     let source = Source::Calibrated(&calibration);
     let (q, mixed) = super::mixed::search(&g, data, min_db, scored, &|keep| rewrite::quantize_choosing(&g, &source, options, keep, &memo))?;
@@ -240,17 +240,17 @@ struct Kept {
 /// With the output correction on, each candidate is compared with the
 /// correction fitted on the scored samples; the one kept keeps its
 /// correction only if the correction, fitted on half the samples, raises
-/// the output SQNR on the other half.
-fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: Options, score_on: Option<usize>) -> Result<Kept> {
+/// the output SQNR on the other half. `wide_layers`: the caller raises
+/// layers to 16x8 (`--quantize auto`), whose weights are rounded against
+/// the input Gram matrices the calibration pass then gathers.
+fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: Options, score_on: Option<usize>, wide_layers: bool) -> Result<Kept> {
     let mut equalized_graph = graph.clone();
     let equalized = if options.equalize { equalize::run(&mut equalized_graph)? } else { Equalized::default() };
     let channel_axes = if options.bias_correction { bias_correction::channel_axes(graph) } else { HashMap::new() };
     let rescaled = (equalized.pairs > 0).then_some(&equalized.rescaled);
     let scored = score_on.is_some() || method == Method::Auto || rescaled.is_some() || options.correct_layers;
     let moments = if options.correct_layers { correct::layer_outputs(graph) } else { HashMap::new() };
-    // Only `--quantize auto` (the caller with `score_on`) makes 16x8
-    // layers, the ones whose weights are rounded against Gram matrices.
-    let grams = options.gptq && score_on.is_some();
+    let grams = options.gptq && wide_layers;
     let wanted = Wanted { channel_axes, rescaled, references: if scored { SCORED } else { 0 }, moments, grams };
     let obs = calibrate::observe(graph, data, &wanted)?;
     let samples = score_on.unwrap_or(SCORED).min(obs.references.len());

@@ -4,7 +4,7 @@
 
 use super::super::bias_correction;
 use super::super::gptq::{self, Gram};
-use super::super::params::{quantize_weights, quantize_weights_with, QParams};
+use super::super::params::{quantize_weights_with, symmetric_codes, weight_scales, QParams};
 use super::Rewriter;
 use crate::ir::{NodeId, ValueId};
 use crate::ops::binary::Kind as BinKind;
@@ -83,9 +83,9 @@ impl WeightMemo {
         coded
     }
 
-    /// Node `n`'s input Gram matrix, if the memo has one.
-    fn gram(&self, n: NodeId) -> Option<Gram> {
-        self.0.borrow().grams.get(&n).cloned()
+    /// The input Gram matrices the memo rounds 16x8 layers against, by node.
+    fn grams(&self) -> Arc<HashMap<NodeId, Gram>> {
+        self.0.borrow().grams.clone()
     }
 
     /// Node `n`'s correction, if it has one for `c_out` channels.
@@ -165,9 +165,10 @@ impl Rewriter<'_> {
                 // Error-compensating rounding pays where the weights' rounding
                 // is the larger error: with int16 activations, not int8
                 // (ARCHITECTURE.md).
-                let gram = if self.wide { self.memo.gram(n) } else { None };
+                let grams = self.memo.grams();
+                let gram = grams.get(&n).filter(|_| self.wide);
                 let floor = bias_floor(bias.as_ref(), px)?;
-                let (codes, scales) = self.weight_codes(&wf, c_out, scales, gram.as_ref().map(|g| (g, means.is_some())), floor.as_deref());
+                let (codes, scales) = self.weight_codes(&wf, c_out, scales, gram.map(|g| (g, means.is_some())), floor.as_deref());
                 let shift = means.map(|m| bias_correction::shift(&wf, &codes, &scales, group, w.shape().iter().skip(2).product(), m));
                 self.memo.keep(n, self.wide, CodedWeights { codes, scales, shift })
             }
@@ -211,16 +212,12 @@ impl Rewriter<'_> {
         match scales {
             Some(s) => quantize_weights_with(wf, c_out, &s),
             None => {
-                let (nearest, scales) = quantize_weights(wf, c_out, self.opts.per_tensor);
-                let (nearest, scales) = match floor {
-                    Some(f) if scales.iter().zip(f).any(|(s, f)| s < f) => {
-                        let raised: Vec<f32> = scales.iter().zip(f).map(|(&s, &f)| s.max(f)).collect();
-                        quantize_weights_with(wf, c_out, &raised)
-                    }
-                    _ => (nearest, scales),
-                };
+                let mut scales = weight_scales(wf, c_out, self.opts.per_tensor);
+                if let Some(floor) = floor {
+                    scales.iter_mut().zip(floor).for_each(|(s, &f)| *s = s.max(f));
+                }
                 let compensated = gram.and_then(|(g, centered)| gptq::round(wf, &scales, g, centered, -127.0));
-                (compensated.unwrap_or(nearest), scales)
+                (compensated.unwrap_or_else(|| symmetric_codes(wf, &scales)), scales)
             }
         }
     }
