@@ -4,10 +4,11 @@
 //! that holds one value per output channel (a bias or a scale written out,
 //! as exporters leave the biases of squeeze-and-excitation layers). With
 //! the map `y = k · x + β` per channel (BatchNormalization: `k = scale /
-//! sqrt(var + epsilon)`, `β = B − mean · k`), `W' = W · k` and `b' = b · k
-//! + β`. Only a Conv with constant weights (and bias) whose output feeds
-//! nothing but the map is folded; anything else is left as it is. Folding
-//! a bias into the Conv spares the quantized model one requantization.
+//! sqrt(var + epsilon)`, `β = B − mean · k`), the Conv's weights become
+//! `W · k` and its bias `b · k + β`. Only a Conv with constant weights (and
+//! bias) whose output feeds nothing but the map is folded; anything else
+//! is left as it is. Folding a bias into the Conv spares the quantized
+//! model one requantization.
 
 use crate::ir::{Graph, Node, NodeId, TensorType, Value, ValueId};
 use crate::ops::binary::Kind as BinaryKind;
