@@ -141,6 +141,22 @@ mod tests {
         g.add_node(node, &ins, &[Some(output)]).unwrap();
     }
 
+    /// Infers `g`'s types and runs it on a fixed [1, 2, 5, 5] input: the
+    /// input and the output before folding.
+    fn typed_and_run(g: &mut Graph) -> (Tensor, Vec<Tensor>) {
+        crate::passes::infer_shapes::run(g).unwrap();
+        let input = Tensor::from_vec(&[1, 2, 5, 5], (0..50).map(|i| (i as f32 * 0.11).cos()).collect()).unwrap();
+        let before = Interpreter::new(g).unwrap().run(vec![input.clone()]).unwrap();
+        (input, before)
+    }
+
+    /// Whether `g` still computes `before` from `input`, within 1e-5.
+    fn assert_computes(g: &Graph, input: Tensor, before: &[Tensor]) {
+        let after = Interpreter::new(g).unwrap().run(vec![input]).unwrap();
+        let (a, b) = (before[0].to_f64_vec().unwrap(), after[0].to_f64_vec().unwrap());
+        assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-5), "{a:?} vs {b:?}");
+    }
+
     #[test]
     fn folded_conv_computes_the_same() {
         let mut g = Graph::new("conv_bn");
@@ -153,14 +169,10 @@ mod tests {
         op_node(&mut g, "BatchNormalization", &[h, stats[0], stats[1], stats[2], stats[3]], y);
         g.inputs.push(x);
         g.outputs.push(y);
-        crate::passes::infer_shapes::run(&mut g).unwrap();
-        let input = Tensor::from_vec(&[1, 2, 5, 5], (0..50).map(|i| (i as f32 * 0.11).cos()).collect()).unwrap();
-        let before = Interpreter::new(&g).unwrap().run(vec![input.clone()]).unwrap();
+        let (input, before) = typed_and_run(&mut g);
         assert_eq!(run(&mut g).unwrap(), 1);
         assert_eq!(g.node_count(), 1);
-        let after = Interpreter::new(&g).unwrap().run(vec![input]).unwrap();
-        let (a, b) = (before[0].to_f64_vec().unwrap(), after[0].to_f64_vec().unwrap());
-        assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-5), "{a:?} vs {b:?}");
+        assert_computes(&g, input, &before);
     }
 
     #[test]
@@ -185,14 +197,10 @@ mod tests {
         op_node(&mut g, "Div", &[a, div], y);
         g.inputs.push(x);
         g.outputs.push(y);
-        crate::passes::infer_shapes::run(&mut g).unwrap();
-        let input = Tensor::from_vec(&[1, 2, 5, 5], (0..50).map(|i| (i as f32 * 0.11).cos()).collect()).unwrap();
-        let before = Interpreter::new(&g).unwrap().run(vec![input.clone()]).unwrap();
+        let (input, before) = typed_and_run(&mut g);
         assert_eq!(run(&mut g).unwrap(), 2);
         let ops: Vec<String> = g.topo_order().unwrap().into_iter().map(|n| g.node(n).op_type.clone()).collect();
         assert_eq!(ops, ["Conv", "Add", "Div"]);
-        let after = Interpreter::new(&g).unwrap().run(vec![input]).unwrap();
-        let (a, b) = (before[0].to_f64_vec().unwrap(), after[0].to_f64_vec().unwrap());
-        assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-5), "{a:?} vs {b:?}");
+        assert_computes(&g, input, &before);
     }
 }

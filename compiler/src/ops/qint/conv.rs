@@ -89,7 +89,7 @@ pub fn conv_constants((s_x, z_x, dtype): (f64, i32, DType), qw: &[i8], sw: &[f32
         ZeroPoint::Folded => lo.unsigned_abs().max(hi.unsigned_abs()),
         ZeroPoint::Centred => z_x.abs_diff(lo).max(hi.abs_diff(z_x)),
     } as i128;
-    let limit: i128 = if wide { crate::quant::fixed_point::WIDE_ACC_LIMIT } else { 1 << 31 };
+    let limit = super::acc_limit(dtype)?;
     let c_out = sw.len();
     let per_channel = qw.len() / c_out.max(1);
     let (mut folded, mut mult, mut exp, mut fits_int32) = (Vec::new(), Vec::new(), Vec::new(), true);

@@ -12,7 +12,7 @@ use super::{code_range, codes, int_values, is_wide, Stage, Wide};
 use crate::back::program::Arg as KArg;
 use crate::front::onnx::OnnxNode;
 use crate::ir::TensorType;
-use crate::quant::fixed_point::{quantize_multiplier, Multiplier, WIDE_ACC_LIMIT};
+use crate::quant::fixed_point::{quantize_multiplier, Multiplier};
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
 
@@ -80,7 +80,7 @@ impl IntMatMul {
     pub fn for_scales(dtype: DType, (sa, za): (f64, i32), (sb, zb): (f64, i32), k: usize, s_y: f64, stage: Stage) -> Result<Option<IntMatMul>> {
         let (lo, hi) = code_range(dtype)?;
         let span = |z: i32| (z - lo).max(hi - z) as i128;
-        let limit = if is_wide(dtype)? { WIDE_ACC_LIMIT } else { 1 << 31 };
+        let limit = super::acc_limit(dtype)?;
         let m = quantize_multiplier(sa * sb / s_y).filter(|m| (k as i128 * span(za) * span(zb)) << m.exponent.max(0) < limit);
         Ok(m.map(|m| IntMatMul { za, zb, m, stage }))
     }

@@ -138,6 +138,12 @@ pub fn is_wide(d: DType) -> Result<bool> {
     code_range(d).map(|(lo, hi)| hi - lo > 255)
 }
 
+/// The bound every accumulator of codes of `d` stays below in magnitude
+/// (NUMERICS.md): 2^31 for 8-bit codes, `WIDE_ACC_LIMIT` (2^62) for int16.
+pub fn acc_limit(d: DType) -> Result<i128> {
+    Ok(if is_wide(d)? { crate::quant::fixed_point::WIDE_ACC_LIMIT } else { 1 << 31 })
+}
+
 /// The type of the accumulators and biases of codes of `d`: int32 for
 /// 8-bit codes, int64 for int16.
 pub fn acc_dtype(d: DType) -> Result<DType> {

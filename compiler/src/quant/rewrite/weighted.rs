@@ -136,7 +136,7 @@ impl Correctable {
 /// the bias still fits.
 fn bias_floor(bias: Option<&Tensor>, px: QParams) -> Result<Option<Vec<f32>>> {
     let Some(b) = bias else { return Ok(None) };
-    let limit = if crate::ops::qint::is_wide(px.dtype)? { crate::quant::fixed_point::WIDE_ACC_LIMIT as f64 } else { (1u64 << 31) as f64 } / 128.0;
+    let limit = crate::ops::qint::acc_limit(px.dtype)? as f64 / 128.0;
     Ok(Some(b.to_f64_vec()?.iter().map(|b| (b.abs() / (px.scale as f64 * limit)) as f32).collect()))
 }
 
