@@ -39,7 +39,10 @@ pub struct QuantArgs {
     /// Skip cross-layer equalization. By default the channels between two
     /// weighted layers are rescaled so their weight ranges match (the float
     /// function is unchanged), and the result is kept when its outputs'
-    /// SQNR against float on the calibration data is the higher.
+    /// SQNR against float on the calibration data is the higher; with
+    /// --quantize int8 and per-channel weights, the channels into a
+    /// depthwise layer are rescaled so their activation ranges match,
+    /// always.
     #[arg(long)]
     no_equalize: bool,
     /// Skip bias correction (folding the mean shift that weight rounding
@@ -154,6 +157,9 @@ pub fn summary(q: &Quantized, out: &mut dyn std::io::Write) {
     let _ = writeln!(out, "quantized: {integer} integer operators, {} left in float", q.float_nodes.len());
     if let Some(e) = q.equalization {
         let _ = writeln!(out, "  {e}");
+    }
+    if q.depthwise_equalized > 0 {
+        let _ = writeln!(out, "  {}", qcc::quant::report::depthwise_line(q.depthwise_equalized));
     }
     if let Some(m) = q.mixed {
         let _ = writeln!(out, "  {m}");

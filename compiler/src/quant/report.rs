@@ -47,6 +47,8 @@ pub struct Report {
     /// Calibration samples the SQNR was measured on (0: not measured).
     pub samples: usize,
     pub equalization: Option<Equalization>,
+    /// Pairs of layers into a depthwise one equalized by activation ranges.
+    pub depthwise_equalized: usize,
 }
 
 /// The report of `q`, with SQNR against `q.float` over `data` when given.
@@ -83,7 +85,7 @@ pub fn build(q: &Quantized, data: Option<&Dataset>) -> Result<Report> {
         });
     }
     let samples = data.map_or(0, Dataset::len);
-    Ok(Report { layers, float_nodes: q.float_nodes.clone(), wide_nodes: q.wide_nodes.clone(), flash, arena: None, samples, equalization: q.equalization })
+    Ok(Report { layers, float_nodes: q.float_nodes.clone(), wide_nodes: q.wide_nodes.clone(), flash, arena: None, samples, equalization: q.equalization, depthwise_equalized: q.depthwise_equalized })
 }
 
 /// SQNR per quantized value of `q.graph` against its float value in `src`
@@ -296,6 +298,11 @@ pub(super) fn io_codes(q: &Quantized, inputs: Vec<Tensor>) -> Result<Vec<Tensor>
         .collect()
 }
 
+/// The summary line of the depthwise pairs equalized by activation ranges.
+pub fn depthwise_line(pairs: usize) -> String {
+    format!("{pairs} {} of layers into a depthwise one equalized by activation ranges (per-channel weight scales absorb the factors)", if pairs == 1 { "pair" } else { "pairs" })
+}
+
 impl Report {
     /// The summary lines: operator count, MACs, flash, arena, what the
     /// SQNR was measured on, and the outcome of cross-layer equalization.
@@ -314,6 +321,9 @@ impl Report {
         }
         if let Some(e) = self.equalization {
             lines.push(e.to_string());
+        }
+        if self.depthwise_equalized > 0 {
+            lines.push(depthwise_line(self.depthwise_equalized));
         }
         lines
     }

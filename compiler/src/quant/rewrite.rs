@@ -91,6 +91,9 @@ pub struct Quantized {
     pub wide_nodes: Vec<(String, String, String)>,
     /// What cross-layer equalization found and whether it was kept.
     pub equalization: Option<Equalization>,
+    /// Pairs of layers into a depthwise one whose channels between were
+    /// equalized by activation ranges (`quant::equalize`).
+    pub depthwise_equalized: usize,
     /// What `--quantize auto` kept in float and the SQNR it reached.
     pub mixed: Option<super::mixed::Mixed>,
     /// Whether `--calibrate auto`'s ranges beat minmax at the outputs.
@@ -195,7 +198,7 @@ pub fn quantize_choosing(src: &Graph, source: &Source, opts: Options, choices: &
     let mut graph = r.dst;
     passes::infer_shapes::run(&mut graph)?;
     let wide_nodes = r.wide_nodes;
-    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, wide_nodes, equalization: None, mixed: None, range_check: None, correction: None, int_values, float: src.clone(), correctable: r.correctable })
+    Ok(Quantized { graph, io_params, float_nodes: r.float_nodes, wide_nodes, equalization: None, depthwise_equalized: 0, mixed: None, range_check: None, correction: None, int_values, float: src.clone(), correctable: r.correctable })
 }
 
 struct Rewriter<'a> {

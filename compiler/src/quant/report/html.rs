@@ -144,6 +144,7 @@ mod tests {
             arena: Some(128),
             samples: 10,
             equalization: None,
+            depthwise_equalized: 0,
         };
         let html = r.html();
         assert!(html.contains("conv&lt;1&gt; (IntConv)") && !html.contains("conv<1>"), "{html}");
