@@ -121,7 +121,10 @@ pub fn channel_extents(g: &Graph, values: &[ValueId], samples: usize, sample: &(
     let of_sample = |i: usize| -> Result<Extents> {
         let mut extents = Extents::new();
         let mut seen = |v: ValueId, t: &Tensor| {
-            let (true, Some(&channels), Ok(x)) = (values.contains(&v), t.shape().get(1), t.to_f64_vec()) else { return };
+            if !values.contains(&v) {
+                return;
+            }
+            let (Some(&channels), Ok(x)) = (t.shape().get(1), t.to_f64_vec()) else { return };
             let per = (x.len() / (t.shape()[0] * channels).max(1)).max(1);
             let e = extents.entry(v).or_insert_with(|| vec![0.0; channels]);
             for (k, chunk) in x.chunks(per).enumerate() {
