@@ -14,9 +14,9 @@
 //! layer any weight precision: both layers' per-channel scales absorb `s_c`
 //! exactly. What is left to gain is in the activations between them, so
 //! [`depthwise_by_activation`] equalizes the channels' activation ranges
-//! there instead, measured on calibration data ([`channel_extents`];
-//! `s_c = a_c / ā`, `a_c` channel c's largest |x|, `ā` the geometric mean
-//! over the channels), and [`run`] then leaves those pairs alone: the
+//! there instead, measured on calibration data (`s_c = a_c / ā`, `a_c`
+//! channel c's largest |x|, `ā` the geometric mean over the channels),
+//! and [`run`] then leaves those pairs alone: the
 //! per-tensor quantization of that value resolves every channel as finely
 //! as per-channel quantization would. A depthwise layer of edge detectors (kernels whose
 //! taps nearly cancel, as reparameterized MobileOne blocks have) amplifies
@@ -55,18 +55,20 @@ pub struct Equalized {
 }
 
 /// The largest |x| of each channel (axis 1) of some values, by value.
-pub type Extents = HashMap<ValueId, Vec<f64>>;
+type Extents = HashMap<ValueId, Vec<f64>>;
 
 /// Equalizes the activation ranges between the layers of every pair whose
-/// second layer is depthwise and whose values between `extents` has (see
-/// [`depthwise_between`]; the extents of `g` as it is); returns how many
-/// pairs. One step brings each channel to the geometric mean.
-pub fn depthwise_by_activation(g: &mut Graph, extents: &Extents) -> Result<usize> {
+/// second layer is depthwise, measured in float on the samples
+/// `sample(0..samples)`; returns how many pairs. One step brings each
+/// channel to the geometric mean.
+pub fn depthwise_by_activation(g: &mut Graph, samples: usize, sample: &(dyn Fn(usize) -> Result<Vec<Tensor>> + Sync)) -> Result<usize> {
+    let pairs = depthwise_pairs(g)?;
+    let between: Vec<ValueId> = pairs.iter().flat_map(|p| p.between.iter().copied()).collect();
+    let extents = channel_extents(g, &between, samples, sample)?;
     let mut done = 0;
-    for p in pairs(g)? {
-        if let Some(ranges) = p.activation_ranges(g, extents) {
-            let s = equalize(g, &p, Some(&ranges))?;
-            done += usize::from(!s.is_empty());
+    for p in &pairs {
+        if let Some(ranges) = p.activation_ranges(&extents) {
+            done += usize::from(!equalize(g, p, Some(&ranges))?.is_empty());
         }
     }
     Ok(done)
@@ -100,17 +102,15 @@ pub fn run(g: &mut Graph, depthwise: bool) -> Result<Equalized> {
     Ok(Equalized { pairs: pairs.len(), rescaled })
 }
 
-/// The values between the two layers of every pair whose second layer is
-/// depthwise: those whose channel extents [`depthwise_by_activation`]
-/// equalizes.
-pub fn depthwise_between(g: &Graph) -> Result<Vec<ValueId>> {
-    Ok(pairs(g)?.into_iter().filter(|p| p.depthwise(g)).flat_map(|p| p.between).collect())
+/// Every pair whose second layer is depthwise.
+fn depthwise_pairs(g: &Graph) -> Result<Vec<Pair>> {
+    Ok(pairs(g)?.into_iter().filter(|p| p.depthwise(g)).collect())
 }
 
 /// The largest |x| of each channel (axis 1) of `values`, run in float on
 /// the samples `sample(0..samples)` (only the part of `g` they depend on: a
 /// network's stem, typically).
-pub fn channel_extents(g: &Graph, values: &[ValueId], samples: usize, sample: &(dyn Fn(usize) -> Result<Vec<Tensor>> + Sync)) -> Result<Extents> {
+fn channel_extents(g: &Graph, values: &[ValueId], samples: usize, sample: &(dyn Fn(usize) -> Result<Vec<Tensor>> + Sync)) -> Result<Extents> {
     if values.is_empty() {
         return Ok(Extents::new());
     }
@@ -180,11 +180,8 @@ impl Pair {
     }
 
     /// Per channel, the largest |x| over the values between the layers,
-    /// when the second layer is depthwise and `extents` has them all.
-    fn activation_ranges(&self, g: &Graph, extents: &Extents) -> Option<Vec<f64>> {
-        if !self.depthwise(g) {
-            return None;
-        }
+    /// when `extents` has them all.
+    fn activation_ranges(&self, extents: &Extents) -> Option<Vec<f64>> {
         let mut ranges: Option<Vec<f64>> = None;
         for v in &self.between {
             let e = extents.get(v)?;
@@ -473,7 +470,7 @@ mod tests {
     fn a_depthwise_pair_is_equalized_by_its_activation_ranges() {
         let (mut g, h, samples) = into_depthwise();
         let sample = |i: usize| -> Result<Vec<Tensor>> { Ok(samples[i].clone()) };
-        let between = depthwise_between(&g).unwrap();
+        let between: Vec<ValueId> = depthwise_pairs(&g).unwrap().into_iter().flat_map(|p| p.between).collect();
         assert_eq!(between, vec![h]);
         let before = channel_extents(&g, &between, 3, &sample).unwrap()[&h].clone();
         let spread = |e: &[f64]| e.iter().cloned().fold(0f64, f64::max) / e.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -481,8 +478,7 @@ mod tests {
         let outputs = |g: &Graph| -> Vec<f64> { samples.iter().flat_map(|s| Interpreter::new(g).unwrap().run(s.clone()).unwrap()[0].to_f64_vec().unwrap()).collect() };
         let want = outputs(&g);
 
-        let extents = channel_extents(&g, &between, 3, &sample).unwrap();
-        assert_eq!(depthwise_by_activation(&mut g, &extents).unwrap(), 1);
+        assert_eq!(depthwise_by_activation(&mut g, 3, &sample).unwrap(), 1);
         // Every channel now spans the geometric mean of the three ranges;
         // the function is the same.
         let after = channel_extents(&g, &between, 3, &sample).unwrap()[&h].clone();

@@ -253,9 +253,8 @@ fn quantize_calibrated(graph: &Graph, data: &Dataset, method: Method, options: O
     let activation = options.equalize && !options.per_tensor && !wide_layers;
     let (mut prepared, mut depthwise_equalized) = (None, 0);
     if activation {
-        let extents = equalize::channel_extents(graph, &equalize::depthwise_between(graph)?, SCORED.min(data.len()), &|i| data.sample(i))?;
         let mut g = graph.clone();
-        depthwise_equalized = equalize::depthwise_by_activation(&mut g, &extents)?;
+        depthwise_equalized = equalize::depthwise_by_activation(&mut g, SCORED.min(data.len()), &|i| data.sample(i))?;
         prepared = Some(g);
     }
     let graph = prepared.as_ref().unwrap_or(graph);
