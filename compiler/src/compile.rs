@@ -23,6 +23,8 @@ pub struct Builder {
     model: PathBuf,
     emit: Emit,
     target: Option<String>,
+    cpu: Option<String>,
+    features: Vec<String>,
     name: Option<String>,
     input_shapes: Vec<(String, Vec<usize>)>,
     harness: bool,
@@ -39,6 +41,8 @@ impl Builder {
             model: model.as_ref().to_path_buf(),
             emit: Emit::Rust,
             target: None,
+            cpu: None,
+            features: Vec::new(),
             name: None,
             input_shapes: Vec::new(),
             harness: false,
@@ -54,10 +58,36 @@ impl Builder {
         self
     }
 
-    /// A qcc target name (`qcc --help` lists them).
+    /// A qcc target name or Rust triple (`qcc targets` lists them).
     pub fn target(mut self, name: &str) -> Builder {
         self.target = Some(name.to_string());
         self
+    }
+
+    /// The CPU whose features code generation may use, as rustc's
+    /// `-C target-cpu` (`x86-64-v3`, `cortex-a76`, `native`).
+    pub fn cpu(mut self, cpu: &str) -> Builder {
+        self.cpu = Some(cpu.to_string());
+        self
+    }
+
+    /// Features added or removed after the CPU's, as rustc's
+    /// `-C target-feature` (`+dotprod,-fp16`).
+    pub fn features(mut self, features: &str) -> Builder {
+        self.features.push(features.to_string());
+        self
+    }
+
+    /// The target this builder compiles for: the one named, else the build
+    /// script's (Cargo's `TARGET` and `CARGO_CFG_TARGET_FEATURE`), else the
+    /// host with its detected features.
+    pub fn resolve_target(&self) -> Result<Target> {
+        match (&self.target, std::env::var("TARGET")) {
+            (Some(name), _) => Target::configured(name, self.cpu.as_deref(), &self.features),
+            (None, Ok(triple)) if self.cpu.is_none() && self.features.is_empty() => Target::for_cargo(&triple, std::env::var("CARGO_CFG_TARGET_FEATURE").ok().as_deref()),
+            (None, Ok(triple)) => Target::configured(&triple, self.cpu.as_deref(), &self.features),
+            (None, Err(_)) => Target::configured(Target::host()?.name.as_str(), self.cpu.as_deref(), &self.features),
+        }
     }
 
     /// The base of generated names (crate, module file, C symbols).
@@ -110,11 +140,7 @@ impl Builder {
             (None, Some(d)) => PathBuf::from(d),
             (None, None) => return Err(Error::Usage("no output directory: call out_dir() or run from a build script".into())),
         };
-        let target = match (&self.target, std::env::var("TARGET")) {
-            (Some(name), _) => Target::named(name)?,
-            (None, Ok(triple)) => Target::for_triple(&triple)?,
-            (None, Err(_)) => Target::host()?,
-        };
+        let target = self.resolve_target()?;
         let emit = match self.emit {
             Emit::Rust if in_build_script && self.out_dir.is_none() => Emit::RustModule,
             e => e,
@@ -124,8 +150,9 @@ impl Builder {
             None => default_name(&self.model),
         };
         let name = back::check_name(&name)?;
-        if self.harness && !target.hosted {
-            return Err(Error::Usage(format!("--harness needs a hosted target; '{}' is bare metal", target.name)));
+        if self.harness && !target.hosted && (target.harness.is_none() || emit != Emit::C) {
+            let has = if target.harness.is_some() { " (in C: --emit c)" } else { "" };
+            return Err(Error::Usage(format!("--harness needs a hosted target or a bare-metal one with an emulated board{has}; '{}' has none", target.name)));
         }
         let mut graph = crate::front::onnx::load(&self.model)?;
         let weights = crate::quant::qdq::scan_weights(&graph);

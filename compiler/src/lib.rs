@@ -24,6 +24,7 @@ pub mod progress;
 pub mod quant;
 pub mod target;
 pub mod tensor;
+pub mod toolchain;
 
 pub use compile::Builder;
 pub use error::{Error, Result};

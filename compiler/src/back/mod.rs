@@ -89,7 +89,7 @@ pub fn generate(graph: &Graph, opts: &Options) -> Result<Output> {
     let program = lower::lower(graph, &opts.name)?;
     let plan = plan::plan(&program);
     let files = match opts.emit {
-        Emit::Rust => rust::emit(&program, &plan, &opts.name, &opts.source, opts.harness)?,
+        Emit::Rust => rust::emit(&program, &plan, &opts.name, &opts.source, opts.harness, &opts.target)?,
         Emit::RustModule => rust::emit_module(&program, &plan, &opts.name, &opts.source)?,
         Emit::C => c::emit(&program, &plan, &opts.name, &opts.source, opts.harness, &opts.target)?,
     };

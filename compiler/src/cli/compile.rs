@@ -1,9 +1,9 @@
 //! `qcc MODEL --target T -o DIR`: generate Rust or C for a model and print
 //! its memory figures.
 
-use super::parse_input_shape;
+use super::{parse_input_shape, Language};
 use super::quant::QuantArgs;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use qcc::back::Emit;
 use qcc::{Builder, Result};
 use std::path::PathBuf;
@@ -13,10 +13,8 @@ pub struct CompileArgs {
     /// The ONNX model to compile.
     #[arg(required = true)]
     model: Option<PathBuf>,
-    /// The target: x86_64, aarch64, riscv64, cortex-m4, cortex-m0plus,
-    /// riscv32imac (default: the host).
-    #[arg(long, value_name = "TARGET")]
-    target: Option<String>,
+    #[command(flatten)]
+    target: super::TargetArgs,
     /// Output directory (created if missing).
     #[arg(short = 'o', long = "output", value_name = "DIR", required = true)]
     out: Option<PathBuf>,
@@ -36,11 +34,6 @@ pub struct CompileArgs {
     quant: QuantArgs,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Language {
-    Rust,
-    C,
-}
 
 pub fn compile(args: CompileArgs) -> Result<()> {
     let (Some(model), Some(out)) = (&args.model, &args.out) else {
@@ -51,9 +44,7 @@ pub fn compile(args: CompileArgs) -> Result<()> {
         Language::Rust => Emit::Rust,
         Language::C => Emit::C,
     });
-    if let Some(t) = &args.target {
-        b = b.target(t);
-    }
+    b = args.target.apply(b);
     if let Some(n) = &args.name {
         b = b.name(n);
     }
@@ -63,8 +54,10 @@ pub fn compile(args: CompileArgs) -> Result<()> {
     if let Some(q) = args.quant.request()? {
         b = b.quantize(q);
     }
+    let target = b.resolve_target()?;
     let (stats, quantized) = b.compile_quantized()?;
     println!("wrote {}", out.display());
+    println!("  target                   {}", super::describe(&target));
     println!("  flash (weights, tables)  {:>12} bytes", group(stats.flash));
     println!("  arena                    {:>12} bytes", group(stats.arena));
     println!("  arena lower bound        {:>12} bytes", group(stats.arena_lower_bound));

@@ -6,6 +6,7 @@ mod compile;
 mod inspect;
 mod quant;
 mod run;
+mod targets;
 
 use clap::{Parser, Subcommand};
 use qcc::{Error, Result};
@@ -22,7 +23,9 @@ use std::process::ExitCode;
                   Run a model on .npy inputs with the reference interpreter:\n    \
                   qcc run model.onnx -i x.npy -o out/\n\
                   Summarise a model (shapes, operators, parameters, MACs):\n    \
-                  qcc inspect model.onnx",
+                  qcc inspect model.onnx\n\
+                  List the targets, their features and CPUs:\n    \
+                  qcc targets",
     arg_required_else_help = true,
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
@@ -40,6 +43,8 @@ enum Command {
     Run(run::RunArgs),
     /// Print a model's inputs, outputs, operators, parameters and MACs.
     Inspect(inspect::InspectArgs),
+    /// List the targets: their features, CPUs, toolchains and runners.
+    Targets,
 }
 
 pub fn main() -> ExitCode {
@@ -50,6 +55,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Inspect(args)) => inspect::inspect(args),
+        Some(Command::Targets) => targets::list(),
         None => compile::compile(cli.compile),
     };
     match result {
@@ -87,8 +93,60 @@ fn command_line_error(e: clap::Error) -> ExitCode {
 /// which clap would otherwise report as a conflict with `<MODEL>`.
 fn unknown_first_word() -> Option<String> {
     let word = std::env::args_os().nth(1)?.to_string_lossy().into_owned();
-    let known = ["run", "inspect", "help"].contains(&word.as_str());
+    let known = ["run", "inspect", "targets", "help"].contains(&word.as_str());
     (!word.starts_with('-') && !known && !std::path::Path::new(&word).exists()).then_some(word)
+}
+
+/// The language of the generated code.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Language {
+    Rust,
+    C,
+}
+
+/// The target and its ISA features, as given to code generation.
+#[derive(clap::Args)]
+pub struct TargetArgs {
+    /// The target: a name (x86_64, aarch64, riscv64, cortex-m4, cortex-m55,
+    /// cortex-m0plus, riscv32imac) or a Rust triple; `qcc targets` lists
+    /// them (default: the host, with its detected features).
+    #[arg(long, value_name = "TARGET")]
+    target: Option<String>,
+    /// The CPU whose features the code may use, as rustc's -C target-cpu
+    /// (x86-64-v3, cortex-a76, native; `qcc targets` lists them).
+    #[arg(long, value_name = "NAME")]
+    cpu: Option<String>,
+    /// Features added or removed after the CPU's, as rustc's
+    /// -C target-feature (e.g. +dotprod,-fp16).
+    #[arg(long, value_name = "+A,-B", allow_hyphen_values = true)]
+    features: Vec<String>,
+}
+
+impl TargetArgs {
+    /// `b` with the target, CPU and features given.
+    pub fn apply(&self, mut b: qcc::Builder) -> qcc::Builder {
+        if let Some(t) = &self.target {
+            b = b.target(t);
+        }
+        if let Some(c) = &self.cpu {
+            b = b.cpu(c);
+        }
+        for f in &self.features {
+            b = b.features(f);
+        }
+        b
+    }
+
+    /// Whether a target was named.
+    pub fn given(&self) -> bool {
+        self.target.is_some()
+    }
+}
+
+/// `aarch64 (cpu cortex-a76: dotprod, fp16, neon)`.
+pub fn describe(t: &qcc::target::Target) -> String {
+    let features = if t.features.is_empty() { "no optional features".to_string() } else { t.features.iter().cloned().collect::<Vec<_>>().join(", ") };
+    format!("{} (cpu {}: {features})", t.name, t.cpu)
 }
 
 /// Joins a message's lines, trimmed, with single spaces.

@@ -1,9 +1,16 @@
 //! `qcc run`: evaluate a model with the reference interpreter, on one set of
-//! input files or on a whole `.npz` dataset.
+//! input files or on a whole `.npz` dataset; with `--target`, generate code
+//! for that target, build it with the target's toolchain and run it
+//! (natively or under its emulator) on the same inputs, writing the same
+//! output files.
 
-use super::{create_dir, parse_input_shape};
+use super::{create_dir, parse_input_shape, Language, TargetArgs};
 use super::quant::QuantArgs;
 use clap::Args;
+use qcc::back::Emit;
+use qcc::target::Target;
+use qcc::{toolchain, Builder};
+use std::time::Duration;
 use qcc::dataset::Dataset;
 use qcc::interp::Interpreter;
 use qcc::ir::Graph;
@@ -32,6 +39,21 @@ pub struct RunArgs {
     input_shapes: Vec<(String, Vec<usize>)>,
     #[command(flatten)]
     quant: QuantArgs,
+    /// Run generated code for this target instead of the interpreter (see
+    /// --target); the code is built in --build-dir.
+    #[command(flatten)]
+    target: TargetArgs,
+    /// With --target: the language of the generated code.
+    #[arg(long, value_enum, default_value = "rust", requires = "target")]
+    emit: Language,
+    /// With --target: where the generated code is written and built
+    /// (default: OUT/build; kept, so a rerun builds incrementally).
+    #[arg(long, value_name = "DIR", requires = "target")]
+    build_dir: Option<PathBuf>,
+    /// With --target: stop a run of the generated program after this many
+    /// seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, requires = "target")]
+    timeout: u64,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -39,6 +61,62 @@ pub fn run(args: RunArgs) -> Result<()> {
     match &args.dataset {
         Some(dataset) => run_dataset(&mut graph, &args, dataset),
         None => run_files(&mut graph, &args),
+    }
+}
+
+/// The generated code's harness program for one target, built.
+struct Generated {
+    target: Target,
+    program: PathBuf,
+    work: PathBuf,
+    limit: Duration,
+}
+
+impl Generated {
+    /// Generates the code for `shapes` in the build directory and builds it.
+    fn build(args: &RunArgs, shapes: &[(String, Vec<usize>)]) -> Result<Generated> {
+        let work = args.build_dir.clone().unwrap_or_else(|| args.out.join("build"));
+        let emit = match args.emit {
+            Language::Rust => Emit::Rust,
+            Language::C => Emit::C,
+        };
+        let code = work.join(match emit {
+            Emit::C => "c",
+            _ => "rust",
+        });
+        let mut b = args.target.apply(Builder::new(&args.model).out_dir(&code).harness(true).emit(emit));
+        for (name, dims) in shapes {
+            b = b.input_shape(name, dims);
+        }
+        if let Some(q) = args.quant.request()? {
+            b = b.quantize(q);
+        }
+        let target = b.resolve_target()?;
+        toolchain::check(&target, emit)?;
+        let (_, quantized) = b.compile_quantized()?;
+        if let Some(q) = &quantized {
+            super::quant::summary(q, &mut std::io::stderr());
+        }
+        let program = toolchain::build(&code, &target, emit, Some(&work.join("cargo-target")))?;
+        eprintln!("running {} code for {}{}", if emit == Emit::C { "C" } else { "Rust" }, super::describe(&target), target.runner.first().map(|r| format!(" under {r}")).unwrap_or_default());
+        Ok(Generated { target, program, work, limit: Duration::from_secs(args.timeout) })
+    }
+
+    /// Runs the program on `inputs` (written as .npy files first), writing
+    /// its outputs as `output_<k>.npy` into `out`.
+    fn run(&self, inputs: &[Tensor], tag: &str, out: &Path) -> Result<Vec<Tensor>> {
+        let dir = self.work.join("inputs").join(tag);
+        create_dir(&dir)?;
+        create_dir(out)?;
+        let mut args = Vec::new();
+        for (k, t) in inputs.iter().enumerate() {
+            let path = dir.join(format!("input_{k}.npy"));
+            npy::save_npy(&path, t)?;
+            args.push(path.to_string_lossy().into_owned());
+        }
+        args.extend(["-o".to_string(), out.to_string_lossy().into_owned()]);
+        toolchain::run(&self.target, &self.program, &args, self.limit)?;
+        (0..).map(|k| out.join(format!("output_{k}.npy"))).take_while(|p| p.exists()).map(|p| npy::load_npy(&p)).collect()
     }
 }
 
@@ -61,6 +139,18 @@ fn prepare(graph: &mut Graph, args: &RunArgs, shapes: &[(String, Vec<usize>)]) -
 fn run_files(graph: &mut Graph, args: &RunArgs) -> Result<()> {
     let inputs = args.inputs.iter().map(|p| read_input(p)).collect::<Result<Vec<_>>>()?;
     let shapes = shapes_from_data(graph, &args.input_shapes, &inputs.iter().collect::<Vec<_>>()).map_err(|e| e.in_file(&args.model))?;
+    if args.target.given() {
+        let generated = Generated::build(args, &shapes)?;
+        for k in 0.. {
+            let stale = args.out.join(format!("output_{k}.npy"));
+            if !stale.exists() {
+                break;
+            }
+            std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+        }
+        generated.run(&inputs, "files", &args.out)?;
+        return Ok(());
+    }
     let runnable = prepare(graph, args, &shapes)?;
     let outputs = Interpreter::new(&runnable)
         .and_then(|interp| interp.run(inputs))
@@ -76,13 +166,24 @@ fn run_dataset(graph: &mut Graph, args: &RunArgs, path: &Path) -> Result<()> {
     let data = Dataset::load(path, graph)?;
     let first = data.sample(0)?;
     let shapes = shapes_from_data(graph, &args.input_shapes, &first.iter().collect::<Vec<_>>()).map_err(|e| e.in_file(&args.model))?;
-    let runnable = prepare(graph, args, &shapes)?;
-    let interp = Interpreter::new(&runnable).map_err(|e| e.in_file(&args.model))?;
+    let names: Vec<String> = graph.outputs.iter().map(|&o| graph.value(o).name.clone()).collect();
     let bar = progress::bar(data.len() as u64, "running");
+    let data = &data;
+    let (generated, runnable, interp);
+    let run_sample: Box<dyn Fn(usize) -> Result<Vec<Tensor>> + Sync> = if args.target.given() {
+        generated = Generated::build(args, &shapes)?;
+        let g = &generated;
+        Box::new(move |i| g.run(&data.sample(i)?, &i.to_string(), &g.work.join("outputs").join(i.to_string())))
+    } else {
+        runnable = prepare(graph, args, &shapes)?;
+        interp = Interpreter::new(&runnable).map_err(|e| e.in_file(&args.model))?;
+        let interp = &interp;
+        Box::new(move |i| interp.run(data.sample(i)?))
+    };
     let results: Vec<Vec<Tensor>> = (0..data.len())
         .into_par_iter()
         .map(|i| {
-            let out = interp.run(data.sample(i)?).map_err(|e| Error::Usage(format!("sample {i}: {e}")));
+            let out = run_sample(i).map_err(|e| Error::Usage(format!("sample {i}: {e}")));
             bar.inc(1);
             out
         })
@@ -90,8 +191,11 @@ fn run_dataset(graph: &mut Graph, args: &RunArgs, path: &Path) -> Result<()> {
         .map_err(|e| e.in_file(&args.model))?;
     bar.finish_and_clear();
     let mut named = Vec::new();
-    for (k, &o) in runnable.outputs.iter().enumerate() {
-        let per_sample: Vec<&Tensor> = results.iter().map(|r| &r[k]).collect();
+    for (k, name) in names.into_iter().enumerate() {
+        let per_sample: Vec<&Tensor> = results.iter().filter_map(|r| r.get(k)).collect();
+        if per_sample.len() != results.len() {
+            return Err(Error::Usage(format!("output {k} ('{name}') is missing from some samples' results")));
+        }
         let mut merged = stack(&per_sample)?;
         // One row per sample in, one row per sample out: [samples, 1, ...] -> [samples, ...].
         if data.batch_rows() && merged.shape().get(1) == Some(&1) {
@@ -99,7 +203,7 @@ fn run_dataset(graph: &mut Graph, args: &RunArgs, path: &Path) -> Result<()> {
             shape.remove(1);
             merged = merged.reshape(&shape)?;
         }
-        named.push((runnable.value(o).name.clone(), merged));
+        named.push((name, merged));
     }
     create_dir(&args.out)?;
     npy::save_npz(&args.out.join("outputs.npz"), &named)

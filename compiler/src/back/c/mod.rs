@@ -7,6 +7,7 @@ mod step;
 use super::plan::Plan;
 use super::program::*;
 use super::{type_suffix, OutputFile};
+use crate::target::Target;
 use crate::tensor::DType;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -46,8 +47,17 @@ pub fn emit(p: &Program, plan: &Plan, name: &str, source: &str, harness: bool, t
     ctx.insert("harness", &harness);
     ctx.insert("target", &target.name);
     ctx.insert("cc", &target.cc);
-    ctx.insert("cflags", &target.cflags.join(" "));
+    ctx.insert("cflags", &target.c_flags().join(" "));
     ctx.insert("ldlibs", if math { "-lm" } else { "" });
+    let board = target.harness.as_ref();
+    let board_sources: Vec<String> = board.map(|b| b.c_files.iter().map(|f| format!("board/{f}")).collect()).unwrap_or_default();
+    ctx.insert("board_sources", &board_sources.join(" "));
+    ctx.insert("harness_cflags", &board.map(|b| b.c_cflags.join(" ")).unwrap_or_default());
+    let mut ldflags = board.map(|b| b.c_ldflags.clone()).unwrap_or_default();
+    if let Some(b) = board {
+        ldflags.extend(["-T".to_string(), format!("board/{}", b.c_linker_script)]);
+    }
+    ctx.insert("harness_ldflags", &ldflags.join(" "));
     let mut files = vec![
         OutputFile::text(&format!("{name}.h"), render("model.h.tera", &ctx)?),
         OutputFile::text(&format!("{name}.c"), render("model.c.tera", &ctx)?),
@@ -65,6 +75,7 @@ pub fn emit(p: &Program, plan: &Plan, name: &str, source: &str, harness: bool, t
     if harness {
         wanted.insert("npy.h".into());
         files.push(OutputFile::text("harness.c", super::harness::c(p, &name)));
+        files.extend(board_files(target)?);
     }
     for (path, text) in crate::target::runtime_files() {
         if let Some(rel) = path.strip_prefix("c/qcc/") {
@@ -74,6 +85,21 @@ pub fn emit(p: &Program, plan: &Plan, name: &str, source: &str, harness: bool, t
         }
     }
     Ok(files)
+}
+
+/// The bare-metal harness's startup code and linker script from
+/// `targets/<name>/`, under `board/` (none for a hosted target).
+fn board_files(target: &Target) -> Result<Vec<OutputFile>> {
+    let Some(b) = &target.harness else { return Ok(Vec::new()) };
+    let files = crate::target::target_files(&target.name);
+    let mut out = Vec::new();
+    for f in b.c_files.iter().chain([&b.c_linker_script]) {
+        let Some((_, text)) = files.iter().find(|(p, _)| p == f) else {
+            return Err(crate::Error::Op(format!("targets/{}/{f}, named in its [harness] table, is missing", target.name)));
+        };
+        out.push(OutputFile::text(&format!("board/{f}"), text.to_string()));
+    }
+    Ok(out)
 }
 
 fn render(template: &str, ctx: &tera::Context) -> Result<String> {
