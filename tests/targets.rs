@@ -1,6 +1,8 @@
 //! Generated code on every target: `qcc run --target T --emit rust|c` builds
 //! the generated harness with the target's toolchain and runs it natively
-//! or under the target's emulator (qemu-user for the hosted targets). On
+//! or under the target's emulator (qemu-user for the hosted targets,
+//! qemu-system with semihosting for the bare-metal boards: Cortex-M4 on
+//! mps2-an386, RV32IMAC on virt). On
 //! every test model, float and int8, the outputs must equal the integer
 //! oracle's (`qcc run` without `--target`, the same quantization) bit for
 //! bit in int8, and the interpreter's within rtol 1e-4, atol 1e-5 in float
@@ -161,4 +163,6 @@ targets! {
     every_test_model_on_x86_64 = 0 "x86_64",
     every_test_model_on_aarch64 = 1 "aarch64",
     every_test_model_on_riscv64 = 2 "riscv64",
+    every_test_model_on_cortex_m4 = 3 "cortex-m4",
+    every_test_model_on_riscv32imac = 4 "riscv32imac",
 }

@@ -150,9 +150,8 @@ impl Builder {
             None => default_name(&self.model),
         };
         let name = back::check_name(&name)?;
-        if self.harness && !target.hosted && (target.harness.is_none() || emit != Emit::C) {
-            let has = if target.harness.is_some() { " (in C: --emit c)" } else { "" };
-            return Err(Error::Usage(format!("--harness needs a hosted target or a bare-metal one with an emulated board{has}; '{}' has none", target.name)));
+        if self.harness && !target.hosted && !target.harness.as_ref().is_some_and(|h| h.supports(emit)) {
+            return Err(Error::Usage(format!("--harness needs a hosted target or a bare-metal one with an emulated board; '{}' has none in this language", target.name)));
         }
         let mut graph = crate::front::onnx::load(&self.model)?;
         let weights = crate::quant::qdq::scan_weights(&graph);

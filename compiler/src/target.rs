@@ -57,6 +57,17 @@ pub struct HarnessSpec {
     pub c_cflags: Vec<String>,
     #[serde(default)]
     pub c_ldflags: Vec<String>,
+    /// The Rust harness's startup code (becomes `src/bin/harness/rt.rs`)
+    /// and linker script (the crate's `link.x`); none: no Rust harness.
+    pub rust_startup: Option<String>,
+    pub rust_linker_script: Option<String>,
+}
+
+impl HarnessSpec {
+    /// Whether the target has a bare-metal harness in `emit`'s language.
+    pub fn supports(&self, emit: crate::back::Emit) -> bool {
+        emit == crate::back::Emit::C || (self.rust_startup.is_some() && self.rust_linker_script.is_some())
+    }
 }
 
 /// A named CPU: the features it has (`[cpu.NAME]`).

@@ -89,6 +89,32 @@ pub fn rust_run(p: &Program) -> String {
 }
 
 /// The Rust type of an element type as the harness sees it.
+/// `src/bin/harness/main.rs` of a crate for a bare-metal target: the
+/// model's inputs and outputs in a static, files through semihosting (its
+/// `npy`, `semihosting` and the target's `rt` modules sit beside it).
+pub fn rust_bare_metal_main(p: &Program, crate_name: &str) -> crate::Result<String> {
+    #[derive(serde::Serialize)]
+    struct IoText {
+        ty: String,
+        upper: String,
+    }
+    #[derive(serde::Serialize)]
+    struct Half {
+        ty: &'static str,
+        descr: &'static str,
+    }
+    let ios = |list: &[Io]| -> Vec<IoText> { list.iter().map(|io| IoText { ty: harness_type(io.dtype), upper: io.ident.to_uppercase() }).collect() };
+    let halves: Vec<Half> = half_types(p).into_iter().map(|d| if d == DType::F16 { Half { ty: "F16", descr: "<f2" } } else { Half { ty: "BF16", descr: "<u2" } }).collect();
+    let call: Vec<String> = (0..p.inputs.len()).map(|k| format!("&s.in{k}")).chain((0..p.outputs.len()).map(|k| format!("&mut s.out{k}"))).collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("krate", &crate_name.replace('-', "_"));
+    ctx.insert("inputs", &ios(&p.inputs));
+    ctx.insert("outputs", &ios(&p.outputs));
+    ctx.insert("halves", &halves);
+    ctx.insert("call", &call.join(", "));
+    super::render("rust/templates/bare_metal_harness.rs.tera", &ctx)
+}
+
 fn harness_type(d: DType) -> String {
     match d {
         DType::F16 => "model::F16".into(),

@@ -116,6 +116,27 @@ pub fn check_name(name: &str) -> Result<String> {
     Ok(ident)
 }
 
+/// Renders the template at `path` under `runtime-template/`.
+fn render(path: &str, ctx: &tera::Context) -> Result<String> {
+    let text = crate::target::runtime_files()
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| Error::Op(format!("internal error: template {path} is missing")))?;
+    let mut tera = tera::Tera::new();
+    tera.add_raw_template(path, text).map_err(|e| Error::Op(format!("internal error in template {path}: {e}")))?;
+    tera.render(path, ctx).map_err(|e| Error::Op(format!("internal error rendering {path}: {e}")))
+}
+
+/// A file of `targets/<target>/` named in its `[harness]` table.
+fn target_file(target: &Target, file: &str) -> Result<&'static str> {
+    crate::target::target_files(&target.name)
+        .into_iter()
+        .find(|(p, _)| *p == file)
+        .map(|(_, text)| text)
+        .ok_or_else(|| Error::Op(format!("targets/{}/{file}, named in its [harness] table, is missing", target.name)))
+}
+
 /// Writes generated files under `dir`, creating folders as needed.
 pub fn write(dir: &Path, files: &[OutputFile]) -> Result<()> {
     for f in files {

@@ -9,7 +9,7 @@ use super::program::*;
 use super::{type_suffix, OutputFile};
 use crate::target::Target;
 use crate::tensor::DType;
-use crate::{Error, Result};
+use crate::Result;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -91,27 +91,11 @@ pub fn emit(p: &Program, plan: &Plan, name: &str, source: &str, harness: bool, t
 /// `targets/<name>/`, under `board/` (none for a hosted target).
 fn board_files(target: &Target) -> Result<Vec<OutputFile>> {
     let Some(b) = &target.harness else { return Ok(Vec::new()) };
-    let files = crate::target::target_files(&target.name);
-    let mut out = Vec::new();
-    for f in b.c_files.iter().chain([&b.c_linker_script]) {
-        let Some((_, text)) = files.iter().find(|(p, _)| p == f) else {
-            return Err(crate::Error::Op(format!("targets/{}/{f}, named in its [harness] table, is missing", target.name)));
-        };
-        out.push(OutputFile::text(&format!("board/{f}"), text.to_string()));
-    }
-    Ok(out)
+    b.c_files.iter().chain([&b.c_linker_script]).map(|f| Ok(OutputFile::text(&format!("board/{f}"), super::target_file(target, f)?.to_string()))).collect()
 }
 
 fn render(template: &str, ctx: &tera::Context) -> Result<String> {
-    let path = format!("c/templates/{template}");
-    let text = crate::target::runtime_files()
-        .iter()
-        .find(|(p, _)| *p == path)
-        .map(|(_, t)| *t)
-        .ok_or_else(|| Error::Op(format!("internal error: template {path} is missing")))?;
-    let mut tera = tera::Tera::new();
-    tera.add_raw_template(template, text).map_err(|e| Error::Op(format!("internal error in template {template}: {e}")))?;
-    tera.render(template, ctx).map_err(|e| Error::Op(format!("internal error rendering {template}: {e}")))
+    super::render(&format!("c/templates/{template}"), ctx)
 }
 
 #[derive(Serialize)]
