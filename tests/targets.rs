@@ -20,7 +20,7 @@
 //! languages and both precisions on every target.
 
 use qcc::tensor::{npy, Tensor};
-use qcc_tests::cli::{expect_success, qcc, TempDir};
+use qcc_tests::cli::{expect_error, expect_success, qcc, TempDir};
 use qcc_tests::{compare, workspace};
 use std::path::{Path, PathBuf};
 
@@ -165,4 +165,125 @@ targets! {
     every_test_model_on_riscv64 = 2 "riscv64",
     every_test_model_on_cortex_m4 = 3 "cortex-m4",
     every_test_model_on_riscv32imac = 4 "riscv32imac",
+}
+
+/// A libgcc / Arm RTABI floating-point routine: what a build links when it
+/// computes in float on a core without the FPU for it (`__addsf3`,
+/// `__floatsisf`, `__aeabi_dmul`, `__aeabi_i2f`).
+fn is_soft_float(symbol: &str) -> bool {
+    if let Some(rt) = symbol.strip_prefix("__aeabi_") {
+        return rt.starts_with(['f', 'd']) || rt.contains("2f") || rt.contains("2d");
+    }
+    let Some(body) = symbol.strip_prefix("__") else { return false };
+    let ops = ["add", "sub", "mul", "div", "neg", "cmp", "eq", "ne", "lt", "le", "gt", "ge", "unord", "float", "fix", "extend", "trunc", "pow"];
+    ops.iter().any(|op| body.starts_with(op)) && (body.contains("sf") || body.contains("df"))
+}
+
+/// The soft-float routines an ELF defines (that is, linked in), by the
+/// target toolchain's `nm`.
+fn soft_float_in(elf: &Path, nm: &str) -> Vec<String> {
+    let out = std::process::Command::new(nm).arg("--defined-only").arg(elf).output().unwrap_or_else(|e| panic!("{nm}: {e}"));
+    assert!(out.status.success(), "{nm} {}: {}", elf.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split_whitespace().last()).filter(|s| is_soft_float(s)).map(String::from).collect()
+}
+
+/// The value of `NAME = ...` or `NAME ?= ...` in a generated Makefile.
+fn make_variable(makefile: &str, name: &str) -> String {
+    makefile.lines().find_map(|l| l.trim().strip_prefix(name)?.trim_start().strip_prefix(['=', '?']).map(|v| v.trim_start_matches('=').trim().to_string())).unwrap_or_else(|| panic!("no {name} in the Makefile"))
+}
+
+#[test]
+fn int8_code_for_microcontrollers_links_no_soft_float() {
+    let tmp = TempDir::new("softfloat");
+    let ws = workspace();
+    let calib = ws.join("tests/quant/digits_calib.npz");
+    for model in ["digits_mbv2", "digits_transformer"] {
+        let onnx = ws.join(format!("tests/quant/{model}.onnx"));
+        let base = ["--input-shape", "image=1,1,8,8", "--quantize", "int8", "--calibration", calib.to_str().unwrap(), "--io", "int8"];
+        for target in ["cortex-m0plus", "cortex-m4", "riscv32imac"] {
+            // C: the model library linked into a program that only runs it.
+            let dir = tmp.path().join(format!("{model}-{target}-c"));
+            let mut args = vec![onnx.to_str().unwrap(), "--target", target, "--emit", "c", "-o", dir.to_str().unwrap()];
+            args.extend(base);
+            expect_success(&qcc(&args));
+            let makefile = std::fs::read_to_string(dir.join("Makefile")).unwrap();
+            let (cc, cflags) = (make_variable(&makefile, "CC"), make_variable(&makefile, "CFLAGS"));
+            std::fs::write(dir.join("main.c"), format!("#include \"{model}.h\"\nstatic int8_t in[64], out[10];\nint main(void) {{\n    {model}_run(in, out);\n    return out[0];\n}}\n")).unwrap();
+            let elf = dir.join("program.elf");
+            let mut cmd = std::process::Command::new(&cc);
+            cmd.args(cflags.split_whitespace()).args(["-std=c99", "-ffunction-sections", "-fdata-sections", "main.c", &format!("{model}.c"), &format!("{model}_weights.c")]);
+            cmd.args(["-nostartfiles", "-Wl,--entry=main", "-Wl,--gc-sections", "-o", "program.elf"]).current_dir(&dir);
+            if target == "riscv32imac" {
+                // picolibc's default memory is smaller than a model's arena.
+                cmd.args(["-Wl,--defsym=__flash=0x80000000", "-Wl,--defsym=__flash_size=16M", "-Wl,--defsym=__ram=0x81000000", "-Wl,--defsym=__ram_size=16M"]);
+            } else {
+                cmd.arg("--specs=nosys.specs");
+            }
+            qcc_tests::harness::run(&mut cmd);
+            let nm = cc.replace("gcc", "nm");
+            let linked = soft_float_in(&elf, &nm);
+            assert!(linked.is_empty(), "{model} int8 in C for {target} links soft-float routines: {linked:?}");
+            eprintln!("{model} int8 (--io int8), C, {target}: linked with no soft-float routine");
+        }
+        // Rust: the whole bare-metal harness firmware.
+        for target in ["cortex-m4", "riscv32imac"] {
+            let dir = tmp.path().join(format!("{model}-{target}-rust"));
+            let mut args = vec![onnx.to_str().unwrap(), "--target", target, "--harness", "-o", dir.to_str().unwrap()];
+            args.extend(base);
+            expect_success(&qcc(&args));
+            let cargo_target = dir.join("target");
+            qcc_tests::harness::run(std::process::Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "harness"]).current_dir(&dir).env("CARGO_TARGET_DIR", &cargo_target).env_remove("RUSTFLAGS"));
+            let triple = if target == "cortex-m4" { "thumbv7em-none-eabihf" } else { "riscv32imac-unknown-none-elf" };
+            let nm = if target == "cortex-m4" { "arm-none-eabi-nm" } else { "riscv64-unknown-elf-nm" };
+            let linked = soft_float_in(&cargo_target.join(triple).join("release/harness"), nm);
+            assert!(linked.is_empty(), "{model} int8 in Rust for {target} links soft-float routines: {linked:?}");
+            eprintln!("{model} int8 (--io int8), Rust harness, {target}: linked with no soft-float routine");
+        }
+    }
+}
+
+#[test]
+fn soft_float_routines_are_recognised() {
+    for s in ["__addsf3", "__floatsisf", "__fixdfsi", "__extendsfdf2", "__aeabi_dmul", "__aeabi_i2f", "__aeabi_fcmplt", "__ltsf2"] {
+        assert!(is_soft_float(s), "{s}");
+    }
+    for s in ["__aeabi_lmul", "__aeabi_uidiv", "__aeabi_llsl", "__mulsi3", "__divdi3", "main", "__bss_start__"] {
+        assert!(!is_soft_float(s), "{s}");
+    }
+}
+
+/// Runs `qcc` with `args` and the given `PATH`.
+fn qcc_with_path(args: &[&str], path: &Path) -> std::process::Output {
+    std::process::Command::new(qcc_tests::cli::qcc_bin()).args(args).env("PATH", path).output().expect("qcc runs")
+}
+
+#[test]
+fn bad_targets_features_and_missing_toolchains_get_one_clear_error() {
+    let tmp = TempDir::new("target-errors");
+    let ws = workspace();
+    let model = ws.join("examples/digits/model.onnx");
+    let (m, sample) = (model.to_str().unwrap(), ws.join("examples/digits/sample.npy"));
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    let compile = |extra: &[&str]| {
+        let mut args = vec![m, "--input-shape", "image=1,1,8,8", "-o", o];
+        args.extend(extra);
+        qcc(&args)
+    };
+    expect_error(&compile(&["--target", "mips-unknown-linux-gnu"]), &["unknown target 'mips-unknown-linux-gnu'", "cortex-m4", "thumbv7em-none-eabihf", "qcc targets"]);
+    expect_error(&compile(&["--target", "aarch64", "--features", "+avx2"]), &["target 'aarch64' has no feature 'avx2'", "dotprod"]);
+    expect_error(&compile(&["--target", "riscv64", "--cpu", "sifive-x280"]), &["target 'riscv64' has no CPU 'sifive-x280'", "rv64gcv"]);
+    expect_error(&compile(&["--target", "cortex-m0plus", "--harness"]), &["--harness needs a hosted target or a bare-metal one with an emulated board", "cortex-m0plus"]);
+    // A toolchain that is not installed: what is missing and what to install.
+    let empty = tmp.path().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = ["run", m, "-i", sample.to_str().unwrap(), "-o", o, "--target", "aarch64", "--emit", "c"];
+    expect_error(&qcc_with_path(&run, &empty), &["running code for target 'aarch64' needs aarch64-linux-gnu-gcc", "qemu-aarch64", "install gcc-aarch64-linux-gnu"]);
+    // A failing program on an emulated board: its own error, one line.
+    let wrong = tmp.path().join("wrong.npy");
+    npy::save_npy(&wrong, &Tensor::zeros(qcc::tensor::DType::F32, &[1, 1, 4, 4]).unwrap()).unwrap();
+    let run = ["run", m, "--input-shape", "image=1,1,8,8", "-i", wrong.to_str().unwrap(), "-o", o, "--target", "cortex-m4", "--emit", "c"];
+    expect_error(&qcc(&run), &["qemu-system-arm", "failed", "wrong.npy", "shape (1, 1, 8, 8)"]);
+    // The generated code is not what --emit c asks for without --target.
+    expect_error(&qcc(&["run", m, "-i", sample.to_str().unwrap(), "-o", o, "--emit", "c"]), &["--target"]);
 }

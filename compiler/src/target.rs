@@ -179,7 +179,10 @@ impl Target {
             let on: BTreeSet<&str> = list.split(',').collect();
             let names: Vec<String> = t.known_features.keys().cloned().collect();
             let mut picked = Target { features: BTreeSet::new(), cpu: "cargo".into(), ..t.clone() };
-            for f in names.iter().filter(|f| t.rust_name(f).is_some_and(|r| on.contains(r))) {
+            // Features rustc has no name for come with the triple (Cortex-M4's
+            // DSP): the target's defaults.
+            let without_name = t.spec.features.iter().filter(|f| t.rust_name(f).is_none());
+            for f in names.iter().filter(|f| t.rust_name(f).is_some_and(|r| on.contains(r))).chain(without_name) {
                 picked.enable(f)?;
             }
             t = picked;

@@ -70,6 +70,8 @@ struct Generated {
     program: PathBuf,
     work: PathBuf,
     limit: Duration,
+    /// What ran where, said once the runs succeeded.
+    ran: String,
 }
 
 impl Generated {
@@ -98,25 +100,33 @@ impl Generated {
             super::quant::summary(q, &mut std::io::stderr());
         }
         let program = toolchain::build(&code, &target, emit, Some(&work.join("cargo-target")))?;
-        eprintln!("running {} code for {}{}", if emit == Emit::C { "C" } else { "Rust" }, super::describe(&target), target.runner.first().map(|r| format!(" under {r}")).unwrap_or_default());
-        Ok(Generated { target, program, work, limit: Duration::from_secs(args.timeout) })
+        let language = if emit == Emit::C { "C" } else { "Rust" };
+        let ran = format!("ran the generated {language} for {}{}", super::describe(&target), target.runner.first().map(|r| format!(" under {r}")).unwrap_or_default());
+        Ok(Generated { target, program, work, limit: Duration::from_secs(args.timeout), ran })
     }
 
-    /// Runs the program on `inputs` (written as .npy files first), writing
-    /// its outputs as `output_<k>.npy` into `out`.
-    fn run(&self, inputs: &[Tensor], tag: &str, out: &Path) -> Result<Vec<Tensor>> {
-        let dir = self.work.join("inputs").join(tag);
-        create_dir(&dir)?;
+    /// Runs the program on the input files, writing its outputs as
+    /// `output_<k>.npy` into `out`.
+    fn run_files(&self, inputs: &[PathBuf], out: &Path) -> Result<Vec<Tensor>> {
         create_dir(out)?;
-        let mut args = Vec::new();
-        for (k, t) in inputs.iter().enumerate() {
-            let path = dir.join(format!("input_{k}.npy"));
-            npy::save_npy(&path, t)?;
-            args.push(path.to_string_lossy().into_owned());
-        }
+        let mut args: Vec<String> = inputs.iter().map(|p| p.to_string_lossy().into_owned()).collect();
         args.extend(["-o".to_string(), out.to_string_lossy().into_owned()]);
         toolchain::run(&self.target, &self.program, &args, self.limit)?;
         (0..).map(|k| out.join(format!("output_{k}.npy"))).take_while(|p| p.exists()).map(|p| npy::load_npy(&p)).collect()
+    }
+
+    /// Runs the program on `inputs`, written as .npy files under the
+    /// build directory's `inputs/<tag>/` first.
+    fn run(&self, inputs: &[Tensor], tag: &str, out: &Path) -> Result<Vec<Tensor>> {
+        let dir = self.work.join("inputs").join(tag);
+        create_dir(&dir)?;
+        let mut files = Vec::new();
+        for (k, t) in inputs.iter().enumerate() {
+            let path = dir.join(format!("input_{k}.npy"));
+            npy::save_npy(&path, t)?;
+            files.push(path);
+        }
+        self.run_files(&files, out)
     }
 }
 
@@ -148,7 +158,13 @@ fn run_files(graph: &mut Graph, args: &RunArgs) -> Result<()> {
             }
             std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
         }
-        generated.run(&inputs, "files", &args.out)?;
+        // .npy inputs go to the program as they are (its errors name them).
+        if args.inputs.iter().all(|p| p.extension().is_some_and(|e| e == "npy")) {
+            generated.run_files(&args.inputs, &args.out)?;
+        } else {
+            generated.run(&inputs, "files", &args.out)?;
+        }
+        eprintln!("{}", generated.ran);
         return Ok(());
     }
     let runnable = prepare(graph, args, &shapes)?;
@@ -169,10 +185,9 @@ fn run_dataset(graph: &mut Graph, args: &RunArgs, path: &Path) -> Result<()> {
     let names: Vec<String> = graph.outputs.iter().map(|&o| graph.value(o).name.clone()).collect();
     let bar = progress::bar(data.len() as u64, "running");
     let data = &data;
-    let (generated, runnable, interp);
-    let run_sample: Box<dyn Fn(usize) -> Result<Vec<Tensor>> + Sync> = if args.target.given() {
-        generated = Generated::build(args, &shapes)?;
-        let g = &generated;
+    let (runnable, interp);
+    let generated = if args.target.given() { Some(Generated::build(args, &shapes)?) } else { None };
+    let run_sample: Box<dyn Fn(usize) -> Result<Vec<Tensor>> + Sync> = if let Some(g) = &generated {
         Box::new(move |i| g.run(&data.sample(i)?, &i.to_string(), &g.work.join("outputs").join(i.to_string())))
     } else {
         runnable = prepare(graph, args, &shapes)?;
@@ -190,6 +205,9 @@ fn run_dataset(graph: &mut Graph, args: &RunArgs, path: &Path) -> Result<()> {
         .collect::<Result<_>>()
         .map_err(|e| e.in_file(&args.model))?;
     bar.finish_and_clear();
+    if let Some(g) = &generated {
+        eprintln!("{} on {} samples", g.ran, data.len());
+    }
     let mut named = Vec::new();
     for (k, name) in names.into_iter().enumerate() {
         let per_sample: Vec<&Tensor> = results.iter().filter_map(|r| r.get(k)).collect();
