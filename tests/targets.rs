@@ -287,3 +287,18 @@ fn bad_targets_features_and_missing_toolchains_get_one_clear_error() {
     // The generated code is not what --emit c asks for without --target.
     expect_error(&qcc(&["run", m, "-i", sample.to_str().unwrap(), "-o", o, "--emit", "c"]), &["--target"]);
 }
+
+/// The bare-metal examples: `examples/firmware/run.sh BOARD` builds the
+/// firmware (the int8 digits model, weights in flash, and main.c) and runs
+/// it under QEMU, which shows the digit it prints.
+#[test]
+fn the_firmware_examples_run_and_print_the_digit() {
+    let script = workspace().join("examples/firmware/run.sh");
+    for target in ["cortex-m4", "riscv32imac"] {
+        let out = std::process::Command::new(&script).arg(target).env("QCC", qcc_tests::cli::qcc_bin()).output().expect("run.sh runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{target}: run.sh failed ({}):\n{text}", out.status);
+        assert!(text.contains("digit 7 (int8 model:"), "{target}: the firmware printed\n{text}");
+        eprintln!("{target}: {}", text.trim());
+    }
+}
