@@ -83,6 +83,10 @@ pub struct Ran {
 pub fn run(target: &Target, program: &Path, args: &[String], limit: Duration) -> Result<Ran> {
     let mut cmd = match target.runner.split_first() {
         Some((runner, rest)) if rest.iter().any(|a| a.contains("{program}")) => {
+            // Semihosting hands the program one line split at spaces.
+            if let Some(a) = args.iter().find(|a| a.is_empty() || a.contains(char::is_whitespace)) {
+                return Err(Error::Usage(format!("'{a}': a program on an emulated board gets its arguments through semihosting as one line split at spaces, so none can be empty or hold a space; use paths without spaces")));
+            }
             // QEMU option syntax: a comma inside a value is written twice.
             let items: String = args.iter().map(|a| format!(",arg={}", a.replace(',', ",,"))).collect();
             let mut c = Command::new(runner);
@@ -143,5 +147,17 @@ fn last_lines(stdout: &[u8], stderr: &[u8]) -> String {
         "no output".into()
     } else {
         tail.join(" | ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_board_refuses_arguments_with_spaces_before_starting_qemu() {
+        let target = Target::named("cortex-m4").unwrap();
+        let e = run(&target, Path::new("harness"), &["in put.npy".into(), "-o".into(), "out".into()], Duration::from_secs(1)).unwrap_err().to_string();
+        assert!(e.contains("'in put.npy'") && e.contains("semihosting"), "{e}");
     }
 }
